@@ -1,1 +1,281 @@
-//! placeholder
+//! Shoal's keyspace and the semantics of Redis's data commands, without IO.
+//!
+//! The main types:
+//! - [`Store`]: every database, the WATCH registry and keyspace statistics.
+//!   The server holds it behind one lock; each command runs with exclusive
+//!   access, which is what makes every command atomic and MULTI/EXEC
+//!   serializable.
+//! - [`Ctx`]: what a command runs with (store, selected db, the command's
+//!   clock reading, the client).
+//! - [`COMMANDS`]: the table of data commands (name, arity, flags, key
+//!   positions, handler). [`execute`] checks arity and runs one.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use shoal_resp::{Protocol, Reply};
+//! use shoal_store::{execute, lookup_command, Ctx, Store};
+//!
+//! let mut store = Store::new(16);
+//! let mut out = Vec::new();
+//! let mut run = |args: &[&str], out: &mut Vec<u8>| {
+//!     let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+//!     let spec = lookup_command(&args[0]).unwrap();
+//!     let mut ctx = Ctx::new(&mut store, 0, 1_700_000_000_000, 1);
+//!     execute(spec, &mut ctx, &mut Reply::new(out, Protocol::Resp2), &args);
+//! };
+//! run(&["SET", "k", "v"], &mut out);
+//! run(&["GET", "k"], &mut out);
+//! assert_eq!(out, b"+OK\r\n$1\r\nv\r\n");
+//! ```
+
+pub mod cmd;
+mod db;
+#[path = "dict_shim.rs"]
+mod dict;
+mod error;
+pub mod glob;
+mod value;
+
+pub use cmd::{execute, lookup_command, CommandSpec, COMMANDS};
+pub use db::{ClientId, Db, Entry, Expiry, Watches};
+pub use dict::{Dict, DictItem};
+pub use error::Error;
+pub use value::{parse_f64, parse_i64_exact, StrEncoding, StrValue, Value};
+
+/// Where writes go after they are applied, in execution order: the AOF,
+/// replicas, and later change notifications. Expiry deletions arrive here
+/// as `DEL`, so replicas never expire keys on their own clock.
+pub trait WriteLog: Send {
+    fn append(&mut self, db: usize, args: &[&[u8]]);
+}
+
+/// Counters INFO reports under `stats` and `keyspace`.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub expired_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    /// Expired keys found by the background cycle rather than on access.
+    pub expired_stale_perc: f64,
+}
+
+/// Settings the store needs from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `proto-max-bulk-len`: no string may grow beyond it (SETRANGE, APPEND).
+    pub proto_max_bulk_len: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { proto_max_bulk_len: 512 * 1024 * 1024 }
+    }
+}
+
+/// Every database and the state that spans them.
+pub struct Store {
+    pub dbs: Vec<Db>,
+    pub watches: Watches,
+    pub stats: Stats,
+    pub config: StoreConfig,
+    /// Writes since the last save (`rdb_changes_since_last_save`).
+    pub dirty: u64,
+    write_log: Option<Box<dyn WriteLog>>,
+    rng_state: u64,
+}
+
+impl Store {
+    pub fn new(databases: usize) -> Store {
+        Store {
+            dbs: (0..databases.max(1)).map(|_| Db::default()).collect(),
+            watches: Watches::default(),
+            stats: Stats::default(),
+            config: StoreConfig::default(),
+            dirty: 0,
+            write_log: None,
+            rng_state: 0x9e37_79b9_7f4a_7c15,
+        }
+    }
+
+    /// Seeds the generator used by RANDOMKEY and expiry sampling.
+    pub fn seed(&mut self, seed: u64) {
+        self.rng_state = seed | 1;
+    }
+
+    pub fn set_write_log(&mut self, log: Box<dyn WriteLog>) {
+        self.write_log = Some(log);
+    }
+
+    /// Appends a write to the log, if one is attached.
+    pub fn propagate(&mut self, db: usize, args: &[&[u8]]) {
+        if let Some(log) = &mut self.write_log {
+            log.append(db, args);
+        }
+    }
+
+    /// xorshift64*: cheap, and good enough to pick sample slots.
+    pub fn next_random(&mut self) -> u64 {
+        let mut x = self.rng_state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng_state = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Deletes `key` if its time has come, logging the deletion as DEL.
+    /// Returns true if the key was expired (and is now gone).
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now_ms: u64) -> bool {
+        if !self.dbs[db].is_expired(key, now_ms) {
+            return false;
+        }
+        self.delete_expired(db, key);
+        true
+    }
+
+    fn delete_expired(&mut self, db: usize, key: &[u8]) {
+        self.dbs[db].keys.remove(key);
+        self.dbs[db].expires.remove(key);
+        self.stats.expired_keys += 1;
+        self.watches.touch(db, key);
+        self.propagate(db, &[b"DEL", key]);
+    }
+
+    /// Removes a key and its TTL; true if it existed. Signals watchers.
+    pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
+        let d = &mut self.dbs[db];
+        if d.keys.remove(key).is_none() {
+            return false;
+        }
+        if !d.expires.is_empty() {
+            d.expires.remove(key);
+        }
+        self.watches.touch(db, key);
+        true
+    }
+
+    /// One pass of the background expiry cycle, Redis's sampling approach:
+    /// per database, test up to `samples` random keys with a TTL, delete the
+    /// expired ones, and go again while more than a quarter of a sample was
+    /// expired, until `budget` samples have been examined in total. Returns
+    /// how many keys were deleted.
+    pub fn active_expire_cycle(&mut self, now_ms: u64, samples: usize, budget: usize) -> usize {
+        let mut deleted = 0;
+        let mut examined = 0;
+        for db in 0..self.dbs.len() {
+            loop {
+                let volatile = self.dbs[db].expires.len();
+                if volatile == 0 || examined >= budget {
+                    break;
+                }
+                let mut expired_here = 0;
+                let rounds = samples.min(volatile);
+                for _ in 0..rounds {
+                    let r = self.next_random();
+                    let Some(item) = self.dbs[db].expires.random(r) else { break };
+                    examined += 1;
+                    if item.at_ms <= now_ms {
+                        let key = item.key.clone();
+                        self.delete_expired(db, &key);
+                        expired_here += 1;
+                    }
+                }
+                deleted += expired_here;
+                if expired_here * 4 <= rounds {
+                    break;
+                }
+            }
+        }
+        deleted
+    }
+}
+
+/// What one command runs with.
+pub struct Ctx<'a> {
+    pub store: &'a mut Store,
+    /// The selected database.
+    pub db: usize,
+    /// The command's clock reading: one per command, as Redis caches
+    /// `mstime()` per call, so a command sees one consistent instant.
+    pub now_ms: u64,
+    pub client: ClientId,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(store: &'a mut Store, db: usize, now_ms: u64, client: ClientId) -> Ctx<'a> {
+        Ctx { store, db, now_ms, client }
+    }
+
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.store.dbs[self.db]
+    }
+
+    /// The value at `key` for reading, after lazy expiry; counts hits and misses.
+    pub fn read(&mut self, key: &[u8]) -> Option<&Value> {
+        self.store.expire_if_needed(self.db, key, self.now_ms);
+        let found = self.store.dbs[self.db].keys.get(key).map(|e| &e.value);
+        match found {
+            Some(_) => self.store.stats.keyspace_hits += 1,
+            None => self.store.stats.keyspace_misses += 1,
+        }
+        self.store.dbs[self.db].keys.get(key).map(|e| &e.value)
+    }
+
+    /// The value at `key` for writing, after lazy expiry.
+    pub fn write(&mut self, key: &[u8]) -> Option<&mut Value> {
+        self.store.expire_if_needed(self.db, key, self.now_ms);
+        self.store.dbs[self.db].keys.get_mut(key).map(|e| &mut e.value)
+    }
+
+    /// Whether `key` exists, after lazy expiry, without touching hit stats.
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.store.expire_if_needed(self.db, key, self.now_ms);
+        self.store.dbs[self.db].keys.contains_key(key)
+    }
+
+    /// Stores `value` at `key`, replacing any value. The TTL is removed
+    /// unless `keep_ttl`. Signals watchers and counts a change.
+    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
+        let db = &mut self.store.dbs[self.db];
+        match db.keys.get_mut(key) {
+            Some(entry) => entry.value = value,
+            None => {
+                db.keys.insert(Box::new(Entry { key: key.into(), value }));
+            }
+        }
+        if !keep_ttl && !db.expires.is_empty() {
+            db.expires.remove(key);
+        }
+        self.modified(key);
+    }
+
+    /// Sets or clears the TTL of an existing key.
+    pub fn set_expire(&mut self, key: &[u8], at_ms: Option<u64>) {
+        let db = &mut self.store.dbs[self.db];
+        match at_ms {
+            Some(at_ms) => match db.expires.get_mut(key) {
+                Some(e) => e.at_ms = at_ms,
+                None => {
+                    db.expires.insert(Expiry { key: key.into(), at_ms });
+                }
+            },
+            None => {
+                db.expires.remove(key);
+            }
+        }
+    }
+
+    pub fn delete(&mut self, key: &[u8]) -> bool {
+        let existed = self.store.delete(self.db, key);
+        if existed {
+            self.store.dirty += 1;
+        }
+        existed
+    }
+
+    /// Records that `key` changed: trips WATCH and counts a change.
+    pub fn modified(&mut self, key: &[u8]) {
+        self.store.watches.touch(self.db, key);
+        self.store.dirty += 1;
+    }
+}

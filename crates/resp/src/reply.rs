@@ -1,0 +1,275 @@
+//! Reply encoding straight into an output buffer, in the client's protocol.
+
+/// The protocol a connection speaks, chosen with `HELLO 2|3`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    #[default]
+    Resp2,
+    Resp3,
+}
+
+/// Writes replies into `out`. RESP3-only types fall back to their RESP2
+/// forms exactly as Redis 7.0 does: maps become flat arrays, sets arrays,
+/// doubles bulk strings, booleans integers, nulls `$-1` / `*-1`.
+pub struct Reply<'a> {
+    out: &'a mut Vec<u8>,
+    protocol: Protocol,
+}
+
+impl<'a> Reply<'a> {
+    pub fn new(out: &'a mut Vec<u8>, protocol: Protocol) -> Self {
+        Reply { out, protocol }
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    pub fn is_resp3(&self) -> bool {
+        self.protocol == Protocol::Resp3
+    }
+
+    /// Bytes written to the buffer so far (for output-buffer accounting).
+    pub fn buffered_bytes(&self) -> usize {
+        self.out.len()
+    }
+
+    pub fn ok(&mut self) {
+        self.out.extend_from_slice(b"+OK\r\n");
+    }
+
+    /// `+text`. The text must not contain `\r` or `\n`.
+    pub fn simple(&mut self, text: &str) {
+        self.out.push(b'+');
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// `-message`, where the message starts with its code (`ERR …`,
+    /// `WRONGTYPE …`). Newlines become spaces, as Redis sanitizes them, so
+    /// an error can never break the framing.
+    pub fn error(&mut self, message: &str) {
+        self.out.push(b'-');
+        self.out.extend(
+            message
+                .bytes()
+                .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+        );
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    pub fn integer(&mut self, value: i64) {
+        self.header(b':', value);
+    }
+
+    pub fn bulk(&mut self, data: &[u8]) {
+        self.header(b'$', data.len() as i64);
+        self.out.extend_from_slice(data);
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// An integer sent as a bulk string (`GET` of a number).
+    pub fn bulk_integer(&mut self, value: i64) {
+        let mut buf = itoa::Buffer::new();
+        self.bulk(buf.format(value).as_bytes());
+    }
+
+    /// The null reply for a missing value (`$-1` in RESP2).
+    pub fn null(&mut self) {
+        match self.protocol {
+            Protocol::Resp2 => self.out.extend_from_slice(b"$-1\r\n"),
+            Protocol::Resp3 => self.out.extend_from_slice(b"_\r\n"),
+        }
+    }
+
+    /// The null reply for a missing aggregate (`*-1` in RESP2).
+    pub fn null_array(&mut self) {
+        match self.protocol {
+            Protocol::Resp2 => self.out.extend_from_slice(b"*-1\r\n"),
+            Protocol::Resp3 => self.out.extend_from_slice(b"_\r\n"),
+        }
+    }
+
+    pub fn array(&mut self, len: usize) {
+        self.header(b'*', len as i64);
+    }
+
+    /// A map of `len` key/value pairs (a flat array of `2 * len` in RESP2).
+    pub fn map(&mut self, len: usize) {
+        match self.protocol {
+            Protocol::Resp2 => self.header(b'*', 2 * len as i64),
+            Protocol::Resp3 => self.header(b'%', len as i64),
+        }
+    }
+
+    pub fn set(&mut self, len: usize) {
+        match self.protocol {
+            Protocol::Resp2 => self.header(b'*', len as i64),
+            Protocol::Resp3 => self.header(b'~', len as i64),
+        }
+    }
+
+    /// An out-of-band push message (pub/sub); an array in RESP2.
+    pub fn push(&mut self, len: usize) {
+        match self.protocol {
+            Protocol::Resp2 => self.header(b'*', len as i64),
+            Protocol::Resp3 => self.header(b'>', len as i64),
+        }
+    }
+
+    /// A double formatted as Redis 7.0's `%.17g` (`inf`, `-inf`).
+    pub fn double(&mut self, value: f64) {
+        let text = format_double(value);
+        match self.protocol {
+            Protocol::Resp2 => self.bulk(text.as_bytes()),
+            Protocol::Resp3 => {
+                self.out.push(b',');
+                self.out.extend_from_slice(text.as_bytes());
+                self.out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    pub fn boolean(&mut self, value: bool) {
+        match self.protocol {
+            Protocol::Resp2 => self.integer(i64::from(value)),
+            Protocol::Resp3 => self
+                .out
+                .extend_from_slice(if value { b"#t\r\n" } else { b"#f\r\n" }),
+        }
+    }
+
+    /// Verbatim text (`=len\r\ntxt:…` in RESP3, a bulk string in RESP2).
+    /// `format` is three characters, such as `txt`.
+    pub fn verbatim(&mut self, format: &str, text: &[u8]) {
+        match self.protocol {
+            Protocol::Resp2 => self.bulk(text),
+            Protocol::Resp3 => {
+                self.header(b'=', (text.len() + 4) as i64);
+                self.out.extend_from_slice(format.as_bytes());
+                self.out.push(b':');
+                self.out.extend_from_slice(text);
+                self.out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    /// Appends bytes that are already a complete RESP encoding.
+    pub fn raw(&mut self, encoded: &[u8]) {
+        self.out.extend_from_slice(encoded);
+    }
+
+    fn header(&mut self, kind: u8, value: i64) {
+        let mut buf = itoa::Buffer::new();
+        self.out.push(kind);
+        self.out.extend_from_slice(buf.format(value).as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Formats a double as C's `%.17g`, which Redis 7.0 uses for scores and
+/// RESP3 doubles: 17 significant digits, trailing zeros removed, exponent
+/// form below 1e-4 and from 1e17, and `inf` / `-inf` / `nan`.
+pub fn format_double(value: f64) -> String {
+    if value.is_nan() {
+        return "nan".to_string();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
+    const PRECISION: i32 = 17;
+    // `{:.16e}` rounds correctly to 17 significant digits: "d.dddde[-]x".
+    let sci = format!("{:.16e}", value);
+    let (mantissa, exponent) = sci.split_once('e').expect("exponent form");
+    let exponent: i32 = exponent.parse().expect("integer exponent");
+    let negative = mantissa.starts_with('-');
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let mut out = String::with_capacity(24);
+    if negative {
+        out.push('-');
+    }
+    if (-4..PRECISION).contains(&exponent) {
+        if exponent >= 0 {
+            let split = exponent as usize + 1;
+            out.push_str(&digits[..split]);
+            let fraction = digits[split..].trim_end_matches('0');
+            if !fraction.is_empty() {
+                out.push('.');
+                out.push_str(fraction);
+            }
+        } else {
+            out.push_str("0.");
+            for _ in 0..(-exponent - 1) {
+                out.push('0');
+            }
+            out.push_str(digits.trim_end_matches('0'));
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        let fraction = digits[1..].trim_end_matches('0');
+        if !fraction.is_empty() {
+            out.push('.');
+            out.push_str(fraction);
+        }
+        out.push('e');
+        out.push(if exponent < 0 { '-' } else { '+' });
+        let magnitude = exponent.unsigned_abs();
+        if magnitude < 10 {
+            out.push('0');
+        }
+        out.push_str(&magnitude.to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_17g() {
+        for (v, want) in [
+            (0.1, "0.10000000000000001"),
+            (1e20, "1e+20"),
+            (1.5, "1.5"),
+            (3.0, "3"),
+            (-2.25, "-2.25"),
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (1e-5, "1.0000000000000001e-05"),
+            (0.0001, "0.0001"),
+            (1e16, "10000000000000000"),
+            (1e17, "1e+17"),
+            (123456789.123, "123456789.123"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (5e-324, "4.9406564584124654e-324"),
+        ] {
+            assert_eq!(format_double(v), want, "{v:e}");
+        }
+    }
+
+    fn encode(protocol: Protocol, f: impl FnOnce(&mut Reply<'_>)) -> Vec<u8> {
+        let mut out = Vec::new();
+        f(&mut Reply::new(&mut out, protocol));
+        out
+    }
+
+    #[test]
+    fn resp2_fallbacks() {
+        use Protocol::*;
+        assert_eq!(encode(Resp2, |r| r.null()), b"$-1\r\n");
+        assert_eq!(encode(Resp2, |r| r.null_array()), b"*-1\r\n");
+        assert_eq!(encode(Resp2, |r| r.map(2)), b"*4\r\n");
+        assert_eq!(encode(Resp2, |r| r.double(1.5)), b"$3\r\n1.5\r\n");
+        assert_eq!(encode(Resp2, |r| r.boolean(true)), b":1\r\n");
+        assert_eq!(encode(Resp3, |r| r.map(2)), b"%2\r\n");
+        assert_eq!(encode(Resp3, |r| r.double(1.5)), b",1.5\r\n");
+        assert_eq!(encode(Resp3, |r| r.boolean(false)), b"#f\r\n");
+        assert_eq!(encode(Resp3, |r| r.verbatim("txt", b"hi")), b"=6\r\ntxt:hi\r\n");
+        assert_eq!(encode(Resp3, |r| r.set(1)), b"~1\r\n");
+        assert_eq!(encode(Resp3, |r| r.push(3)), b">3\r\n");
+        assert_eq!(encode(Resp2, |r| r.error("ERR a\r\nb")), b"-ERR a  b\r\n");
+    }
+}

@@ -1,0 +1,481 @@
+//! Keyspace commands: existence, renaming, expiry, iteration, databases.
+
+use bytes::Bytes;
+use shoal_resp::Reply;
+
+use super::{int_arg, is};
+use crate::error::{Error, Result};
+use crate::glob::glob_match;
+use crate::{Ctx, Entry, StrEncoding, Value};
+
+pub(crate) fn del(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let mut deleted = 0;
+    for key in &args[1..] {
+        ctx.store.expire_if_needed(ctx.db, key, ctx.now_ms);
+        if ctx.delete(key) {
+            deleted += 1;
+        }
+    }
+    reply.integer(deleted);
+    Ok(())
+}
+
+/// EXISTS and TOUCH: how many of the keys exist (repeats count again).
+pub(crate) fn exists(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let count = args[1..].iter().filter(|k| ctx.exists(k)).count();
+    reply.integer(count as i64);
+    Ok(())
+}
+
+pub(crate) fn type_(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    ctx.store.expire_if_needed(ctx.db, &args[1], ctx.now_ms);
+    let name = ctx.db().keys.get(&args[1]).map_or("none", |e| e.value.type_name());
+    reply.simple(name);
+    Ok(())
+}
+
+fn rename_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes], nx: bool) -> Result {
+    let (src, dst) = (&args[1], &args[2]);
+    if !ctx.exists(src) {
+        return Err(Error::NoSuchKey);
+    }
+    if src == dst {
+        if nx { reply.integer(0) } else { reply.ok() }
+        return Ok(());
+    }
+    if ctx.exists(dst) {
+        if nx {
+            reply.integer(0);
+            return Ok(());
+        }
+        ctx.delete(dst);
+    }
+    let expire = ctx.db().expire_at(src);
+    let entry = ctx.db().keys.remove(src).expect("checked above");
+    ctx.db().expires.remove(src);
+    ctx.db().keys.insert(Box::new(Entry { key: dst.to_vec().into(), value: entry.value }));
+    ctx.set_expire(dst, expire);
+    ctx.modified(src);
+    ctx.modified(dst);
+    if nx { reply.integer(1) } else { reply.ok() }
+    Ok(())
+}
+
+pub(crate) fn rename(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    rename_generic(ctx, reply, args, false)
+}
+
+pub(crate) fn renamenx(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    rename_generic(ctx, reply, args, true)
+}
+
+fn db_index(ctx: &Ctx<'_>, arg: &[u8]) -> Result<usize> {
+    let id = int_arg(arg)?;
+    if id < 0 || id as usize >= ctx.store.dbs.len() || id > i64::from(i32::MAX) {
+        return Err(Error::DbIndexOutOfRange);
+    }
+    Ok(id as usize)
+}
+
+pub(crate) fn copy(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let (src, dst) = (&args[1], &args[2]);
+    let mut target_db = ctx.db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        if is(&args[i], "replace") {
+            replace = true;
+        } else if is(&args[i], "db") && i + 1 < args.len() {
+            target_db = db_index(ctx, &args[i + 1])?;
+            i += 1;
+        } else {
+            return Err(Error::Syntax);
+        }
+        i += 1;
+    }
+    if src == dst && target_db == ctx.db {
+        return Err(Error::Other("source and destination objects are the same".into()));
+    }
+    let Some(value) = ctx.read(src).cloned() else {
+        reply.integer(0);
+        return Ok(());
+    };
+    let expire = ctx.db().expire_at(src);
+    let mut target = Ctx::new(ctx.store, target_db, ctx.now_ms, ctx.client);
+    if target.exists(dst) {
+        if !replace {
+            reply.integer(0);
+            return Ok(());
+        }
+        target.delete(dst);
+    }
+    target.set(dst, value, false);
+    target.set_expire(dst, expire);
+    reply.integer(1);
+    Ok(())
+}
+
+pub(crate) fn move_(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let key = &args[1];
+    let target_db = db_index(ctx, &args[2])?;
+    if target_db == ctx.db {
+        return Err(Error::Other("source and destination objects are the same".into()));
+    }
+    if !ctx.exists(key) {
+        reply.integer(0);
+        return Ok(());
+    }
+    let mut target = Ctx::new(ctx.store, target_db, ctx.now_ms, ctx.client);
+    if target.exists(key) {
+        reply.integer(0);
+        return Ok(());
+    }
+    let expire = ctx.db().expire_at(key);
+    let entry = ctx.db().keys.remove(key).expect("checked above");
+    ctx.db().expires.remove(key);
+    ctx.modified(key);
+    let mut target = Ctx::new(ctx.store, target_db, ctx.now_ms, ctx.client);
+    target.set(key, entry.value, false);
+    target.set_expire(key, expire);
+    reply.integer(1);
+    Ok(())
+}
+
+pub(crate) fn keys(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let pattern = &args[1];
+    let all = &pattern[..] == b"*";
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    let found: Vec<&[u8]> = db
+        .keys
+        .iter()
+        .map(|e| &e.key[..])
+        .filter(|k| (all || glob_match(pattern, k, false)) && !db.is_expired(k, now))
+        .collect();
+    reply.array(found.len());
+    for k in found {
+        reply.bulk(k);
+    }
+    Ok(())
+}
+
+/// Redis's SCAN cursor is an unsigned 64-bit number in decimal.
+pub(crate) fn parse_cursor(arg: &[u8]) -> Result<u64> {
+    std::str::from_utf8(arg)
+        .ok()
+        .filter(|s| !s.starts_with('+') && !s.is_empty())
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| Error::Other("invalid cursor".into()))
+}
+
+pub(crate) fn scan(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let cursor = parse_cursor(&args[1])?;
+    let mut count = 10usize;
+    let mut pattern: Option<&[u8]> = None;
+    let mut type_filter: Option<&[u8]> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let has_value = i + 1 < args.len();
+        if is(&args[i], "count") && has_value {
+            let n = int_arg(&args[i + 1])?;
+            if n < 1 {
+                return Err(Error::Syntax);
+            }
+            count = n as usize;
+        } else if is(&args[i], "match") && has_value {
+            pattern = Some(&args[i + 1]).map(|p| &p[..]).filter(|p| *p != b"*");
+        } else if is(&args[i], "type") && has_value {
+            type_filter = Some(&args[i + 1]);
+        } else {
+            return Err(Error::Syntax);
+        }
+        i += 2;
+    }
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    let mut found: Vec<Box<[u8]>> = Vec::new();
+    let next = db.keys.scan(cursor, count, |e| {
+        if let Some(p) = pattern {
+            if !glob_match(p, &e.key, false) {
+                return;
+            }
+        }
+        if let Some(t) = type_filter {
+            if !t.eq_ignore_ascii_case(e.value.type_name().as_bytes()) {
+                return;
+            }
+        }
+        found.push(e.key.clone());
+    });
+    // Expired keys are deleted on the way out, as Redis's SCAN does.
+    found.retain(|k| !ctx.store.expire_if_needed(ctx.db, k, now));
+    reply.array(2);
+    reply.bulk(next.to_string().as_bytes());
+    reply.array(found.len());
+    for k in &found {
+        reply.bulk(k);
+    }
+    Ok(())
+}
+
+pub(crate) fn randomkey(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, _args: &[Bytes]) -> Result {
+    // Every key may be expired; bound the retries as Redis does.
+    for _ in 0..100 {
+        let r = ctx.store.next_random();
+        let Some(key) = ctx.db().keys.random(r).map(|e| e.key.clone()) else {
+            break;
+        };
+        if !ctx.store.expire_if_needed(ctx.db, &key, ctx.now_ms) {
+            reply.bulk(&key);
+            return Ok(());
+        }
+    }
+    match ctx.db().keys.random(0).map(|e| e.key.clone()) {
+        Some(key) => reply.bulk(&key),
+        None => reply.null(),
+    }
+    Ok(())
+}
+
+pub(crate) fn dbsize(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, _args: &[Bytes]) -> Result {
+    let n = ctx.db().len();
+    reply.integer(n as i64);
+    Ok(())
+}
+
+fn flush_mode(args: &[Bytes]) -> Result {
+    match args {
+        [_] => Ok(()),
+        [_, mode] if is(mode, "sync") || is(mode, "async") => Ok(()),
+        _ => Err(Error::Syntax),
+    }
+}
+
+/// Empties one database, tripping the watches of keys that existed.
+fn flush_db(ctx: &mut Ctx<'_>, db: usize) {
+    let store = &mut *ctx.store;
+    let removed = store.dbs[db].len() as u64;
+    let keys = &store.dbs[db].keys;
+    store.watches.touch_db(db, |k| keys.contains_key(k));
+    store.dbs[db] = Default::default();
+    store.dirty += removed;
+}
+
+pub(crate) fn flushdb(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    flush_mode(args)?;
+    flush_db(ctx, ctx.db);
+    ctx.store.dirty += 1;
+    reply.ok();
+    Ok(())
+}
+
+pub(crate) fn flushall(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    flush_mode(args)?;
+    for db in 0..ctx.store.dbs.len() {
+        flush_db(ctx, db);
+    }
+    ctx.store.dirty += 1;
+    reply.ok();
+    Ok(())
+}
+
+pub(crate) fn swapdb(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let a = crate::parse_i64_exact(&args[1]).ok_or_else(|| Error::Other("invalid first DB index".into()))?;
+    let b = crate::parse_i64_exact(&args[2]).ok_or_else(|| Error::Other("invalid second DB index".into()))?;
+    let n = ctx.store.dbs.len() as i64;
+    if a < 0 || a >= n || b < 0 || b >= n {
+        return Err(Error::DbIndexOutOfRange);
+    }
+    let (a, b) = (a as usize, b as usize);
+    if a != b {
+        let store = &mut *ctx.store;
+        // A watched key changes if it exists on either side of the swap.
+        let (da, db) = (&store.dbs[a], &store.dbs[b]);
+        store.watches.touch_db(a, |k| da.keys.contains_key(k) || db.keys.contains_key(k));
+        store.watches.touch_db(b, |k| da.keys.contains_key(k) || db.keys.contains_key(k));
+        store.dbs.swap(a, b);
+        store.dirty += 1;
+    }
+    reply.ok();
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ExpireUnit {
+    Seconds,
+    Millis,
+}
+
+fn expire_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes], unit: ExpireUnit, absolute: bool, cmd: &'static str) -> Result {
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for opt in &args[3..] {
+        if is(opt, "nx") {
+            nx = true;
+        } else if is(opt, "xx") {
+            xx = true;
+        } else if is(opt, "gt") {
+            gt = true;
+        } else if is(opt, "lt") {
+            lt = true;
+        } else {
+            return Err(Error::Other(format!("Unsupported option {}", String::from_utf8_lossy(opt))));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(Error::Other("NX and XX, GT or LT options at the same time are not compatible".into()));
+    }
+    if gt && lt {
+        return Err(Error::Other("GT and LT options at the same time are not compatible".into()));
+    }
+    let mut when = int_arg(&args[2])?;
+    let invalid = Error::InvalidExpireTime(cmd);
+    if unit == ExpireUnit::Seconds {
+        when = when.checked_mul(1000).ok_or(invalid.clone())?;
+    }
+    if !absolute {
+        when = when.checked_add(ctx.now_ms as i64).ok_or(invalid)?;
+    }
+    let key = &args[1];
+    if !ctx.exists(key) {
+        reply.integer(0);
+        return Ok(());
+    }
+    let current = ctx.db().expire_at(key).map(|at| at as i64);
+    let refused = (nx && current.is_some())
+        || (xx && current.is_none())
+        || (gt && current.map_or(true, |c| when <= c))
+        || (lt && current.is_some_and(|c| when >= c));
+    if refused {
+        reply.integer(0);
+        return Ok(());
+    }
+    if when <= ctx.now_ms as i64 {
+        ctx.delete(key);
+        ctx.store.propagate(ctx.db, &[b"DEL", key]);
+    } else {
+        ctx.set_expire(key, Some(when as u64));
+        ctx.modified(key);
+    }
+    reply.integer(1);
+    Ok(())
+}
+
+pub(crate) fn expire(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    expire_generic(ctx, reply, args, ExpireUnit::Seconds, false, "expire")
+}
+
+pub(crate) fn pexpire(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    expire_generic(ctx, reply, args, ExpireUnit::Millis, false, "pexpire")
+}
+
+pub(crate) fn expireat(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    expire_generic(ctx, reply, args, ExpireUnit::Seconds, true, "expireat")
+}
+
+pub(crate) fn pexpireat(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    expire_generic(ctx, reply, args, ExpireUnit::Millis, true, "pexpireat")
+}
+
+/// TTL and friends: -2 for a missing key, -1 without expiry.
+fn ttl_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, key: &[u8], millis: bool, absolute: bool) -> Result {
+    if !ctx.exists(key) {
+        reply.integer(-2);
+        return Ok(());
+    }
+    let Some(at) = ctx.db().expire_at(key) else {
+        reply.integer(-1);
+        return Ok(());
+    };
+    let value = if absolute { at as i64 } else { (at as i64 - ctx.now_ms as i64).max(0) };
+    reply.integer(if millis { value } else { (value + 500) / 1000 });
+    Ok(())
+}
+
+pub(crate) fn ttl(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    ttl_generic(ctx, reply, &args[1], false, false)
+}
+
+pub(crate) fn pttl(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    ttl_generic(ctx, reply, &args[1], true, false)
+}
+
+pub(crate) fn expiretime(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    ttl_generic(ctx, reply, &args[1], false, true)
+}
+
+pub(crate) fn pexpiretime(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    ttl_generic(ctx, reply, &args[1], true, true)
+}
+
+pub(crate) fn persist(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let key = &args[1];
+    if ctx.exists(key) && ctx.db().expire_at(key).is_some() {
+        ctx.set_expire(key, None);
+        ctx.modified(key);
+        reply.integer(1);
+    } else {
+        reply.integer(0);
+    }
+    Ok(())
+}
+
+const OBJECT_HELP: &[&str] = &[
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access logarithmic counter of a <key>. Only when `maxmemory-policy`",
+    "    is set to an LFU policy.",
+    "IDLETIME <key>",
+    "    Return the idle time of a <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Print this help.",
+];
+
+/// Redis shares the integers 0..10000 between keys and reports them with
+/// `OBJ_SHARED_REFCOUNT`.
+const SHARED_INTEGERS: i64 = 10_000;
+const OBJ_SHARED_REFCOUNT: i64 = i32::MAX as i64;
+
+pub(crate) fn object(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let sub = &args[1];
+    if is(sub, "help") && args.len() == 2 {
+        reply.array(OBJECT_HELP.len());
+        for line in OBJECT_HELP {
+            reply.simple(line);
+        }
+        return Ok(());
+    }
+    let known = ["encoding", "refcount", "idletime", "freq"].iter().any(|s| is(sub, s));
+    if !known || args.len() != 3 {
+        return Err(Error::Other(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
+            String::from_utf8_lossy(sub)
+        )));
+    }
+    ctx.store.expire_if_needed(ctx.db, &args[2], ctx.now_ms);
+    let Some(value) = ctx.db().keys.get(&args[2]).map(|e| &e.value) else {
+        reply.null();
+        return Ok(());
+    };
+    if is(sub, "encoding") {
+        reply.bulk(value.encoding_name().as_bytes());
+    } else if is(sub, "refcount") {
+        let shared = matches!(value, Value::Str(s) if s.encoding == StrEncoding::Int
+            && crate::parse_i64_exact(&s.data).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n)));
+        reply.integer(if shared { OBJ_SHARED_REFCOUNT } else { 1 });
+    } else if is(sub, "idletime") {
+        // Access times are not tracked yet; every key reads as just used.
+        reply.integer(0);
+    } else {
+        return Err(Error::Other(
+            "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! The data-command table and dispatch. One file per command family,
+//! each command's parse → apply → reply side by side.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use shoal_resp::Reply;
+
+use crate::error::{Error, Result};
+use crate::Ctx;
+
+pub mod keys;
+pub mod string;
+
+/// Runs one command: arguments are already arity-checked.
+pub type Handler = fn(&mut Ctx<'_>, &mut Reply<'_>, &[Bytes]) -> Result;
+
+/// A command's metadata (what COMMAND INFO reports) and its handler.
+pub struct CommandSpec {
+    /// Lowercase, as Redis names commands in errors and COMMAND.
+    pub name: &'static str,
+    /// Redis's convention: N means exactly N arguments (with the name),
+    /// -N means at least N.
+    pub arity: i32,
+    /// Space-separated Redis command flags (`write denyoom fast`, …).
+    pub flags: &'static str,
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    /// Redis's command group (`string`, `generic`, `server`, …).
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub handler: Option<Handler>,
+    /// Derived from `flags` at compile time: does it modify the keyspace?
+    pub write: bool,
+}
+
+const fn has_flag(flags: &str, flag: &str) -> bool {
+    let f = flags.as_bytes();
+    let w = flag.as_bytes();
+    let mut i = 0;
+    while i + w.len() <= f.len() {
+        let at_word_start = i == 0 || f[i - 1] == b' ';
+        let at_word_end = i + w.len() == f.len() || f[i + w.len()] == b' ';
+        if at_word_start && at_word_end {
+            let mut j = 0;
+            while j < w.len() && f[i + j] == w[j] {
+                j += 1;
+            }
+            if j == w.len() {
+                return true;
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Declares a command compactly; see [`CommandSpec`] for the fields.
+#[allow(clippy::too_many_arguments)]
+pub const fn spec(
+    name: &'static str,
+    arity: i32,
+    flags: &'static str,
+    keys: (i32, i32, i32),
+    group: &'static str,
+    summary: &'static str,
+    handler: Option<Handler>,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        first_key: keys.0,
+        last_key: keys.1,
+        step: keys.2,
+        group,
+        summary,
+        handler,
+        write: has_flag(flags, "write"),
+    }
+}
+
+impl CommandSpec {
+    pub fn has_flag(&self, flag: &str) -> bool {
+        has_flag(self.flags, flag)
+    }
+
+    /// Whether `argc` arguments (including the name) fit the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        let arity = i64::from(self.arity);
+        if arity >= 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
+    }
+
+    /// The key arguments' positions, from the spec's first/last/step.
+    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
+        if self.first_key <= 0 {
+            return Vec::new();
+        }
+        let last = if self.last_key < 0 {
+            argc as i64 + i64::from(self.last_key)
+        } else {
+            i64::from(self.last_key)
+        };
+        let step = self.step.max(1) as usize;
+        (self.first_key as usize..=last.max(0) as usize)
+            .step_by(step)
+            .filter(|&i| i < argc)
+            .collect()
+    }
+}
+
+/// Every data command the store implements.
+pub static COMMANDS: &[CommandSpec] = &[
+    // strings
+    spec("get", 2, "readonly fast", (1, 1, 1), "string", "Get the value of a key", Some(string::get)),
+    spec("set", -3, "write denyoom", (1, 1, 1), "string", "Set the string value of a key", Some(string::set)),
+    spec("setnx", 3, "write denyoom fast", (1, 1, 1), "string", "Set the value of a key, only if the key does not exist", Some(string::setnx)),
+    spec("setex", 4, "write denyoom", (1, 1, 1), "string", "Set the value and expiration of a key", Some(string::setex)),
+    spec("psetex", 4, "write denyoom", (1, 1, 1), "string", "Set the value and expiration in milliseconds of a key", Some(string::psetex)),
+    spec("getset", 3, "write denyoom fast", (1, 1, 1), "string", "Set the string value of a key and return its old value", Some(string::getset)),
+    spec("getdel", 2, "write fast", (1, 1, 1), "string", "Get the value of a key and delete the key", Some(string::getdel)),
+    spec("getex", -2, "write fast", (1, 1, 1), "string", "Get the value of a key and optionally set its expiration", Some(string::getex)),
+    spec("mget", -2, "readonly fast", (1, -1, 1), "string", "Get the values of all the given keys", Some(string::mget)),
+    spec("mset", -3, "write denyoom", (1, -1, 2), "string", "Set multiple keys to multiple values", Some(string::mset)),
+    spec("msetnx", -3, "write denyoom", (1, -1, 2), "string", "Set multiple keys to multiple values, only if none of the keys exist", Some(string::msetnx)),
+    spec("incr", 2, "write denyoom fast", (1, 1, 1), "string", "Increment the integer value of a key by one", Some(string::incr)),
+    spec("decr", 2, "write denyoom fast", (1, 1, 1), "string", "Decrement the integer value of a key by one", Some(string::decr)),
+    spec("incrby", 3, "write denyoom fast", (1, 1, 1), "string", "Increment the integer value of a key by the given amount", Some(string::incrby)),
+    spec("decrby", 3, "write denyoom fast", (1, 1, 1), "string", "Decrement the integer value of a key by the given number", Some(string::decrby)),
+    spec("incrbyfloat", 3, "write denyoom fast", (1, 1, 1), "string", "Increment the float value of a key by the given amount", Some(string::incrbyfloat)),
+    spec("append", 3, "write denyoom fast", (1, 1, 1), "string", "Append a value to a key", Some(string::append)),
+    spec("strlen", 2, "readonly fast", (1, 1, 1), "string", "Get the length of the value stored in a key", Some(string::strlen)),
+    spec("getrange", 4, "readonly", (1, 1, 1), "string", "Get a substring of the string stored at a key", Some(string::getrange)),
+    spec("substr", 4, "readonly", (1, 1, 1), "string", "Get a substring of the string stored at a key", Some(string::getrange)),
+    spec("setrange", 4, "write denyoom", (1, 1, 1), "string", "Overwrite part of a string at key starting at the specified offset", Some(string::setrange)),
+    // keys
+    spec("del", -2, "write", (1, -1, 1), "generic", "Delete a key", Some(keys::del)),
+    spec("unlink", -2, "write fast", (1, -1, 1), "generic", "Delete a key asynchronously in another thread", Some(keys::del)),
+    spec("exists", -2, "readonly fast", (1, -1, 1), "generic", "Determine if a key exists", Some(keys::exists)),
+    spec("touch", -2, "readonly fast", (1, -1, 1), "generic", "Alters the last access time of a key(s)", Some(keys::exists)),
+    spec("type", 2, "readonly fast", (1, 1, 1), "generic", "Determine the type stored at key", Some(keys::type_)),
+    spec("rename", 3, "write", (1, 2, 1), "generic", "Rename a key", Some(keys::rename)),
+    spec("renamenx", 3, "write fast", (1, 2, 1), "generic", "Rename a key, only if the new key does not exist", Some(keys::renamenx)),
+    spec("copy", -3, "write denyoom", (1, 2, 1), "generic", "Copy a key", Some(keys::copy)),
+    spec("move", 3, "write fast", (1, 1, 1), "generic", "Move a key to another database", Some(keys::move_)),
+    spec("keys", 2, "readonly", (0, 0, 0), "generic", "Find all keys matching the given pattern", Some(keys::keys)),
+    spec("scan", -2, "readonly", (0, 0, 0), "generic", "Incrementally iterate the keys space", Some(keys::scan)),
+    spec("randomkey", 1, "readonly", (0, 0, 0), "generic", "Return a random key from the keyspace", Some(keys::randomkey)),
+    spec("dbsize", 1, "readonly fast", (0, 0, 0), "server", "Return the number of keys in the selected database", Some(keys::dbsize)),
+    spec("flushdb", -1, "write", (0, 0, 0), "server", "Remove all keys from the current database", Some(keys::flushdb)),
+    spec("flushall", -1, "write", (0, 0, 0), "server", "Remove all keys from all databases", Some(keys::flushall)),
+    spec("swapdb", 3, "write fast", (0, 0, 0), "server", "Swaps two Redis databases", Some(keys::swapdb)),
+    spec("expire", -3, "write fast", (1, 1, 1), "generic", "Set a key's time to live in seconds", Some(keys::expire)),
+    spec("pexpire", -3, "write fast", (1, 1, 1), "generic", "Set a key's time to live in milliseconds", Some(keys::pexpire)),
+    spec("expireat", -3, "write fast", (1, 1, 1), "generic", "Set the expiration for a key as a UNIX timestamp", Some(keys::expireat)),
+    spec("pexpireat", -3, "write fast", (1, 1, 1), "generic", "Set the expiration for a key as a UNIX timestamp specified in milliseconds", Some(keys::pexpireat)),
+    spec("ttl", 2, "readonly fast", (1, 1, 1), "generic", "Get the time to live for a key in seconds", Some(keys::ttl)),
+    spec("pttl", 2, "readonly fast", (1, 1, 1), "generic", "Get the time to live for a key in milliseconds", Some(keys::pttl)),
+    spec("expiretime", 2, "readonly fast", (1, 1, 1), "generic", "Get the expiration Unix timestamp for a key", Some(keys::expiretime)),
+    spec("pexpiretime", 2, "readonly fast", (1, 1, 1), "generic", "Get the expiration Unix timestamp for a key in milliseconds", Some(keys::pexpiretime)),
+    spec("persist", 2, "write fast", (1, 1, 1), "generic", "Remove the expiration from a key", Some(keys::persist)),
+    spec("object", -2, "readonly", (2, 2, 1), "generic", "A container for object introspection commands", Some(keys::object)),
+];
+
+/// Finds a command by name, case-insensitively.
+pub fn lookup_command(name: &[u8]) -> Option<&'static CommandSpec> {
+    static BY_NAME: OnceLock<HashMap<&'static [u8], &'static CommandSpec>> = OnceLock::new();
+    let map = BY_NAME.get_or_init(|| COMMANDS.iter().map(|c| (c.name.as_bytes(), c)).collect());
+    // Command names are short: lowercase them on the stack.
+    let mut buf = [0u8; 32];
+    let lower = buf.get_mut(..name.len())?;
+    for (d, s) in lower.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    map.get(&*lower).copied()
+}
+
+/// Checks arity and runs a data command. On error nothing was written to
+/// `reply`; the caller sends the error (and counts it).
+///
+/// # Errors
+/// The command's [`Error`], including wrong arity.
+pub fn execute(spec: &CommandSpec, ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    if !spec.arity_ok(args.len()) {
+        return Err(Error::WrongArity(spec.name.to_string()));
+    }
+    match spec.handler {
+        Some(handler) => handler(ctx, reply, args),
+        None => Err(Error::Other(format!("command '{}' is not handled by the store", spec.name))),
+    }
+}
+
+// Argument helpers shared by the command families.
+
+pub(crate) fn int_arg(arg: &[u8]) -> Result<i64> {
+    crate::parse_i64_exact(arg).ok_or(Error::NotInteger)
+}
+
+pub(crate) fn float_arg(arg: &[u8]) -> Result<f64> {
+    crate::parse_f64(arg).ok_or(Error::NotFloat)
+}
+
+pub(crate) fn is(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_consistent() {
+        let mut seen = std::collections::HashSet::new();
+        for c in COMMANDS {
+            assert!(seen.insert(c.name), "duplicate {}", c.name);
+            assert_eq!(c.name, c.name.to_ascii_lowercase());
+            assert!(c.handler.is_some());
+        }
+        assert!(lookup_command(b"GeT").is_some());
+        assert!(lookup_command(b"nope").is_none());
+        assert!(lookup_command(&[b'a'; 100]).is_none());
+        assert!(lookup_command(b"set").unwrap().write);
+        assert!(!lookup_command(b"get").unwrap().write);
+        assert_eq!(lookup_command(b"mset").unwrap().key_positions(5), vec![1, 3]);
+    }
+}

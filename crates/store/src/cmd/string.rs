@@ -1,0 +1,438 @@
+//! String commands: GET, SET and friends, counters, ranges.
+
+use bytes::Bytes;
+use shoal_resp::Reply;
+
+use super::{float_arg, int_arg, is};
+use crate::error::{Error, Result};
+use crate::{Ctx, StrEncoding, StrValue, Value};
+
+/// The string at `key`, or `None`; `WRONGTYPE` for other types.
+fn read_str<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c [u8]>> {
+    match ctx.read(key) {
+        None => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(&s.data)),
+    }
+}
+
+fn reply_str(reply: &mut Reply<'_>, value: Option<&[u8]>) {
+    match value {
+        Some(v) => reply.bulk(v),
+        None => reply.null(),
+    }
+}
+
+pub(crate) fn get(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let value = read_str(ctx, &args[1])?;
+    reply_str(reply, value);
+    Ok(())
+}
+
+/// When a key set by SET/GETEX expires.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ExpireOpt {
+    None,
+    KeepTtl,
+    Persist,
+    At(u64),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Seconds,
+    Millis,
+}
+
+/// Redis's `getExpireMillisecondsOrReply`: positive, no overflow, relative
+/// times added to the command's clock.
+fn expire_ms(ctx: &Ctx<'_>, arg: &[u8], unit: Unit, relative: bool, cmd: &'static str) -> Result<u64> {
+    let n = int_arg(arg)?;
+    let invalid = Error::InvalidExpireTime(cmd);
+    if n <= 0 {
+        return Err(invalid);
+    }
+    let mut ms = match unit {
+        Unit::Seconds => n.checked_mul(1000).ok_or(invalid.clone())?,
+        Unit::Millis => n,
+    };
+    if relative {
+        ms = ms.checked_add(ctx.now_ms as i64).ok_or(invalid.clone())?;
+    }
+    if ms <= 0 {
+        return Err(invalid);
+    }
+    Ok(ms as u64)
+}
+
+struct SetOptions {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    expire: ExpireOpt,
+}
+
+/// Parses SET's (or GETEX's) options, with Redis's rule that conflicting
+/// options are a syntax error.
+fn parse_set_options(ctx: &Ctx<'_>, args: &[Bytes], getex: bool, cmd: &'static str) -> Result<SetOptions> {
+    let mut o = SetOptions { nx: false, xx: false, get: false, expire: ExpireOpt::None };
+    let mut expire_given = false;
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i][..];
+        let next = args.get(i + 1);
+        if !getex && is(a, "nx") && !o.xx {
+            o.nx = true;
+        } else if !getex && is(a, "xx") && !o.nx {
+            o.xx = true;
+        } else if !getex && is(a, "get") {
+            o.get = true;
+        } else if !getex && is(a, "keepttl") && !expire_given {
+            o.expire = ExpireOpt::KeepTtl;
+            expire_given = true;
+        } else if getex && is(a, "persist") && !expire_given {
+            o.expire = ExpireOpt::Persist;
+            expire_given = true;
+        } else if (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat")) && !expire_given && next.is_some() {
+            let unit = if is(a, "ex") || is(a, "exat") { Unit::Seconds } else { Unit::Millis };
+            let relative = is(a, "ex") || is(a, "px");
+            o.expire = ExpireOpt::At(expire_ms(ctx, next.unwrap(), unit, relative, cmd)?);
+            expire_given = true;
+            i += 1;
+        } else {
+            return Err(Error::Syntax);
+        }
+        i += 1;
+    }
+    Ok(o)
+}
+
+pub(crate) fn set(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let opts = parse_set_options(ctx, &args[3..], false, "set")?;
+    let key = &args[1];
+    if opts.get {
+        let old = read_str(ctx, key)?;
+        reply_str(reply, old);
+    }
+    let found = ctx.exists(key);
+    if (opts.nx && found) || (opts.xx && !found) {
+        if !opts.get {
+            reply.null();
+        }
+        return Ok(());
+    }
+    store_string(ctx, key, &args[2], opts.expire);
+    if !opts.get {
+        reply.ok();
+    }
+    Ok(())
+}
+
+fn store_string(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], expire: ExpireOpt) {
+    ctx.set(key, Value::Str(StrValue::new(value.to_vec())), expire == ExpireOpt::KeepTtl);
+    if let ExpireOpt::At(at) = expire {
+        ctx.set_expire(key, Some(at));
+    }
+}
+
+pub(crate) fn setnx(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    if ctx.exists(&args[1]) {
+        reply.integer(0);
+    } else {
+        store_string(ctx, &args[1], &args[2], ExpireOpt::None);
+        reply.integer(1);
+    }
+    Ok(())
+}
+
+fn setex_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes], unit: Unit, cmd: &'static str) -> Result {
+    let at = expire_ms(ctx, &args[2], unit, true, cmd)?;
+    store_string(ctx, &args[1], &args[3], ExpireOpt::At(at));
+    reply.ok();
+    Ok(())
+}
+
+pub(crate) fn setex(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    setex_generic(ctx, reply, args, Unit::Seconds, "setex")
+}
+
+pub(crate) fn psetex(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    setex_generic(ctx, reply, args, Unit::Millis, "psetex")
+}
+
+pub(crate) fn getset(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let old = read_str(ctx, &args[1])?;
+    reply_str(reply, old);
+    store_string(ctx, &args[1], &args[2], ExpireOpt::None);
+    Ok(())
+}
+
+pub(crate) fn getdel(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let old = read_str(ctx, &args[1])?;
+    reply_str(reply, old);
+    if old.is_some() {
+        ctx.delete(&args[1]);
+    }
+    Ok(())
+}
+
+pub(crate) fn getex(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let opts = parse_set_options(ctx, &args[2..], true, "getex")?;
+    let key = &args[1];
+    let Some(value) = read_str(ctx, key)? else {
+        reply.null();
+        return Ok(());
+    };
+    reply.bulk(value);
+    match opts.expire {
+        ExpireOpt::At(at) if at <= ctx.now_ms => {
+            // A time already past deletes the key, as Redis does.
+            ctx.delete(key);
+        }
+        ExpireOpt::At(at) => {
+            ctx.set_expire(key, Some(at));
+            ctx.modified(key);
+        }
+        ExpireOpt::Persist => {
+            if ctx.db().expire_at(key).is_some() {
+                ctx.set_expire(key, None);
+                ctx.modified(key);
+            }
+        }
+        ExpireOpt::None | ExpireOpt::KeepTtl => {}
+    }
+    Ok(())
+}
+
+pub(crate) fn mget(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    reply.array(args.len() - 1);
+    for key in &args[1..] {
+        match ctx.read(key) {
+            Some(Value::Str(s)) => reply.bulk(&s.data),
+            _ => reply.null(),
+        }
+    }
+    Ok(())
+}
+
+fn check_pairs(args: &[Bytes], cmd: &str) -> Result {
+    if args.len() % 2 == 0 {
+        return Err(Error::WrongArity(cmd.to_string()));
+    }
+    Ok(())
+}
+
+pub(crate) fn mset(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    check_pairs(args, "mset")?;
+    for pair in args[1..].chunks_exact(2) {
+        store_string(ctx, &pair[0], &pair[1], ExpireOpt::None);
+    }
+    reply.ok();
+    Ok(())
+}
+
+pub(crate) fn msetnx(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    check_pairs(args, "msetnx")?;
+    for pair in args[1..].chunks_exact(2) {
+        if ctx.exists(&pair[0]) {
+            reply.integer(0);
+            return Ok(());
+        }
+    }
+    for pair in args[1..].chunks_exact(2) {
+        store_string(ctx, &pair[0], &pair[1], ExpireOpt::None);
+    }
+    reply.integer(1);
+    Ok(())
+}
+
+fn incr_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, key: &[u8], by: i64) -> Result {
+    let current = match ctx.read(key) {
+        None => 0,
+        Some(Value::Str(s)) => {
+            if s.encoding == StrEncoding::Int {
+                crate::parse_i64_exact(&s.data).ok_or(Error::NotInteger)?
+            } else {
+                int_arg(&s.data)?
+            }
+        }
+    };
+    let new = current.checked_add(by).ok_or(Error::Overflow)?;
+    // INCR keeps the key's TTL: it changes the value, not the key.
+    ctx.set(key, Value::Str(StrValue::from_int(new)), true);
+    reply.integer(new);
+    Ok(())
+}
+
+pub(crate) fn incr(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    incr_generic(ctx, reply, &args[1], 1)
+}
+
+pub(crate) fn decr(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    incr_generic(ctx, reply, &args[1], -1)
+}
+
+pub(crate) fn incrby(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let by = int_arg(&args[2])?;
+    incr_generic(ctx, reply, &args[1], by)
+}
+
+pub(crate) fn decrby(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let by = int_arg(&args[2])?;
+    if by == i64::MIN {
+        return Err(Error::Other("decrement would overflow".into()));
+    }
+    incr_generic(ctx, reply, &args[1], -by)
+}
+
+/// Formats an INCRBYFLOAT result the way people read numbers: never an
+/// exponent, no trailing zeros. Redis computes in `long double` and prints
+/// `%.17Lf` trimmed; with `f64` we print the shortest text that reads back
+/// to the same double, which agrees for values that are short decimals.
+pub fn format_human_float(value: f64) -> String {
+    if value == 0.0 {
+        return "0".to_string();
+    }
+    let text = format!("{value}");
+    if text.contains('e') {
+        // Display never uses exponents for f64, but stay safe.
+        return format!("{value:.17}").trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    text
+}
+
+pub(crate) fn incrbyfloat(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let key = &args[1];
+    let current = match ctx.read(key) {
+        None => 0.0,
+        Some(Value::Str(s)) => float_arg(&s.data)?,
+    };
+    let by = float_arg(&args[2])?;
+    let new = current + by;
+    if !new.is_finite() {
+        return Err(Error::NanOrInfinity);
+    }
+    let text = format_human_float(new);
+    reply.bulk(text.as_bytes());
+    ctx.set(key, Value::Str(StrValue::new(text.into_bytes())), true);
+    Ok(())
+}
+
+fn check_string_len(ctx: &Ctx<'_>, len: u64) -> Result {
+    if len > ctx.store.config.proto_max_bulk_len as u64 {
+        return Err(Error::StringTooLong);
+    }
+    Ok(())
+}
+
+pub(crate) fn append(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let key = &args[1];
+    let limit = ctx.store.config.proto_max_bulk_len as u64;
+    let new_len = match ctx.write(key) {
+        None => {
+            ctx.set(key, Value::Str(StrValue::new(args[2].to_vec())), false);
+            args[2].len()
+        }
+        Some(Value::Str(s)) => {
+            if (s.data.len() + args[2].len()) as u64 > limit {
+                return Err(Error::StringTooLong);
+            }
+            s.data.extend_from_slice(&args[2]);
+            s.encoding = StrEncoding::Raw;
+            let len = s.data.len();
+            ctx.modified(key);
+            len
+        }
+    };
+    reply.integer(new_len as i64);
+    Ok(())
+}
+
+pub(crate) fn strlen(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let len = read_str(ctx, &args[1])?.map_or(0, <[u8]>::len);
+    reply.integer(len as i64);
+    Ok(())
+}
+
+pub(crate) fn getrange(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let mut start = int_arg(&args[2])?;
+    let mut end = int_arg(&args[3])?;
+    let value = read_str(ctx, &args[1])?.unwrap_or(b"");
+    let len = value.len() as i64;
+    if start < 0 && end < 0 && start > end {
+        reply.bulk(b"");
+        return Ok(());
+    }
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    start = start.max(0);
+    end = end.max(0);
+    if end >= len {
+        end = len - 1;
+    }
+    if start > end || len == 0 {
+        reply.bulk(b"");
+    } else {
+        reply.bulk(&value[start as usize..=end as usize]);
+    }
+    Ok(())
+}
+
+pub(crate) fn setrange(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let key = &args[1];
+    let offset = int_arg(&args[2])?;
+    if offset < 0 {
+        return Err(Error::OffsetOutOfRange);
+    }
+    let offset = offset as u64;
+    let value = &args[3];
+    let total = offset + value.len() as u64;
+    match ctx.write(key) {
+        None => {
+            if value.is_empty() {
+                reply.integer(0);
+                return Ok(());
+            }
+            check_string_len(ctx, total)?;
+            let mut data = vec![0u8; total as usize];
+            data[offset as usize..].copy_from_slice(value);
+            ctx.set(key, Value::Str(StrValue::raw(data)), false);
+            reply.integer(total as i64);
+        }
+        Some(Value::Str(s)) => {
+            let current = s.data.len();
+            if value.is_empty() {
+                reply.integer(current as i64);
+                return Ok(());
+            }
+            check_string_len(ctx, total)?;
+            let Some(Value::Str(s)) = ctx.write(key) else { unreachable!("checked above") };
+            if (s.data.len() as u64) < total {
+                s.data.resize(total as usize, 0);
+            }
+            s.data[offset as usize..total as usize].copy_from_slice(value);
+            s.encoding = StrEncoding::Raw;
+            let len = s.data.len();
+            ctx.modified(key);
+            reply.integer(len as i64);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_human_float;
+
+    #[test]
+    fn human_floats() {
+        assert_eq!(format_human_float(10.5), "10.5");
+        assert_eq!(format_human_float(10.5 + 0.1), "10.6");
+        assert_eq!(format_human_float(1e20), "100000000000000000000");
+        assert_eq!(format_human_float(-0.0), "0");
+        assert_eq!(format_human_float(3.0), "3");
+    }
+}
