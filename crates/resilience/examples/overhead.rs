@@ -1,0 +1,122 @@
+//! Cost of the breaker on the hot path: one uncontended acquire-and-record on
+//! a closed breaker, then the same from two threads sharing one breaker.
+//!
+//! ```text
+//! cargo run --release -p shoal-resilience --example overhead
+//! ```
+//!
+//! Prints `threads=N ns_per_call=… allocs_per_call=…`. Allocations are
+//! counted by a global allocator wrapper, so any heap use on the path shows.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Barrier;
+use std::time::Instant;
+
+use shoal_resilience::{CircuitBreaker, CircuitBreakerConfig};
+
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: defers every operation to `System`, only counting calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Calls per thread: enough for ~0.1-1 s per run, bounded whatever the machine.
+const CALLS_PER_THREAD: u64 = 10_000_000;
+
+fn run(breaker: &CircuitBreaker, calls: u64) {
+    for i in 0..calls {
+        let permit = breaker.try_acquire().expect("closed breaker admits");
+        // One failure in 64 keeps the window honest without opening it.
+        if black_box(i) % 64 == 0 {
+            permit.failure();
+        } else {
+            permit.success();
+        }
+    }
+}
+
+fn measure(threads: usize) -> (f64, f64) {
+    let breaker = CircuitBreaker::new("overhead", CircuitBreakerConfig::default()).expect("valid");
+    run(&breaker, 10_000); // warm up caches and the branch predictor
+    let barrier = Barrier::new(threads);
+    let allocs_before = ALLOCS.load(Ordering::Relaxed);
+    let elapsed_ns: Vec<u128> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    let start = Instant::now();
+                    run(&breaker, CALLS_PER_THREAD);
+                    start.elapsed().as_nanos()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker"))
+            .collect()
+    });
+    // Thread spawning allocates a little; that is outside the calls but inside
+    // the counted span, so it is subtracted as a known constant below.
+    let allocs = ALLOCS.load(Ordering::Relaxed) - allocs_before;
+    let calls = CALLS_PER_THREAD * threads as u64;
+    // Wall time per call on each thread (the slowest thread), i.e. the latency
+    // a caller pays, not aggregate throughput.
+    let worst = *elapsed_ns.iter().max().expect("one thread") as f64;
+    let ns_per_call = worst / CALLS_PER_THREAD as f64;
+    let spawn_allocs = spawn_allocations(threads);
+    let call_allocs = allocs.saturating_sub(spawn_allocs);
+    assert_eq!(breaker.metrics().state, shoal_resilience::State::Closed);
+    (ns_per_call, call_allocs as f64 / calls as f64)
+}
+
+/// Allocations made by spawning and joining `threads` scoped threads that do
+/// nothing, to separate them from the calls'.
+fn spawn_allocations(threads: usize) -> u64 {
+    let barrier = Barrier::new(threads);
+    let before = ALLOCS.load(Ordering::Relaxed);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    let start = Instant::now();
+                    black_box(start.elapsed().as_nanos())
+                })
+            })
+            .collect();
+        let _: Vec<u128> = handles
+            .into_iter()
+            .map(|h| h.join().expect("worker"))
+            .collect();
+    });
+    ALLOCS.load(Ordering::Relaxed) - before
+}
+
+fn main() {
+    for threads in [1, 2] {
+        let (ns, allocs) = measure(threads);
+        println!("threads={threads} ns_per_call={ns:.1} allocs_per_call={allocs:.6}");
+    }
+}
