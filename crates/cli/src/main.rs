@@ -10,7 +10,11 @@ mod ring;
 mod server;
 
 #[derive(Parser)]
-#[command(name = "shoal", version, about = "Shoal: a Redis-compatible store and the backbone around it")]
+#[command(
+    name = "shoal",
+    version,
+    about = "Shoal: a Redis-compatible store and the backbone around it"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -23,7 +23,10 @@ pub enum Frame {
     Double(String),
     Boolean(bool),
     BigNumber(String),
-    Verbatim { format: String, text: Bytes },
+    Verbatim {
+        format: String,
+        text: Bytes,
+    },
 }
 
 /// A reply that is not valid RESP.
@@ -105,7 +108,10 @@ fn decode(input: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Frame>, 
                     if body.len() < 4 || body[3] != b':' {
                         return Err(invalid());
                     }
-                    Frame::Verbatim { format: string(&body[..3]), text: body.slice(4..) }
+                    Frame::Verbatim {
+                        format: string(&body[..3]),
+                        text: body.slice(4..),
+                    }
                 }
             }
         }
@@ -115,7 +121,11 @@ fn decode(input: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Frame>, 
                 return Ok(Some(Frame::NullArray));
             }
             let len = usize::try_from(len).map_err(|_| invalid())?;
-            let items = if matches!(kind, b'%' | b'|') { 2 * len } else { len };
+            let items = if matches!(kind, b'%' | b'|') {
+                2 * len
+            } else {
+                len
+            };
             // Never trust a declared length for an allocation.
             let mut elements = Vec::with_capacity(items.min(1024));
             for _ in 0..items {
@@ -161,7 +171,10 @@ mod tests {
         assert_eq!(
             frame,
             Frame::Array(vec![
-                Frame::Map(vec![(Frame::Simple("a".into()), Frame::Double("1.5".into()))]),
+                Frame::Map(vec![(
+                    Frame::Simple("a".into()),
+                    Frame::Double("1.5".into())
+                )]),
                 Frame::Set(vec![Frame::Boolean(true)]),
                 Frame::Null,
             ])

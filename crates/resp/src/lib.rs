@@ -32,5 +32,5 @@ mod parse;
 mod reply;
 
 pub use frame::{parse_frame, Frame, FrameError};
-pub use parse::{Command, Limits, Parsed, ProtocolError, RequestParser};
+pub use parse::{split_args, Command, Limits, Parsed, ProtocolError, RequestParser};
 pub use reply::{format_double, Protocol, Reply};

@@ -133,7 +133,12 @@ impl RequestParser {
 
     /// Takes up to `max_commands` complete commands from the front of
     /// `input` into `out`, removing their bytes from `input`.
-    pub fn parse(&mut self, input: &mut BytesMut, out: &mut Vec<Command>, max_commands: usize) -> Parsed {
+    pub fn parse(
+        &mut self,
+        input: &mut BytesMut,
+        out: &mut Vec<Command>,
+        max_commands: usize,
+    ) -> Parsed {
         let mut taken = 0;
         let result = loop {
             if taken >= max_commands {
@@ -211,8 +216,12 @@ impl RequestParser {
                         Err(ParseHeaderError::Expected(got)) => {
                             return Err(ProtocolError::ExpectedDollar(got))
                         }
-                        Err(ParseHeaderError::Malformed) => return Err(ProtocolError::InvalidBulkLength),
-                        Err(ParseHeaderError::TooLong) => return Err(ProtocolError::TooBigBulkCount),
+                        Err(ParseHeaderError::Malformed) => {
+                            return Err(ProtocolError::InvalidBulkLength)
+                        }
+                        Err(ParseHeaderError::TooLong) => {
+                            return Err(ProtocolError::TooBigBulkCount)
+                        }
                     };
                     if len < 0 || len as u64 > self.limits.bulk_len_max_bytes as u64 {
                         return Err(ProtocolError::InvalidBulkLength);
@@ -237,7 +246,11 @@ impl RequestParser {
     }
 
     /// Reads `<prefix><integer>\r\n` at `pos`. `Ok(None)` means incomplete.
-    fn read_header(&mut self, input: &BytesMut, prefix: u8) -> Result<Option<i64>, ParseHeaderError> {
+    fn read_header(
+        &mut self,
+        input: &BytesMut,
+        prefix: u8,
+    ) -> Result<Option<i64>, ParseHeaderError> {
         let rest = &input[self.pos..];
         let Some(cr) = memchr(b'\r', rest) else {
             if rest.len() > self.limits.inline_len_max_bytes {
@@ -464,7 +477,10 @@ mod tests {
         let input = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\nECHO \"a\\x41\"\r\n*0\r\n*-1\r\n*1\r\n$0\r\n\r\n";
         let chunks: Vec<&[u8]> = input.chunks(1).collect();
         let (cmds, r) = parse_all(&chunks);
-        assert_eq!(cmds, vec![v(&["SET", "k", "hello"]), v(&["ECHO", "aA"]), v(&[""])]);
+        assert_eq!(
+            cmds,
+            vec![v(&["SET", "k", "hello"]), v(&["ECHO", "aA"]), v(&[""])]
+        );
         assert_eq!(r, Parsed::Pending);
     }
 
@@ -482,7 +498,12 @@ mod tests {
         ];
         for (input, want) in cases {
             let (_, r) = parse_all(&[input]);
-            assert_eq!(r, Parsed::Error(want.clone()), "input {:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                r,
+                Parsed::Error(want.clone()),
+                "input {:?}",
+                String::from_utf8_lossy(input)
+            );
         }
         assert_eq!(
             ProtocolError::ExpectedDollar(b'*').message(),
@@ -493,10 +514,16 @@ mod tests {
     #[test]
     fn too_big_inline_and_headers() {
         let long = vec![b'a'; 64 * 1024 + 1];
-        assert_eq!(parse_all(&[&long]).1, Parsed::Error(ProtocolError::TooBigInline));
+        assert_eq!(
+            parse_all(&[&long]).1,
+            Parsed::Error(ProtocolError::TooBigInline)
+        );
         let mut header = b"*".to_vec();
         header.extend(vec![b'1'; 64 * 1024 + 1]);
-        assert_eq!(parse_all(&[&header]).1, Parsed::Error(ProtocolError::TooBigMultibulkCount));
+        assert_eq!(
+            parse_all(&[&header]).1,
+            Parsed::Error(ProtocolError::TooBigMultibulkCount)
+        );
         // Exactly at the limit is still waiting for more.
         let at_limit = vec![b'a'; 64 * 1024];
         assert_eq!(parse_all(&[&at_limit]).1, Parsed::Pending);
@@ -511,14 +538,20 @@ mod tests {
 
     #[test]
     fn unauthenticated_limits() {
-        let mut parser = RequestParser::new(Limits { unauthenticated: true, ..Limits::default() });
+        let mut parser = RequestParser::new(Limits {
+            unauthenticated: true,
+            ..Limits::default()
+        });
         let mut out = Vec::new();
         let mut buf = BytesMut::from(&b"*11\r\n"[..]);
         assert_eq!(
             parser.parse(&mut buf, &mut out, usize::MAX),
             Parsed::Error(ProtocolError::UnauthenticatedMultibulkLength)
         );
-        let mut parser = RequestParser::new(Limits { unauthenticated: true, ..Limits::default() });
+        let mut parser = RequestParser::new(Limits {
+            unauthenticated: true,
+            ..Limits::default()
+        });
         let mut buf = BytesMut::from(&b"*1\r\n$16385\r\n"[..]);
         assert_eq!(
             parser.parse(&mut buf, &mut out, usize::MAX),
@@ -529,7 +562,8 @@ mod tests {
     #[test]
     fn max_commands_stops_early_and_resumes() {
         let mut parser = RequestParser::new(Limits::default());
-        let mut buf = BytesMut::from(&b"PING\r\nPING\r\n*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n"[..]);
+        let mut buf =
+            BytesMut::from(&b"PING\r\nPING\r\n*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n"[..]);
         let mut out = Vec::new();
         assert_eq!(parser.parse(&mut buf, &mut out, 3), Parsed::Full);
         assert_eq!(out.len(), 3);
@@ -544,7 +578,10 @@ mod tests {
         assert_eq!(split_args(b"\"a b\" 'c d'").unwrap(), v(&["a b", "c d"]));
         assert_eq!(split_args(b"a\"b c\"").unwrap(), v(&["ab c"]));
         assert_eq!(split_args(b"'it\\'s'").unwrap(), v(&["it's"]));
-        assert_eq!(split_args(b"\"\\n\\x4G\"").unwrap(), vec![b"\nx4G".to_vec()]);
+        assert_eq!(
+            split_args(b"\"\\n\\x4G\"").unwrap(),
+            vec![b"\nx4G".to_vec()]
+        );
         assert!(split_args(b"'abc").is_none());
         assert_eq!(split_args(b"").unwrap(), Vec::<Vec<u8>>::new());
     }

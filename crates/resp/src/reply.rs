@@ -133,9 +133,10 @@ impl<'a> Reply<'a> {
     pub fn boolean(&mut self, value: bool) {
         match self.protocol {
             Protocol::Resp2 => self.integer(i64::from(value)),
-            Protocol::Resp3 => self
-                .out
-                .extend_from_slice(if value { b"#t\r\n" } else { b"#f\r\n" }),
+            Protocol::Resp3 => {
+                self.out
+                    .extend_from_slice(if value { b"#t\r\n" } else { b"#f\r\n" })
+            }
         }
     }
 
@@ -267,7 +268,10 @@ mod tests {
         assert_eq!(encode(Resp3, |r| r.map(2)), b"%2\r\n");
         assert_eq!(encode(Resp3, |r| r.double(1.5)), b",1.5\r\n");
         assert_eq!(encode(Resp3, |r| r.boolean(false)), b"#f\r\n");
-        assert_eq!(encode(Resp3, |r| r.verbatim("txt", b"hi")), b"=6\r\ntxt:hi\r\n");
+        assert_eq!(
+            encode(Resp3, |r| r.verbatim("txt", b"hi")),
+            b"=6\r\ntxt:hi\r\n"
+        );
         assert_eq!(encode(Resp3, |r| r.set(1)), b"~1\r\n");
         assert_eq!(encode(Resp3, |r| r.push(3)), b">3\r\n");
         assert_eq!(encode(Resp2, |r| r.error("ERR a\r\nb")), b"-ERR a  b\r\n");

@@ -1,13 +1,288 @@
-//! placeholder: being built (issue 2)
+//! Shoal's Redis-compatible server: listener, connections, dispatch,
+//! connection and server commands, background expiry.
+//!
+//! The main types:
+//! - [`Config`]: Redis's directives, from flags or a redis.conf-style file.
+//! - [`Server`]: a bound listener plus the shared state; [`Server::run`]
+//!   serves until shutdown.
+//!
+//! **Threading.** Connections are tokio tasks on a multi-threaded runtime
+//! (one worker per core): reading, parsing, reply encoding and socket
+//! writes run in parallel. Commands run against the [`shoal_store::Store`]
+//! under one lock, taken once per batch of pipelined commands, so every
+//! command is atomic and MULTI/EXEC is serializable. See ARCHITECTURE.md
+//! for the measurement behind this choice.
+//!
+//! ```no_run
+//! let config = shoal_server::Config::from_args(&["--port".into(), "6380".into()]).unwrap();
+//! shoal_server::run_blocking(config).unwrap();
+//! ```
 
-pub struct Config;
+mod commands;
+mod config;
+mod conn;
+mod info;
 
-impl Config {
-    pub fn from_args(_args: &[String]) -> anyhow::Result<Config> {
-        Ok(Config)
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Mutex, RwLock};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tracing::{info, warn};
+
+pub use config::{Config, ConfigError};
+use shoal_store::{ClientId, Store};
+
+/// Milliseconds since the Unix epoch: the one wall clock commands read.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Per-command counters (INFO commandstats).
+#[derive(Default)]
+pub(crate) struct CommandStats {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// Server-wide counters (INFO stats).
+#[derive(Default)]
+pub(crate) struct Stats {
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub errors: Mutex<HashMap<String, u64>>,
+}
+
+/// What other connections may read or change about a client
+/// (CLIENT LIST / KILL).
+pub(crate) struct ClientHandle {
+    pub id: ClientId,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub created: Instant,
+    pub info: Mutex<ClientInfo>,
+    pub killed: AtomicBool,
+    pub kill: Notify,
+}
+
+#[derive(Clone)]
+pub(crate) struct ClientInfo {
+    pub name: Option<String>,
+    pub db: usize,
+    pub last_command: &'static str,
+    pub last_interaction: Instant,
+    pub resp: u8,
+    pub multi: i64,
+    pub watching: usize,
+}
+
+/// One slow command, as SLOWLOG GET reports it.
+pub(crate) struct SlowlogEntry {
+    pub id: u64,
+    pub unix_secs: u64,
+    pub micros: u64,
+    pub args: Vec<Vec<u8>>,
+    pub addr: String,
+    pub name: String,
+}
+
+/// State shared by every connection.
+pub(crate) struct Shared {
+    /// The keyspace. A short parking_lot lock, never held across `.await`:
+    /// each batch of pipelined commands takes it once.
+    pub store: Mutex<Store>,
+    pub config: RwLock<Config>,
+    pub clients: Mutex<HashMap<ClientId, Arc<ClientHandle>>>,
+    pub next_client_id: AtomicU64,
+    pub stats: Stats,
+    /// Indexed like `commands::table()`.
+    pub command_stats: Vec<CommandStats>,
+    pub slowlog: Mutex<(u64, std::collections::VecDeque<SlowlogEntry>)>,
+    pub started: Instant,
+    pub run_id: String,
+    pub port: u16,
+    pub active_expire: AtomicBool,
+    pub shutdown: Notify,
+    pub shutting_down: AtomicBool,
+}
+
+/// A bound server, ready to run.
+pub struct Server {
+    listeners: Vec<TcpListener>,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Binds every address of `bind` on `port` (0 picks a free port).
+    ///
+    /// # Errors
+    /// When no address can be bound.
+    pub async fn bind(config: Config) -> anyhow::Result<Server> {
+        let mut listeners = Vec::new();
+        for (addr, optional) in config.bind_addrs() {
+            let host = if addr.contains(':') {
+                format!("[{addr}]")
+            } else {
+                addr.clone()
+            };
+            match TcpListener::bind(format!("{host}:{}", config.port())).await {
+                Ok(l) => listeners.push(l),
+                Err(e) if optional => warn!(%addr, error = %e, "skipping optional bind address"),
+                Err(e) => return Err(anyhow::anyhow!("binding {addr}:{}: {e}", config.port())),
+            }
+        }
+        anyhow::ensure!(!listeners.is_empty(), "no address to listen on");
+        let port = listeners[0].local_addr()?.port();
+        let mut store = Store::new(config.get_int("databases") as usize);
+        store.config.proto_max_bulk_len = config.get_int("proto-max-bulk-len") as usize;
+        store.seed(now_ms() ^ u64::from(std::process::id()));
+        let shared = Arc::new(Shared {
+            store: Mutex::new(store),
+            config: RwLock::new(config),
+            clients: Mutex::new(HashMap::new()),
+            next_client_id: AtomicU64::new(1),
+            stats: Stats::default(),
+            command_stats: commands::table()
+                .iter()
+                .map(|_| CommandStats::default())
+                .collect(),
+            slowlog: Mutex::new((0, Default::default())),
+            started: Instant::now(),
+            run_id: format!(
+                "{:040x}",
+                (now_ms() as u128) << 64 | u128::from(std::process::id())
+            ),
+            port,
+            active_expire: AtomicBool::new(true),
+            shutdown: Notify::new(),
+            shutting_down: AtomicBool::new(false),
+        });
+        Ok(Server { listeners, shared })
+    }
+
+    /// The first bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listeners[0].local_addr().expect("bound listener")
+    }
+
+    /// Serves until SHUTDOWN or until `stop` completes.
+    ///
+    /// # Errors
+    /// Fatal listener errors.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        let Server { listeners, shared } = self;
+        for l in &listeners {
+            info!(addr = %l.local_addr()?, "listening");
+        }
+        for listener in listeners {
+            tokio::spawn(accept_loop(listener, shared.clone()));
+        }
+        tokio::spawn(cron(shared.clone()));
+        tokio::select! {
+            _ = stop => {}
+            _ = shared.shutdown.notified() => {}
+        }
+        info!("shutting down");
+        Ok(())
     }
 }
 
-pub fn run_blocking(_config: Config) -> anyhow::Result<()> {
-    anyhow::bail!("server not built yet")
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                // Out of file descriptors and the like: back off, keep serving.
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        shared
+            .stats
+            .connections_received
+            .fetch_add(1, Ordering::Relaxed);
+        let maxclients = shared.config.read().get_int("maxclients") as usize;
+        if shared.clients.lock().len() >= maxclients {
+            shared
+                .stats
+                .rejected_connections
+                .fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(conn::reject(stream, "ERR max number of clients reached"));
+            continue;
+        }
+        if !admitted_by_protected_mode(&shared, addr) {
+            shared
+                .stats
+                .rejected_connections
+                .fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(conn::reject(stream, PROTECTED_MODE_ERROR));
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(conn::serve(stream, addr, shared.clone()));
+    }
+}
+
+const PROTECTED_MODE_ERROR: &str = "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
+
+/// Redis's protected mode: with no password, only loopback clients.
+fn admitted_by_protected_mode(shared: &Shared, addr: SocketAddr) -> bool {
+    let config = shared.config.read();
+    config.get("protected-mode") == "no"
+        || !config.get("requirepass").is_empty()
+        || addr.ip().is_loopback()
+}
+
+/// Background work at `hz`: active expiry.
+async fn cron(shared: Arc<Shared>) {
+    loop {
+        let hz = shared.config.read().get_int("hz").clamp(1, 500) as u64;
+        tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
+        if shared.active_expire.load(Ordering::Relaxed) {
+            // Redis samples 20 keys per round; bound the whole cycle so one
+            // tick never holds the store lock for long.
+            const SAMPLES_PER_ROUND: usize = 20;
+            const SAMPLES_PER_CYCLE_MAX: usize = 2_000;
+            shared.store.lock().active_expire_cycle(
+                now_ms(),
+                SAMPLES_PER_ROUND,
+                SAMPLES_PER_CYCLE_MAX,
+            );
+        }
+    }
+}
+
+/// Runs the server on a new multi-threaded runtime until Ctrl-C or SHUTDOWN.
+///
+/// # Errors
+/// Bind failures and fatal runtime errors.
+pub fn run_blocking(config: Config) -> anyhow::Result<()> {
+    let threads = config.get_int("io-threads").max(1) as usize;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let server = Server::bind(config).await?;
+        server
+            .run(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+    })?;
+    // Connections may still be open; the process is ending, so don't wait.
+    runtime.shutdown_background();
+    Ok(())
 }

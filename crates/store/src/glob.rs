@@ -6,7 +6,13 @@ pub fn glob_match(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
     // Nesting of `*` is what makes naive matchers exponential; bound the
     // work by remembering only the last star (classic greedy backtracking),
     // which is complete for these patterns.
-    let eq = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let eq = |a: u8, b: u8| {
+        if nocase {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
     let (mut p, mut t) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     loop {
@@ -126,7 +132,11 @@ mod tests {
     use super::glob_match;
 
     fn check(pattern: &str, text: &str, want: bool) {
-        assert_eq!(glob_match(pattern.as_bytes(), text.as_bytes(), false), want, "{pattern:?} vs {text:?}");
+        assert_eq!(
+            glob_match(pattern.as_bytes(), text.as_bytes(), false),
+            want,
+            "{pattern:?} vs {text:?}"
+        );
     }
 
     #[test]

@@ -30,7 +30,6 @@
 
 pub mod cmd;
 mod db;
-#[path = "dict_shim.rs"]
 mod dict;
 mod error;
 pub mod glob;
@@ -68,7 +67,9 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { proto_max_bulk_len: 512 * 1024 * 1024 }
+        StoreConfig {
+            proto_max_bulk_len: 512 * 1024 * 1024,
+        }
     }
 }
 
@@ -172,7 +173,9 @@ impl Store {
                 let rounds = samples.min(volatile);
                 for _ in 0..rounds {
                     let r = self.next_random();
-                    let Some(item) = self.dbs[db].expires.random(r) else { break };
+                    let Some(item) = self.dbs[db].expires.random(r) else {
+                        break;
+                    };
                     examined += 1;
                     if item.at_ms <= now_ms {
                         let key = item.key.clone();
@@ -203,7 +206,12 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn new(store: &'a mut Store, db: usize, now_ms: u64, client: ClientId) -> Ctx<'a> {
-        Ctx { store, db, now_ms, client }
+        Ctx {
+            store,
+            db,
+            now_ms,
+            client,
+        }
     }
 
     pub fn db(&mut self) -> &mut Db {
@@ -224,7 +232,10 @@ impl<'a> Ctx<'a> {
     /// The value at `key` for writing, after lazy expiry.
     pub fn write(&mut self, key: &[u8]) -> Option<&mut Value> {
         self.store.expire_if_needed(self.db, key, self.now_ms);
-        self.store.dbs[self.db].keys.get_mut(key).map(|e| &mut e.value)
+        self.store.dbs[self.db]
+            .keys
+            .get_mut(key)
+            .map(|e| &mut e.value)
     }
 
     /// Whether `key` exists, after lazy expiry, without touching hit stats.
@@ -240,7 +251,10 @@ impl<'a> Ctx<'a> {
         match db.keys.get_mut(key) {
             Some(entry) => entry.value = value,
             None => {
-                db.keys.insert(Box::new(Entry { key: key.into(), value }));
+                db.keys.insert(Box::new(Entry {
+                    key: key.into(),
+                    value,
+                }));
             }
         }
         if !keep_ttl && !db.expires.is_empty() {
@@ -256,7 +270,10 @@ impl<'a> Ctx<'a> {
             Some(at_ms) => match db.expires.get_mut(key) {
                 Some(e) => e.at_ms = at_ms,
                 None => {
-                    db.expires.insert(Expiry { key: key.into(), at_ms });
+                    db.expires.insert(Expiry {
+                        key: key.into(),
+                        at_ms,
+                    });
                 }
             },
             None => {

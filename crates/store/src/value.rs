@@ -62,12 +62,18 @@ impl StrValue {
 
     /// A string modified in place (APPEND, SETRANGE, SETBIT): always `raw`.
     pub fn raw(data: Vec<u8>) -> StrValue {
-        StrValue { data, encoding: StrEncoding::Raw }
+        StrValue {
+            data,
+            encoding: StrEncoding::Raw,
+        }
     }
 
     pub fn from_int(n: i64) -> StrValue {
         let mut buf = itoa::Buffer::new();
-        StrValue { data: buf.format(n).as_bytes().to_vec(), encoding: StrEncoding::Int }
+        StrValue {
+            data: buf.format(n).as_bytes().to_vec(),
+            encoding: StrEncoding::Int,
+        }
     }
 }
 
@@ -102,7 +108,10 @@ pub fn parse_i64_exact(s: &[u8]) -> Option<i64> {
 /// scores): no leading/trailing space, no NaN; `inf` and `-inf` allowed.
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(s).ok()?;
-    if text.is_empty() || text.starts_with(|c: char| c.is_ascii_whitespace()) || text.ends_with(|c: char| c.is_ascii_whitespace()) {
+    if text.is_empty()
+        || text.starts_with(|c: char| c.is_ascii_whitespace())
+        || text.ends_with(|c: char| c.is_ascii_whitespace())
+    {
         return None;
     }
     let lower = text.to_ascii_lowercase();
@@ -133,11 +142,20 @@ mod tests {
     #[test]
     fn encodings_follow_redis() {
         assert_eq!(StrValue::new(b"123".to_vec()).encoding, StrEncoding::Int);
-        assert_eq!(StrValue::new(b"0123".to_vec()).encoding, StrEncoding::Embstr);
+        assert_eq!(
+            StrValue::new(b"0123".to_vec()).encoding,
+            StrEncoding::Embstr
+        );
         assert_eq!(StrValue::new(vec![b'a'; 44]).encoding, StrEncoding::Embstr);
         assert_eq!(StrValue::new(vec![b'a'; 45]).encoding, StrEncoding::Raw);
-        assert_eq!(StrValue::new(b"-9223372036854775808".to_vec()).encoding, StrEncoding::Int);
-        assert_eq!(StrValue::new(b"9223372036854775808".to_vec()).encoding, StrEncoding::Embstr);
+        assert_eq!(
+            StrValue::new(b"-9223372036854775808".to_vec()).encoding,
+            StrEncoding::Int
+        );
+        assert_eq!(
+            StrValue::new(b"9223372036854775808".to_vec()).encoding,
+            StrEncoding::Embstr
+        );
     }
 
     #[test]

@@ -29,7 +29,11 @@ pub(crate) fn exists(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
 
 pub(crate) fn type_(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     ctx.store.expire_if_needed(ctx.db, &args[1], ctx.now_ms);
-    let name = ctx.db().keys.get(&args[1]).map_or("none", |e| e.value.type_name());
+    let name = ctx
+        .db()
+        .keys
+        .get(&args[1])
+        .map_or("none", |e| e.value.type_name());
     reply.simple(name);
     Ok(())
 }
@@ -40,7 +44,11 @@ fn rename_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes], nx: 
         return Err(Error::NoSuchKey);
     }
     if src == dst {
-        if nx { reply.integer(0) } else { reply.ok() }
+        if nx {
+            reply.integer(0)
+        } else {
+            reply.ok()
+        }
         return Ok(());
     }
     if ctx.exists(dst) {
@@ -53,11 +61,18 @@ fn rename_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes], nx: 
     let expire = ctx.db().expire_at(src);
     let entry = ctx.db().keys.remove(src).expect("checked above");
     ctx.db().expires.remove(src);
-    ctx.db().keys.insert(Box::new(Entry { key: dst.to_vec().into(), value: entry.value }));
+    ctx.db().keys.insert(Box::new(Entry {
+        key: dst.to_vec().into(),
+        value: entry.value,
+    }));
     ctx.set_expire(dst, expire);
     ctx.modified(src);
     ctx.modified(dst);
-    if nx { reply.integer(1) } else { reply.ok() }
+    if nx {
+        reply.integer(1)
+    } else {
+        reply.ok()
+    }
     Ok(())
 }
 
@@ -94,7 +109,9 @@ pub(crate) fn copy(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> 
         i += 1;
     }
     if src == dst && target_db == ctx.db {
-        return Err(Error::Other("source and destination objects are the same".into()));
+        return Err(Error::Other(
+            "source and destination objects are the same".into(),
+        ));
     }
     let Some(value) = ctx.read(src).cloned() else {
         reply.integer(0);
@@ -119,7 +136,9 @@ pub(crate) fn move_(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) ->
     let key = &args[1];
     let target_db = db_index(ctx, &args[2])?;
     if target_db == ctx.db {
-        return Err(Error::Other("source and destination objects are the same".into()));
+        return Err(Error::Other(
+            "source and destination objects are the same".into(),
+        ));
     }
     if !ctx.exists(key) {
         reply.integer(0);
@@ -280,8 +299,10 @@ pub(crate) fn flushall(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes])
 }
 
 pub(crate) fn swapdb(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    let a = crate::parse_i64_exact(&args[1]).ok_or_else(|| Error::Other("invalid first DB index".into()))?;
-    let b = crate::parse_i64_exact(&args[2]).ok_or_else(|| Error::Other("invalid second DB index".into()))?;
+    let a = crate::parse_i64_exact(&args[1])
+        .ok_or_else(|| Error::Other("invalid first DB index".into()))?;
+    let b = crate::parse_i64_exact(&args[2])
+        .ok_or_else(|| Error::Other("invalid second DB index".into()))?;
     let n = ctx.store.dbs.len() as i64;
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(Error::DbIndexOutOfRange);
@@ -291,8 +312,12 @@ pub(crate) fn swapdb(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
         let store = &mut *ctx.store;
         // A watched key changes if it exists on either side of the swap.
         let (da, db) = (&store.dbs[a], &store.dbs[b]);
-        store.watches.touch_db(a, |k| da.keys.contains_key(k) || db.keys.contains_key(k));
-        store.watches.touch_db(b, |k| da.keys.contains_key(k) || db.keys.contains_key(k));
+        store
+            .watches
+            .touch_db(a, |k| da.keys.contains_key(k) || db.keys.contains_key(k));
+        store
+            .watches
+            .touch_db(b, |k| da.keys.contains_key(k) || db.keys.contains_key(k));
         store.dbs.swap(a, b);
         store.dirty += 1;
     }
@@ -306,7 +331,14 @@ enum ExpireUnit {
     Millis,
 }
 
-fn expire_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes], unit: ExpireUnit, absolute: bool, cmd: &'static str) -> Result {
+fn expire_generic(
+    ctx: &mut Ctx<'_>,
+    reply: &mut Reply<'_>,
+    args: &[Bytes],
+    unit: ExpireUnit,
+    absolute: bool,
+    cmd: &'static str,
+) -> Result {
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for opt in &args[3..] {
         if is(opt, "nx") {
@@ -318,14 +350,21 @@ fn expire_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes], unit
         } else if is(opt, "lt") {
             lt = true;
         } else {
-            return Err(Error::Other(format!("Unsupported option {}", String::from_utf8_lossy(opt))));
+            return Err(Error::Other(format!(
+                "Unsupported option {}",
+                String::from_utf8_lossy(opt)
+            )));
         }
     }
     if nx && (xx || gt || lt) {
-        return Err(Error::Other("NX and XX, GT or LT options at the same time are not compatible".into()));
+        return Err(Error::Other(
+            "NX and XX, GT or LT options at the same time are not compatible".into(),
+        ));
     }
     if gt && lt {
-        return Err(Error::Other("GT and LT options at the same time are not compatible".into()));
+        return Err(Error::Other(
+            "GT and LT options at the same time are not compatible".into(),
+        ));
     }
     let mut when = int_arg(&args[2])?;
     let invalid = Error::InvalidExpireTime(cmd);
@@ -377,7 +416,13 @@ pub(crate) fn pexpireat(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]
 }
 
 /// TTL and friends: -2 for a missing key, -1 without expiry.
-fn ttl_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, key: &[u8], millis: bool, absolute: bool) -> Result {
+fn ttl_generic(
+    ctx: &mut Ctx<'_>,
+    reply: &mut Reply<'_>,
+    key: &[u8],
+    millis: bool,
+    absolute: bool,
+) -> Result {
     if !ctx.exists(key) {
         reply.integer(-2);
         return Ok(());
@@ -386,7 +431,11 @@ fn ttl_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, key: &[u8], millis: boo
         reply.integer(-1);
         return Ok(());
     };
-    let value = if absolute { at as i64 } else { (at as i64 - ctx.now_ms as i64).max(0) };
+    let value = if absolute {
+        at as i64
+    } else {
+        (at as i64 - ctx.now_ms as i64).max(0)
+    };
     reply.integer(if millis { value } else { (value + 500) / 1000 });
     Ok(())
 }
@@ -451,7 +500,9 @@ pub(crate) fn object(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
         }
         return Ok(());
     }
-    let known = ["encoding", "refcount", "idletime", "freq"].iter().any(|s| is(sub, s));
+    let known = ["encoding", "refcount", "idletime", "freq"]
+        .iter()
+        .any(|s| is(sub, s));
     if !known || args.len() != 3 {
         return Err(Error::Other(format!(
             "unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",

@@ -45,7 +45,13 @@ enum Unit {
 
 /// Redis's `getExpireMillisecondsOrReply`: positive, no overflow, relative
 /// times added to the command's clock.
-fn expire_ms(ctx: &Ctx<'_>, arg: &[u8], unit: Unit, relative: bool, cmd: &'static str) -> Result<u64> {
+fn expire_ms(
+    ctx: &Ctx<'_>,
+    arg: &[u8],
+    unit: Unit,
+    relative: bool,
+    cmd: &'static str,
+) -> Result<u64> {
     let n = int_arg(arg)?;
     let invalid = Error::InvalidExpireTime(cmd);
     if n <= 0 {
@@ -73,8 +79,18 @@ struct SetOptions {
 
 /// Parses SET's (or GETEX's) options, with Redis's rule that conflicting
 /// options are a syntax error.
-fn parse_set_options(ctx: &Ctx<'_>, args: &[Bytes], getex: bool, cmd: &'static str) -> Result<SetOptions> {
-    let mut o = SetOptions { nx: false, xx: false, get: false, expire: ExpireOpt::None };
+fn parse_set_options(
+    ctx: &Ctx<'_>,
+    args: &[Bytes],
+    getex: bool,
+    cmd: &'static str,
+) -> Result<SetOptions> {
+    let mut o = SetOptions {
+        nx: false,
+        xx: false,
+        get: false,
+        expire: ExpireOpt::None,
+    };
     let mut expire_given = false;
     let mut i = 0;
     while i < args.len() {
@@ -92,8 +108,15 @@ fn parse_set_options(ctx: &Ctx<'_>, args: &[Bytes], getex: bool, cmd: &'static s
         } else if getex && is(a, "persist") && !expire_given {
             o.expire = ExpireOpt::Persist;
             expire_given = true;
-        } else if (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat")) && !expire_given && next.is_some() {
-            let unit = if is(a, "ex") || is(a, "exat") { Unit::Seconds } else { Unit::Millis };
+        } else if (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat"))
+            && !expire_given
+            && next.is_some()
+        {
+            let unit = if is(a, "ex") || is(a, "exat") {
+                Unit::Seconds
+            } else {
+                Unit::Millis
+            };
             let relative = is(a, "ex") || is(a, "px");
             o.expire = ExpireOpt::At(expire_ms(ctx, next.unwrap(), unit, relative, cmd)?);
             expire_given = true;
@@ -128,7 +151,11 @@ pub(crate) fn set(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> R
 }
 
 fn store_string(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], expire: ExpireOpt) {
-    ctx.set(key, Value::Str(StrValue::new(value.to_vec())), expire == ExpireOpt::KeepTtl);
+    ctx.set(
+        key,
+        Value::Str(StrValue::new(value.to_vec())),
+        expire == ExpireOpt::KeepTtl,
+    );
     if let ExpireOpt::At(at) = expire {
         ctx.set_expire(key, Some(at));
     }
@@ -144,7 +171,13 @@ pub(crate) fn setnx(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) ->
     Ok(())
 }
 
-fn setex_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes], unit: Unit, cmd: &'static str) -> Result {
+fn setex_generic(
+    ctx: &mut Ctx<'_>,
+    reply: &mut Reply<'_>,
+    args: &[Bytes],
+    unit: Unit,
+    cmd: &'static str,
+) -> Result {
     let at = expire_ms(ctx, &args[2], unit, true, cmd)?;
     store_string(ctx, &args[1], &args[3], ExpireOpt::At(at));
     reply.ok();
@@ -295,7 +328,10 @@ pub fn format_human_float(value: f64) -> String {
     let text = format!("{value}");
     if text.contains('e') {
         // Display never uses exponents for f64, but stay safe.
-        return format!("{value:.17}").trim_end_matches('0').trim_end_matches('.').to_string();
+        return format!("{value:.17}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string();
     }
     text
 }
@@ -409,7 +445,9 @@ pub(crate) fn setrange(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes])
                 return Ok(());
             }
             check_string_len(ctx, total)?;
-            let Some(Value::Str(s)) = ctx.write(key) else { unreachable!("checked above") };
+            let Some(Value::Str(s)) = ctx.write(key) else {
+                unreachable!("checked above")
+            };
             if (s.data.len() as u64) < total {
                 s.data.resize(total as usize, 0);
             }

@@ -1,0 +1,1193 @@
+//! Connection and server commands, and the table that joins them with the
+//! store's data commands.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::Bytes;
+use shoal_resp::{Protocol, Reply};
+use shoal_store::cmd::spec;
+use shoal_store::{CommandSpec, Error, Store};
+
+use crate::conn::{run_command, ClientState, ReplyMode};
+use crate::{info, Shared};
+
+type Result<T = (), E = Error> = std::result::Result<T, E>;
+
+/// What a server command runs with.
+pub(crate) struct Call<'a> {
+    pub client: &'a mut ClientState,
+    pub shared: &'a Shared,
+    pub store: &'a mut Store,
+    pub out: &'a mut Vec<u8>,
+    pub args: &'a [Bytes],
+    pub now_ms: u64,
+}
+
+impl Call<'_> {
+    fn reply(&mut self) -> Reply<'_> {
+        Reply::new(self.out, self.client.protocol)
+    }
+}
+
+pub(crate) type ServerHandler = fn(&mut Call<'_>) -> Result;
+
+/// A command of either kind.
+pub(crate) struct Command {
+    pub spec: &'static CommandSpec,
+    /// `None` for the store's data commands.
+    pub server: Option<ServerHandler>,
+}
+
+static SERVER_COMMANDS: &[(CommandSpec, ServerHandler)] = &[
+    (
+        spec(
+            "ping",
+            -1,
+            "fast sentinel",
+            (0, 0, 0),
+            "connection",
+            "Ping the server",
+            None,
+        ),
+        ping,
+    ),
+    (
+        spec(
+            "echo",
+            2,
+            "fast",
+            (0, 0, 0),
+            "connection",
+            "Echo the given string",
+            None,
+        ),
+        echo,
+    ),
+    (
+        spec(
+            "quit",
+            -1,
+            "allow_busy no-auth fast noscript loading stale",
+            (0, 0, 0),
+            "connection",
+            "Close the connection",
+            None,
+        ),
+        quit,
+    ),
+    (
+        spec(
+            "hello",
+            -1,
+            "noscript loading stale fast no-auth sentinel allow_busy",
+            (0, 0, 0),
+            "connection",
+            "Handshake with Redis",
+            None,
+        ),
+        hello,
+    ),
+    (
+        spec(
+            "auth",
+            -2,
+            "noscript loading stale fast no-auth sentinel allow_busy",
+            (0, 0, 0),
+            "connection",
+            "Authenticate to the server",
+            None,
+        ),
+        auth,
+    ),
+    (
+        spec(
+            "select",
+            2,
+            "loading stale fast",
+            (0, 0, 0),
+            "connection",
+            "Change the selected database for the current connection",
+            None,
+        ),
+        select,
+    ),
+    (
+        spec(
+            "reset",
+            1,
+            "noscript loading stale fast no-auth allow_busy",
+            (0, 0, 0),
+            "connection",
+            "Reset the connection",
+            None,
+        ),
+        reset,
+    ),
+    (
+        spec(
+            "client",
+            -2,
+            "sentinel",
+            (0, 0, 0),
+            "connection",
+            "A container for client connection commands",
+            None,
+        ),
+        client,
+    ),
+    (
+        spec(
+            "multi",
+            1,
+            "noscript loading stale fast allow_busy",
+            (0, 0, 0),
+            "transactions",
+            "Mark the start of a transaction block",
+            None,
+        ),
+        multi,
+    ),
+    (
+        spec(
+            "exec",
+            1,
+            "noscript loading stale skip_slowlog",
+            (0, 0, 0),
+            "transactions",
+            "Execute all commands issued after MULTI",
+            None,
+        ),
+        exec,
+    ),
+    (
+        spec(
+            "discard",
+            1,
+            "noscript loading stale fast allow_busy",
+            (0, 0, 0),
+            "transactions",
+            "Discard all commands issued after MULTI",
+            None,
+        ),
+        discard,
+    ),
+    (
+        spec(
+            "watch",
+            -2,
+            "noscript loading stale fast allow_busy",
+            (1, -1, 1),
+            "transactions",
+            "Watch the given keys to determine execution of the MULTI/EXEC block",
+            None,
+        ),
+        watch,
+    ),
+    (
+        spec(
+            "unwatch",
+            1,
+            "noscript loading stale fast allow_busy",
+            (0, 0, 0),
+            "transactions",
+            "Forget about all watched keys",
+            None,
+        ),
+        unwatch,
+    ),
+    (
+        spec(
+            "info",
+            -1,
+            "loading stale sentinel",
+            (0, 0, 0),
+            "server",
+            "Get information and statistics about the server",
+            None,
+        ),
+        info_cmd,
+    ),
+    (
+        spec(
+            "config",
+            -2,
+            "",
+            (0, 0, 0),
+            "server",
+            "A container for server configuration commands",
+            None,
+        ),
+        config,
+    ),
+    (
+        spec(
+            "command",
+            -1,
+            "loading stale sentinel",
+            (0, 0, 0),
+            "server",
+            "Get array of Redis command details",
+            None,
+        ),
+        command,
+    ),
+    (
+        spec(
+            "time",
+            1,
+            "loading stale fast",
+            (0, 0, 0),
+            "server",
+            "Return the current server time",
+            None,
+        ),
+        time,
+    ),
+    (
+        spec(
+            "lastsave",
+            1,
+            "loading stale fast",
+            (0, 0, 0),
+            "server",
+            "Get the UNIX time stamp of the last successful save to disk",
+            None,
+        ),
+        lastsave,
+    ),
+    (
+        spec(
+            "debug",
+            -2,
+            "admin noscript loading stale",
+            (0, 0, 0),
+            "server",
+            "A container for debugging commands",
+            None,
+        ),
+        debug,
+    ),
+    (
+        spec(
+            "slowlog",
+            -2,
+            "admin loading stale",
+            (0, 0, 0),
+            "server",
+            "A container for slow log commands",
+            None,
+        ),
+        slowlog,
+    ),
+    (
+        spec(
+            "shutdown",
+            -1,
+            "admin noscript loading stale no_multi sentinel allow_busy",
+            (0, 0, 0),
+            "server",
+            "Synchronously save the dataset to disk and then shut down the server",
+            None,
+        ),
+        shutdown,
+    ),
+];
+
+/// Every command: the store's, then the server's. Indexes are stable for
+/// the process's life (INFO commandstats counters are kept by index).
+pub(crate) fn table() -> &'static [Command] {
+    static TABLE: OnceLock<Vec<Command>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        shoal_store::COMMANDS
+            .iter()
+            .map(|spec| Command { spec, server: None })
+            .chain(SERVER_COMMANDS.iter().map(|(spec, h)| Command {
+                spec,
+                server: Some(*h),
+            }))
+            .collect()
+    })
+}
+
+pub(crate) fn lookup(name: &[u8]) -> Option<(usize, &'static Command)> {
+    static BY_NAME: OnceLock<HashMap<&'static [u8], usize>> = OnceLock::new();
+    let map = BY_NAME.get_or_init(|| {
+        table()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.spec.name.as_bytes(), i))
+            .collect()
+    });
+    let mut buf = [0u8; 32];
+    let lower = buf.get_mut(..name.len())?;
+    for (d, s) in lower.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    let index = *map.get(&*lower)?;
+    Some((index, &table()[index]))
+}
+
+fn is(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+fn text(arg: &[u8]) -> String {
+    String::from_utf8_lossy(arg).into_owned()
+}
+
+fn unknown_subcommand(args: &[Bytes], container: &str) -> Error {
+    Error::Other(format!(
+        "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        text(&args[1]),
+        container
+    ))
+}
+
+fn ping(c: &mut Call<'_>) -> Result {
+    match c.args.len() {
+        1 => c.reply().simple("PONG"),
+        2 => {
+            let msg = c.args[1].clone();
+            c.reply().bulk(&msg)
+        }
+        _ => return Err(Error::WrongArity("ping".into())),
+    }
+    Ok(())
+}
+
+fn echo(c: &mut Call<'_>) -> Result {
+    let msg = c.args[1].clone();
+    c.reply().bulk(&msg);
+    Ok(())
+}
+
+fn quit(c: &mut Call<'_>) -> Result {
+    c.reply().ok();
+    c.client.close_after_reply = true;
+    Ok(())
+}
+
+fn check_password(c: &Call<'_>, user: &[u8], pass: &[u8]) -> Result {
+    let required = c.shared.config.read().get("requirepass").to_string();
+    if user != b"default" || (!required.is_empty() && pass != required.as_bytes()) {
+        return Err(Error::Raw(
+            "WRONGPASS invalid username-password pair or user is disabled.".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn auth(c: &mut Call<'_>) -> Result {
+    let (user, pass): (&[u8], &[u8]) = match c.args.len() {
+        2 => (b"default", &c.args[1]),
+        3 => (&c.args[1], &c.args[2]),
+        _ => return Err(Error::Syntax),
+    };
+    if c.args.len() == 2 && c.shared.config.read().get("requirepass").is_empty() {
+        return Err(Error::Other("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".into()));
+    }
+    check_password(c, user, pass)?;
+    c.client.authenticated = true;
+    c.reply().ok();
+    Ok(())
+}
+
+fn hello(c: &mut Call<'_>) -> Result {
+    let mut protocol = c.client.protocol;
+    let mut i = 1;
+    if c.args.len() >= 2 {
+        let version = shoal_store::parse_i64_exact(&c.args[1]).ok_or_else(|| {
+            Error::Other("Protocol version is not an integer or out of range".into())
+        })?;
+        protocol = match version {
+            2 => Protocol::Resp2,
+            3 => Protocol::Resp3,
+            _ => return Err(Error::Raw("NOPROTO unsupported protocol version".into())),
+        };
+        i = 2;
+    }
+    let mut name = None;
+    let mut authed = false;
+    while i < c.args.len() {
+        let more = c.args.len() - i - 1;
+        if is(&c.args[i], "auth") && more >= 2 {
+            let (user, pass) = (c.args[i + 1].clone(), c.args[i + 2].clone());
+            check_password(c, &user, &pass)?;
+            authed = true;
+            i += 3;
+        } else if is(&c.args[i], "setname") && more >= 1 {
+            name = Some(c.args[i + 1].clone());
+            i += 2;
+        } else {
+            return Err(Error::Other(format!(
+                "Syntax error in HELLO option '{}'",
+                text(&c.args[i])
+            )));
+        }
+    }
+    if !c.client.authenticated && !authed {
+        return Err(Error::Raw("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into()));
+    }
+    if let Some(name) = name {
+        c.client.name = Some(valid_client_name(&name)?);
+    }
+    c.client.authenticated = true;
+    c.client.protocol = protocol;
+    let id = c.client.id;
+    let mut r = c.reply();
+    r.map(7);
+    r.bulk(b"server");
+    r.bulk(b"redis");
+    r.bulk(b"version");
+    r.bulk(info::REDIS_VERSION.as_bytes());
+    r.bulk(b"proto");
+    r.integer(if protocol == Protocol::Resp3 { 3 } else { 2 });
+    r.bulk(b"id");
+    r.integer(id as i64);
+    r.bulk(b"mode");
+    r.bulk(b"standalone");
+    r.bulk(b"role");
+    r.bulk(b"master");
+    r.bulk(b"modules");
+    r.array(0);
+    Ok(())
+}
+
+fn select(c: &mut Call<'_>) -> Result {
+    let index = shoal_store::parse_i64_exact(&c.args[1]).ok_or(Error::NotInteger)?;
+    if index < 0 || index as usize >= c.store.dbs.len() || index > i64::from(i32::MAX) {
+        return Err(Error::DbIndexOutOfRange);
+    }
+    c.client.db = index as usize;
+    c.reply().ok();
+    Ok(())
+}
+
+fn reset(c: &mut Call<'_>) -> Result {
+    c.client.multi = None;
+    c.client.multi_failed = false;
+    c.client.unwatch_all(c.store);
+    c.client.db = 0;
+    c.client.protocol = Protocol::Resp2;
+    c.client.reply_mode = ReplyMode::On;
+    c.client.name = None;
+    c.client.authenticated = c.shared.config.read().get("requirepass").is_empty();
+    c.reply().simple("RESET");
+    Ok(())
+}
+
+fn valid_client_name(name: &[u8]) -> Result<String> {
+    if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return Err(Error::Other(
+            "Client names cannot contain spaces, newlines or special characters.".into(),
+        ));
+    }
+    Ok(text(name))
+}
+
+const CLIENT_HELP: &[&str] = &[
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * ID <client-id>",
+    "      Kill connections by client id.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "    * ID <client-id> [<client-id> ...]",
+    "      Return clients of specified IDs only.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "HELP",
+    "    Print this help.",
+];
+
+fn client_line(h: &crate::ClientHandle) -> String {
+    let info = h.info.lock().clone();
+    let flags = if info.multi >= 0 { "x" } else { "N" };
+    format!(
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}\n",
+        h.id,
+        h.addr,
+        h.laddr,
+        info.name.unwrap_or_default(),
+        h.created.elapsed().as_secs(),
+        info.last_interaction.elapsed().as_secs(),
+        flags,
+        info.db,
+        info.multi,
+        info.last_command,
+        info.resp,
+    )
+}
+
+fn client(c: &mut Call<'_>) -> Result {
+    let sub = c.args[1].clone();
+    let argc = c.args.len();
+    if is(&sub, "help") && argc == 2 {
+        let mut r = c.reply();
+        r.array(CLIENT_HELP.len());
+        for line in CLIENT_HELP {
+            r.simple(line);
+        }
+    } else if is(&sub, "id") && argc == 2 {
+        let id = c.client.id as i64;
+        c.reply().integer(id);
+    } else if is(&sub, "getname") && argc == 2 {
+        match c.client.name.clone() {
+            Some(name) => c.reply().bulk(name.as_bytes()),
+            None => c.reply().null(),
+        }
+    } else if is(&sub, "setname") && argc == 3 {
+        let name = c.args[2].clone();
+        c.client.name = if name.is_empty() {
+            None
+        } else {
+            Some(valid_client_name(&name)?)
+        };
+        c.reply().ok();
+    } else if is(&sub, "info") && argc == 2 {
+        c.client.handle.info.lock().name.clone_from(&c.client.name);
+        let line = client_line(&c.client.handle);
+        c.reply().verbatim("txt", line.as_bytes());
+    } else if is(&sub, "list") {
+        let mut ids: Option<Vec<u64>> = None;
+        let mut i = 2;
+        while i < argc {
+            if is(&c.args[i], "type") && i + 1 < argc {
+                let t = &c.args[i + 1];
+                if !["normal", "master", "replica", "slave", "pubsub"]
+                    .iter()
+                    .any(|w| is(t, w))
+                {
+                    return Err(Error::Other(format!("Unknown client type '{}'", text(t))));
+                }
+                if !is(t, "normal") {
+                    ids = Some(Vec::new());
+                }
+                i += 2;
+            } else if is(&c.args[i], "id") && i + 1 < argc {
+                let mut wanted = Vec::new();
+                for a in &c.args[i + 1..] {
+                    let id = shoal_store::parse_i64_exact(a)
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| Error::Other("Invalid client ID".into()))?;
+                    wanted.push(id as u64);
+                }
+                ids = Some(wanted);
+                i = argc;
+            } else {
+                return Err(Error::Syntax);
+            }
+        }
+        c.client.handle.info.lock().name.clone_from(&c.client.name);
+        let mut handles: Vec<_> = c.shared.clients.lock().values().cloned().collect();
+        handles.sort_by_key(|h| h.id);
+        let text: String = handles
+            .iter()
+            .filter(|h| ids.as_ref().map_or(true, |ids| ids.contains(&h.id)))
+            .map(|h| client_line(h))
+            .collect();
+        c.reply().verbatim("txt", text.as_bytes());
+    } else if is(&sub, "kill") {
+        return client_kill(c);
+    } else if is(&sub, "reply") && argc == 3 {
+        let mode = &c.args[2];
+        if is(mode, "on") {
+            c.client.reply_mode = ReplyMode::On;
+            c.reply().ok();
+        } else if is(mode, "off") {
+            c.client.reply_mode = ReplyMode::Off;
+        } else if is(mode, "skip") {
+            if c.client.reply_mode == ReplyMode::On {
+                c.client.reply_mode = ReplyMode::Skip;
+            }
+        } else {
+            return Err(Error::Syntax);
+        }
+    } else if is(&sub, "no-evict") && argc == 3 {
+        if !is(&c.args[2], "on") && !is(&c.args[2], "off") {
+            return Err(Error::Syntax);
+        }
+        c.reply().ok();
+    } else {
+        return Err(unknown_subcommand(c.args, "CLIENT"));
+    }
+    Ok(())
+}
+
+fn client_kill(c: &mut Call<'_>) -> Result {
+    let argc = c.args.len();
+    let clients: Vec<_> = c.shared.clients.lock().values().cloned().collect();
+    let me = c.client.id;
+    if argc == 3 {
+        // Old form: CLIENT KILL addr, an error if no such client.
+        let addr = text(&c.args[2]);
+        let Some(target) = clients.iter().find(|h| h.addr.to_string() == addr) else {
+            return Err(Error::Other("No such client".into()));
+        };
+        kill(c, target);
+        c.reply().ok();
+        return Ok(());
+    }
+    if argc < 4 || argc % 2 != 0 {
+        return Err(Error::Syntax);
+    }
+    let mut skipme = true;
+    let mut filters: Vec<(String, String)> = Vec::new();
+    for pair in c.args[2..].chunks(2) {
+        let (k, v) = (text(&pair[0]).to_ascii_lowercase(), text(&pair[1]));
+        match k.as_str() {
+            "id" => {
+                shoal_store::parse_i64_exact(v.as_bytes())
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| Error::Other("client-id should be greater than 0".into()))?;
+            }
+            "type" => {
+                if !["normal", "master", "replica", "slave", "pubsub"]
+                    .contains(&v.to_ascii_lowercase().as_str())
+                {
+                    return Err(Error::Other(format!("Unknown client type '{v}'")));
+                }
+            }
+            "skipme" => {
+                skipme = match v.to_ascii_lowercase().as_str() {
+                    "yes" => true,
+                    "no" => false,
+                    _ => return Err(Error::Syntax),
+                };
+                continue;
+            }
+            "addr" | "laddr" | "user" => {}
+            _ => return Err(Error::Syntax),
+        }
+        filters.push((k, v));
+    }
+    let mut killed = 0;
+    for h in &clients {
+        if skipme && h.id == me {
+            continue;
+        }
+        let matches = filters.iter().all(|(k, v)| match k.as_str() {
+            "id" => h.id.to_string() == *v,
+            "addr" => h.addr.to_string() == *v,
+            "laddr" => h.laddr.to_string() == *v,
+            "user" => v == "default",
+            "type" => v.eq_ignore_ascii_case("normal"),
+            _ => false,
+        });
+        if matches {
+            kill(c, h);
+            killed += 1;
+        }
+    }
+    c.reply().integer(killed);
+    Ok(())
+}
+
+fn kill(c: &mut Call<'_>, target: &crate::ClientHandle) {
+    if target.id == c.client.id {
+        c.client.close_after_reply = true;
+    }
+    target.killed.store(true, Ordering::Relaxed);
+    target.kill.notify_one();
+}
+
+fn multi(c: &mut Call<'_>) -> Result {
+    if c.client.multi.is_some() {
+        return Err(Error::Other("MULTI calls can not be nested".into()));
+    }
+    c.client.multi = Some(Vec::new());
+    c.client.multi_failed = false;
+    c.reply().ok();
+    Ok(())
+}
+
+fn discard(c: &mut Call<'_>) -> Result {
+    if c.client.multi.take().is_none() {
+        return Err(Error::Other("DISCARD without MULTI".into()));
+    }
+    c.client.multi_failed = false;
+    c.client.unwatch_all(c.store);
+    c.reply().ok();
+    Ok(())
+}
+
+fn exec(c: &mut Call<'_>) -> Result {
+    let Some(queue) = c.client.multi.take() else {
+        return Err(Error::Other("EXEC without MULTI".into()));
+    };
+    if std::mem::take(&mut c.client.multi_failed) {
+        c.client.unwatch_all(c.store);
+        return Err(Error::Raw(
+            "EXECABORT Transaction discarded because of previous errors.".into(),
+        ));
+    }
+    // A watched key that changed, or that expired since WATCH, aborts.
+    let now = c.now_ms;
+    let expired_since_watch = c
+        .client
+        .watched
+        .iter()
+        .any(|(db, key, was_expired)| !was_expired && c.store.dbs[*db].is_expired(key, now));
+    if c.store.watches.is_dirty(c.client.id) || expired_since_watch {
+        c.client.unwatch_all(c.store);
+        c.reply().null_array();
+        return Ok(());
+    }
+    c.client.unwatch_all(c.store);
+    let len = queue.len();
+    c.reply().array(len);
+    for args in &queue {
+        run_command(c.client, c.shared, c.store, args, c.out);
+    }
+    Ok(())
+}
+
+fn watch(c: &mut Call<'_>) -> Result {
+    if c.client.multi.is_some() {
+        return Err(Error::Other("WATCH inside MULTI is not allowed".into()));
+    }
+    let db = c.client.db;
+    for key in &c.args[1..] {
+        if c.client
+            .watched
+            .iter()
+            .any(|(d, k, _)| *d == db && **k == key[..])
+        {
+            continue;
+        }
+        let expired = c.store.dbs[db].is_expired(key, c.now_ms);
+        c.store.watches.watch(db, key, c.client.id);
+        c.client.watched.push((db, key.to_vec().into(), expired));
+    }
+    c.reply().ok();
+    Ok(())
+}
+
+fn unwatch(c: &mut Call<'_>) -> Result {
+    c.client.unwatch_all(c.store);
+    c.reply().ok();
+    Ok(())
+}
+
+fn info_cmd(c: &mut Call<'_>) -> Result {
+    let sections: Vec<String> = c.args[1..]
+        .iter()
+        .map(|a| text(a).to_ascii_lowercase())
+        .collect();
+    let body = info::render(c.shared, c.store, &sections);
+    c.reply().verbatim("txt", body.as_bytes());
+    Ok(())
+}
+
+const CONFIG_HELP: &[&str] = &[
+    "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Rewrite the configuration file.",
+    "HELP",
+    "    Print this help.",
+];
+
+fn config(c: &mut Call<'_>) -> Result {
+    let sub = c.args[1].clone();
+    let argc = c.args.len();
+    if is(&sub, "help") && argc == 2 {
+        let mut r = c.reply();
+        r.array(CONFIG_HELP.len());
+        for line in CONFIG_HELP {
+            r.simple(line);
+        }
+    } else if is(&sub, "get") && argc >= 3 {
+        let config = c.shared.config.read().clone();
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        for pattern in &c.args[2..] {
+            for (name, value) in config.matching(pattern) {
+                if !pairs.iter().any(|(n, _)| *n == name) {
+                    pairs.push((name, value));
+                }
+            }
+        }
+        let mut r = c.reply();
+        r.map(pairs.len());
+        for (name, value) in pairs {
+            r.bulk(name.as_bytes());
+            r.bulk(value.as_bytes());
+        }
+    } else if is(&sub, "set") && argc >= 4 && argc % 2 == 0 {
+        // All or nothing, as Redis 7 applies several directives.
+        let mut config = c.shared.config.read().clone();
+        for pair in c.args[2..].chunks(2) {
+            let (name, value) = (text(&pair[0]), text(&pair[1]));
+            if !crate::Config::is_known(&name) {
+                return Err(Error::Other(format!(
+                    "Unknown option or number of arguments for CONFIG SET - '{name}'"
+                )));
+            }
+            config.set_at_runtime(&name, &value).map_err(|e| {
+                Error::Other(format!(
+                    "CONFIG SET failed (possibly related to argument '{name}') - {e}"
+                ))
+            })?;
+        }
+        c.store.config.proto_max_bulk_len = config.get_int("proto-max-bulk-len") as usize;
+        *c.shared.config.write() = config;
+        c.reply().ok();
+    } else if is(&sub, "resetstat") && argc == 2 {
+        for s in &c.shared.command_stats {
+            s.calls.store(0, Ordering::Relaxed);
+            s.usec.store(0, Ordering::Relaxed);
+            s.failed.store(0, Ordering::Relaxed);
+            s.rejected.store(0, Ordering::Relaxed);
+        }
+        c.shared.stats.errors.lock().clear();
+        c.shared
+            .stats
+            .commands_processed
+            .store(0, Ordering::Relaxed);
+        c.shared
+            .stats
+            .connections_received
+            .store(0, Ordering::Relaxed);
+        c.shared
+            .stats
+            .rejected_connections
+            .store(0, Ordering::Relaxed);
+        c.store.stats = Default::default();
+        c.reply().ok();
+    } else if is(&sub, "rewrite") && argc == 2 {
+        return Err(Error::Other(
+            "The server is running without a config file".into(),
+        ));
+    } else {
+        return Err(unknown_subcommand(c.args, "CONFIG"));
+    }
+    Ok(())
+}
+
+fn command_info(r: &mut Reply<'_>, spec: &CommandSpec) {
+    let flags: Vec<&str> = spec.flags.split(' ').filter(|f| !f.is_empty()).collect();
+    r.array(10);
+    r.bulk(spec.name.as_bytes());
+    r.integer(i64::from(spec.arity));
+    r.set(flags.len());
+    for f in flags {
+        r.simple(f);
+    }
+    r.integer(i64::from(spec.first_key));
+    r.integer(i64::from(spec.last_key));
+    r.integer(i64::from(spec.step));
+    r.set(1);
+    r.simple(&format!("@{}", spec.group));
+    r.set(0);
+    r.array(0);
+    r.array(0);
+}
+
+fn command_docs(r: &mut Reply<'_>, spec: &CommandSpec) {
+    r.bulk(spec.name.as_bytes());
+    r.map(3);
+    r.bulk(b"summary");
+    r.bulk(spec.summary.as_bytes());
+    r.bulk(b"since");
+    r.bulk(b"1.0.0");
+    r.bulk(b"group");
+    r.bulk(spec.group.as_bytes());
+}
+
+fn command(c: &mut Call<'_>) -> Result {
+    let all = table();
+    if c.args.len() == 1 {
+        let mut r = c.reply();
+        r.array(all.len());
+        for cmd in all {
+            command_info(&mut r, cmd.spec);
+        }
+        return Ok(());
+    }
+    let sub = c.args[1].clone();
+    let args = c.args;
+    if is(&sub, "count") && args.len() == 2 {
+        c.reply().integer(all.len() as i64);
+    } else if is(&sub, "info") {
+        let mut r = Reply::new(c.out, c.client.protocol);
+        if args.len() == 2 {
+            r.array(all.len());
+            for cmd in all {
+                command_info(&mut r, cmd.spec);
+            }
+        } else {
+            r.array(args.len() - 2);
+            for name in &args[2..] {
+                match lookup(name) {
+                    Some((_, cmd)) => command_info(&mut r, cmd.spec),
+                    None => r.null_array(),
+                }
+            }
+        }
+    } else if is(&sub, "docs") {
+        let specs: Vec<&CommandSpec> = if args.len() == 2 {
+            all.iter().map(|c| c.spec).collect()
+        } else {
+            args[2..]
+                .iter()
+                .filter_map(|n| lookup(n))
+                .map(|(_, c)| c.spec)
+                .collect()
+        };
+        let mut r = Reply::new(c.out, c.client.protocol);
+        r.map(specs.len());
+        for spec in specs {
+            command_docs(&mut r, spec);
+        }
+    } else if is(&sub, "list") {
+        let mut names: Vec<&str> = all.iter().map(|c| c.spec.name).collect();
+        if args.len() == 5 && is(&args[2], "filterby") {
+            let (kind, value) = (&args[3], text(&args[4]));
+            if is(kind, "pattern") {
+                names.retain(|n| {
+                    shoal_store::glob::glob_match(value.as_bytes(), n.as_bytes(), true)
+                });
+            } else if is(kind, "aclcat") {
+                let cat = value.trim_start_matches('@').to_ascii_lowercase();
+                names.retain(|n| lookup(n.as_bytes()).is_some_and(|(_, c)| c.spec.group == cat));
+            } else if is(kind, "module") {
+                names.clear();
+            } else {
+                return Err(Error::Syntax);
+            }
+        } else if args.len() != 2 {
+            return Err(Error::Syntax);
+        }
+        let mut r = c.reply();
+        r.array(names.len());
+        for n in names {
+            r.bulk(n.as_bytes());
+        }
+    } else if is(&sub, "getkeys") && args.len() >= 3 {
+        let Some((_, cmd)) = lookup(&args[2]) else {
+            return Err(Error::Other("Invalid command specified".into()));
+        };
+        if !cmd.spec.arity_ok(args.len() - 2) {
+            return Err(Error::Other(
+                "Invalid number of arguments specified for command".into(),
+            ));
+        }
+        let positions = cmd.spec.key_positions(args.len() - 2);
+        if positions.is_empty() {
+            return Err(Error::Other("The command has no key arguments".into()));
+        }
+        let mut r = c.reply();
+        r.array(positions.len());
+        for p in positions {
+            r.bulk(&args[2 + p]);
+        }
+    } else if is(&sub, "help") && args.len() == 2 {
+        let lines = [
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "HELP",
+            "    Print this help.",
+        ];
+        let mut r = c.reply();
+        r.array(lines.len());
+        for l in lines {
+            r.simple(l);
+        }
+    } else {
+        return Err(unknown_subcommand(args, "COMMAND"));
+    }
+    Ok(())
+}
+
+fn time(c: &mut Call<'_>) -> Result {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut r = c.reply();
+    r.array(2);
+    r.bulk(now.as_secs().to_string().as_bytes());
+    r.bulk(now.subsec_micros().to_string().as_bytes());
+    Ok(())
+}
+
+fn lastsave(c: &mut Call<'_>) -> Result {
+    // Nothing is saved yet: the last save is the start (as after loading).
+    let started = crate::now_ms() / 1000 - c.shared.started.elapsed().as_secs();
+    c.reply().integer(started as i64);
+    Ok(())
+}
+
+fn debug(c: &mut Call<'_>) -> Result {
+    let sub = c.args[1].clone();
+    let argc = c.args.len();
+    if is(&sub, "sleep") && argc == 3 {
+        let secs = shoal_store::parse_f64(&c.args[2])
+            .filter(|s| *s >= 0.0)
+            .ok_or(Error::NotFloat)?;
+        // Like Redis, DEBUG SLEEP blocks the whole server: the store lock is
+        // held while sleeping.
+        std::thread::sleep(Duration::from_secs_f64(secs));
+        c.reply().ok();
+    } else if is(&sub, "set-active-expire") && argc == 3 {
+        let on = shoal_store::parse_i64_exact(&c.args[2]).ok_or(Error::NotInteger)?;
+        c.shared.active_expire.store(on != 0, Ordering::Relaxed);
+        c.reply().ok();
+    } else if is(&sub, "object") && argc == 3 {
+        let key = c.args[2].clone();
+        let db = c.client.db;
+        c.store.expire_if_needed(db, &key, c.now_ms);
+        let Some(entry) = c.store.dbs[db].keys.get(&key) else {
+            return Err(Error::Other("no such key".into()));
+        };
+        let (encoding, len) = match &entry.value {
+            shoal_store::Value::Str(s) => (entry.value.encoding_name(), s.data.len()),
+        };
+        let line = format!(
+            "Value at:0x0 refcount:1 encoding:{encoding} serializedlength:{len} lru:0 lru_seconds_idle:0"
+        );
+        c.reply().simple(&line);
+    } else if is(&sub, "help") && argc == 2 {
+        let lines = [
+            "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "OBJECT <key>",
+            "    Show low level info about the `key` and associated value.",
+            "SET-ACTIVE-EXPIRE <0|1>",
+            "    Setting it to 0 disables expiring keys in background when they are not accessed (otherwise the Redis behavior). Setting it to 1 reenables back the default.",
+            "SLEEP <seconds>",
+            "    Stop the server for <seconds>. Decimals allowed.",
+        ];
+        let mut r = c.reply();
+        r.array(lines.len());
+        for l in lines {
+            r.simple(l);
+        }
+    } else {
+        return Err(unknown_subcommand(c.args, "DEBUG"));
+    }
+    Ok(())
+}
+
+fn slowlog(c: &mut Call<'_>) -> Result {
+    let sub = c.args[1].clone();
+    let argc = c.args.len();
+    if is(&sub, "len") && argc == 2 {
+        let n = c.shared.slowlog.lock().1.len();
+        c.reply().integer(n as i64);
+    } else if is(&sub, "reset") && argc == 2 {
+        c.shared.slowlog.lock().1.clear();
+        c.reply().ok();
+    } else if is(&sub, "get") && (argc == 2 || argc == 3) {
+        let count = if argc == 3 {
+            let n = shoal_store::parse_i64_exact(&c.args[2])
+                .filter(|n| *n >= -1)
+                .ok_or_else(|| {
+                    Error::Other("count should be greater than or equal to -1".into())
+                })?;
+            if n == -1 {
+                usize::MAX
+            } else {
+                n as usize
+            }
+        } else {
+            10
+        };
+        let log = c.shared.slowlog.lock();
+        let entries: Vec<_> = log.1.iter().take(count).collect();
+        let mut r = Reply::new(c.out, c.client.protocol);
+        r.array(entries.len());
+        for e in entries {
+            r.array(6);
+            r.integer(e.id as i64);
+            r.integer(e.unix_secs as i64);
+            r.integer(e.micros as i64);
+            r.array(e.args.len());
+            for a in &e.args {
+                r.bulk(a);
+            }
+            r.bulk(e.addr.as_bytes());
+            r.bulk(e.name.as_bytes());
+        }
+    } else if is(&sub, "help") && argc == 2 {
+        let lines = [
+            "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+            "HELP",
+            "    Print this help.",
+        ];
+        let mut r = c.reply();
+        r.array(lines.len());
+        for l in lines {
+            r.simple(l);
+        }
+    } else {
+        return Err(unknown_subcommand(c.args, "SLOWLOG"));
+    }
+    Ok(())
+}
+
+fn shutdown(c: &mut Call<'_>) -> Result {
+    for a in &c.args[1..] {
+        if !["nosave", "save", "now", "force", "abort"]
+            .iter()
+            .any(|w| is(a, w))
+        {
+            return Err(Error::Syntax);
+        }
+    }
+    if c.args[1..].iter().any(|a| is(a, "abort")) {
+        return Err(Error::Other("No shutdown in progress.".into()));
+    }
+    tracing::warn!("SHUTDOWN requested by client {}", c.client.id);
+    c.shared.shutting_down.store(true, Ordering::Relaxed);
+    c.shared.shutdown.notify_one();
+    c.client.close_after_reply = true;
+    Ok(())
+}

@@ -1,0 +1,451 @@
+//! Configuration: Redis's directive names, as `--name value` flags or in a
+//! redis.conf-style file, and CONFIG GET / SET at run time.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use anyhow::{bail, Context};
+
+/// How a directive's value is checked.
+#[derive(Clone, Copy)]
+enum Kind {
+    Int {
+        min: i64,
+        max: i64,
+    },
+    /// A byte count that accepts `k`, `kb`, `m`, `mb`, `g`, `gb` suffixes.
+    Memory,
+    Bool,
+    Enum(&'static [&'static str]),
+    Str,
+    /// Several words in one value (`bind`, `save`).
+    Words,
+}
+
+struct Directive {
+    name: &'static str,
+    kind: Kind,
+    default: &'static str,
+    /// Can CONFIG SET change it while running?
+    mutable: bool,
+}
+
+const fn d(name: &'static str, kind: Kind, default: &'static str, mutable: bool) -> Directive {
+    Directive {
+        name,
+        kind,
+        default,
+        mutable,
+    }
+}
+
+const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
+const APPENDFSYNC: &[&str] = &["always", "everysec", "no"];
+const POLICIES: &[&str] = &[
+    "volatile-lru",
+    "allkeys-lru",
+    "volatile-lfu",
+    "allkeys-lfu",
+    "volatile-random",
+    "allkeys-random",
+    "volatile-ttl",
+    "noeviction",
+];
+
+/// Every directive the server knows, with Redis's defaults.
+static DIRECTIVES: &[Directive] = &[
+    d("port", Kind::Int { min: 0, max: 65535 }, "6379", false),
+    d("bind", Kind::Words, "127.0.0.1 -::1", false),
+    d("protected-mode", Kind::Bool, "yes", true),
+    d("requirepass", Kind::Str, "", true),
+    d(
+        "maxclients",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        "10000",
+        true,
+    ),
+    d(
+        "databases",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        "16",
+        false,
+    ),
+    d(
+        "timeout",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "0",
+        true,
+    ),
+    d(
+        "tcp-keepalive",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "300",
+        true,
+    ),
+    d(
+        "tcp-backlog",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "511",
+        false,
+    ),
+    d(
+        "hz",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "10",
+        true,
+    ),
+    d("dir", Kind::Str, ".", true),
+    d("logfile", Kind::Str, "", false),
+    d("loglevel", Kind::Enum(LOGLEVELS), "notice", true),
+    d("proto-max-bulk-len", Kind::Memory, "536870912", true),
+    d(
+        "client-query-buffer-limit",
+        Kind::Memory,
+        "1073741824",
+        true,
+    ),
+    d("maxmemory", Kind::Memory, "0", true),
+    d("maxmemory-policy", Kind::Enum(POLICIES), "noeviction", true),
+    d("save", Kind::Words, "", true),
+    d("appendonly", Kind::Bool, "no", true),
+    d("appendfsync", Kind::Enum(APPENDFSYNC), "everysec", true),
+    d("appendfilename", Kind::Str, "appendonly.aof", false),
+    d("dbfilename", Kind::Str, "dump.rdb", true),
+    d(
+        "slowlog-log-slower-than",
+        Kind::Int {
+            min: -1,
+            max: i64::MAX,
+        },
+        "10000",
+        true,
+    ),
+    d(
+        "slowlog-max-len",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "128",
+        true,
+    ),
+    d("daemonize", Kind::Bool, "no", false),
+    d("pidfile", Kind::Str, "", false),
+    d("metrics-port", Kind::Int { min: 0, max: 65535 }, "0", false),
+    d("io-threads", Kind::Int { min: 1, max: 128 }, "2", false),
+];
+
+fn directive(name: &str) -> Option<&'static Directive> {
+    DIRECTIVES
+        .iter()
+        .find(|d| d.name.eq_ignore_ascii_case(name))
+}
+
+/// A configuration error, worded for the person who wrote the value.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The server's settings: every directive's current value as text (what
+/// CONFIG GET shows), with typed accessors for the ones code reads.
+#[derive(Clone, Debug)]
+pub struct Config {
+    values: BTreeMap<&'static str, String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            values: DIRECTIVES
+                .iter()
+                .map(|d| (d.name, d.default.to_string()))
+                .collect(),
+        }
+    }
+}
+
+fn parse_memory(s: &str) -> Option<i64> {
+    let lower = s.to_ascii_lowercase();
+    let (digits, unit): (&str, i64) = [
+        ("gb", 1 << 30),
+        ("mb", 1 << 20),
+        ("kb", 1 << 10),
+        ("g", 1_000_000_000),
+        ("m", 1_000_000),
+        ("k", 1_000),
+        ("b", 1),
+    ]
+    .iter()
+    .find_map(|(suffix, unit)| lower.strip_suffix(suffix).map(|d| (d, *unit)))
+    .unwrap_or((&lower, 1));
+    digits.parse::<i64>().ok()?.checked_mul(unit)
+}
+
+impl Config {
+    /// Builds a configuration from `--directive value …` arguments and an
+    /// optional `--config FILE`; flags override the file.
+    ///
+    /// # Errors
+    /// An unknown directive or a malformed value, naming it (and the file
+    /// line).
+    pub fn from_args(args: &[String]) -> anyhow::Result<Config> {
+        let mut config = Config::default();
+        let mut lines: Vec<Vec<String>> = Vec::new();
+        let mut file = None;
+        let mut i = 0;
+        while i < args.len() {
+            let Some(name) = args[i].strip_prefix("--") else {
+                bail!(
+                    "unexpected argument '{}': directives are written --name value",
+                    args[i]
+                );
+            };
+            let mut words = vec![name.to_string()];
+            i += 1;
+            while i < args.len() && !args[i].starts_with("--") {
+                words.push(args[i].clone());
+                i += 1;
+            }
+            if name == "config" {
+                if words.len() != 2 {
+                    bail!("--config takes one file name");
+                }
+                file = Some(words[1].clone());
+            } else {
+                lines.push(words);
+            }
+        }
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading config file {path}"))?;
+            config
+                .load_file_text(&text)
+                .with_context(|| format!("in config file {path}"))?;
+        }
+        for words in lines {
+            let value = words[1..].join(" ");
+            config
+                .set(&words[0], &value)
+                .map_err(|e| anyhow::anyhow!("--{} {:?}: {}", words[0], value, e))?;
+        }
+        Ok(config)
+    }
+
+    /// Applies redis.conf-style text: one directive per line, `#` comments,
+    /// arguments split and unquoted as Redis does.
+    ///
+    /// # Errors
+    /// The first bad line, by number, with Redis's wording.
+    pub fn load_file_text(&mut self, text: &str) -> anyhow::Result<()> {
+        for (n, line) in text.lines().enumerate() {
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let Some(words) = shoal_resp_split(trimmed) else {
+                bail!("line {}: '{}': unbalanced quotes", n + 1, trimmed);
+            };
+            let (name, rest) = words.split_first().expect("non-empty line");
+            let value = rest.join(" ");
+            if let Err(e) = self.set(name, &value) {
+                bail!("line {}: '{}': {}", n + 1, trimmed, e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets a directive from text, validating it.
+    ///
+    /// # Errors
+    /// Unknown directive or invalid value.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let Some(dir) = directive(name) else {
+            return Err(ConfigError(
+                "Bad directive or wrong number of arguments".into(),
+            ));
+        };
+        let normalized = match dir.kind {
+            Kind::Int { min, max } => {
+                let n: i64 = value.parse().map_err(|_| {
+                    ConfigError("argument couldn't be parsed into an integer".into())
+                })?;
+                if n < min || n > max {
+                    return Err(ConfigError(format!(
+                        "argument must be between {min} and {max} inclusive"
+                    )));
+                }
+                n.to_string()
+            }
+            Kind::Memory => {
+                let n = parse_memory(value)
+                    .ok_or_else(|| ConfigError("argument must be a memory value".into()))?;
+                if n < 0 {
+                    return Err(ConfigError("argument must be a memory value".into()));
+                }
+                n.to_string()
+            }
+            Kind::Bool => match value.to_ascii_lowercase().as_str() {
+                "yes" => "yes".into(),
+                "no" => "no".into(),
+                _ => return Err(ConfigError("argument must be 'yes' or 'no'".into())),
+            },
+            Kind::Enum(options) => {
+                let lower = value.to_ascii_lowercase();
+                if !options.contains(&lower.as_str()) {
+                    return Err(ConfigError(
+                        "argument(s) must be one of the following: ".to_string()
+                            + &options.join(", "),
+                    ));
+                }
+                lower
+            }
+            Kind::Str => value.to_string(),
+            Kind::Words => value.split_whitespace().collect::<Vec<_>>().join(" "),
+        };
+        if dir.name == "save" {
+            let words: Vec<&str> = normalized.split(' ').filter(|w| !w.is_empty()).collect();
+            if words.len() % 2 != 0 || words.iter().any(|w| w.parse::<u64>().is_err()) {
+                return Err(ConfigError("Invalid save parameters".into()));
+            }
+        }
+        if dir.name == "appendonly" && normalized == "yes" {
+            return Err(ConfigError(
+                "appendonly yes is not supported by this build of shoal yet".into(),
+            ));
+        }
+        self.values.insert(dir.name, normalized);
+        Ok(())
+    }
+
+    /// CONFIG SET: like [`Config::set`], but refuses immutable directives.
+    ///
+    /// # Errors
+    /// Unknown, immutable, or invalid.
+    pub fn set_at_runtime(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        match directive(name) {
+            None => Err(ConfigError(
+                "Unknown option or number of arguments for CONFIG SET".into(),
+            )),
+            Some(d) if !d.mutable => Err(ConfigError("can't set immutable config".into())),
+            Some(_) => self.set(name, value),
+        }
+    }
+
+    pub fn is_known(name: &str) -> bool {
+        directive(name).is_some()
+    }
+
+    /// Every directive matching a glob, with its value, for CONFIG GET.
+    pub fn matching(&self, pattern: &[u8]) -> Vec<(&'static str, &str)> {
+        self.values
+            .iter()
+            .filter(|(name, _)| shoal_store::glob::glob_match(pattern, name.as_bytes(), true))
+            .map(|(name, v)| (*name, v.as_str()))
+            .collect()
+    }
+
+    pub fn get(&self, name: &str) -> &str {
+        directive(name)
+            .and_then(|d| self.values.get(d.name))
+            .map(String::as_str)
+            .expect("known directive")
+    }
+
+    pub fn get_int(&self, name: &str) -> i64 {
+        self.get(name).parse().expect("validated integer")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.get_int("port") as u16
+    }
+
+    /// Addresses to listen on; a leading `-` marks one that may be missing.
+    pub fn bind_addrs(&self) -> Vec<(String, bool)> {
+        self.get("bind")
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(|w| match w.strip_prefix('-') {
+                Some(addr) => (addr.to_string(), true),
+                None => (w.to_string(), false),
+            })
+            .collect()
+    }
+}
+
+/// Splits a config line with the same rules as inline commands.
+fn shoal_resp_split(line: &str) -> Option<Vec<String>> {
+    let words = shoal_resp::split_args(line.as_bytes())?;
+    Some(
+        words
+            .into_iter()
+            .map(|w| String::from_utf8_lossy(&w).into_owned())
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<String> {
+        s.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn flags_and_file() {
+        let c = Config::from_args(&args(&[
+            "--port",
+            "7000",
+            "--save",
+            "",
+            "--maxmemory",
+            "1mb",
+        ]))
+        .unwrap();
+        assert_eq!(c.port(), 7000);
+        assert_eq!(c.get("save"), "");
+        assert_eq!(c.get("maxmemory"), "1048576");
+        let mut c = Config::default();
+        c.load_file_text("# comment\nport 7001\nbind 127.0.0.1 ::1\n")
+            .unwrap();
+        assert_eq!(c.port(), 7001);
+        let err = c
+            .load_file_text("port 1\nnosuch thing\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(Config::from_args(&args(&["--port", "70000"])).is_err());
+        assert!(Config::from_args(&args(&["--nosuch", "1"])).is_err());
+        assert!(Config::from_args(&args(&["--save", "60"])).is_err());
+    }
+
+    #[test]
+    fn config_get_glob() {
+        let c = Config::default();
+        let got: Vec<_> = c.matching(b"max*").into_iter().map(|(n, _)| n).collect();
+        assert_eq!(got, vec!["maxclients", "maxmemory", "maxmemory-policy"]);
+    }
+}

@@ -1,0 +1,426 @@
+//! One client connection: read, parse a batch, run it under the store lock,
+//! write the replies.
+//!
+//! **Invariant:** replies go out in request order, and while a client does
+//! not read its replies we do not read its requests: `write_all` must finish
+//! before the next read, so a client that pipelines without reading holds at
+//! most one batch of replies in server memory (Redis bounds this with output
+//! buffer limits; backpressure bounds it here without dropping the client).
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use shoal_resp::{Command, Limits, Parsed, Protocol, Reply, RequestParser};
+use shoal_store::{ClientId, Ctx, Error, Store};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::commands::{self, Call};
+use crate::{now_ms, ClientHandle, ClientInfo, Shared, SlowlogEntry};
+
+/// Commands run per store-lock acquisition at most, so one client's deep
+/// pipeline cannot starve the others for long.
+const BATCH_COMMANDS_MAX: usize = 1024;
+/// Initial read buffer; grows for large arguments.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
+/// Redis's `PROTO_REPLY_CHUNK_BYTES`-like threshold: flush replies mid-batch
+/// once this much is pending, so big replies stream out.
+const OUTPUT_FLUSH_BYTES: usize = 64 * 1024;
+
+/// What `CLIENT REPLY` asked for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReplyMode {
+    On,
+    Off,
+    /// Suppress only the next command's reply.
+    Skip,
+    SkipNext,
+}
+
+/// A connection's private state.
+pub(crate) struct ClientState {
+    pub id: ClientId,
+    pub handle: Arc<ClientHandle>,
+    pub db: usize,
+    pub protocol: Protocol,
+    pub authenticated: bool,
+    /// Commands queued since MULTI.
+    pub multi: Option<Vec<Command>>,
+    /// A command failed to queue: EXEC must answer EXECABORT.
+    pub multi_failed: bool,
+    /// Watched keys: database, key, and whether it was already expired.
+    pub watched: Vec<(usize, Box<[u8]>, bool)>,
+    pub reply_mode: ReplyMode,
+    pub close_after_reply: bool,
+    pub name: Option<String>,
+}
+
+impl ClientState {
+    pub fn unwatch_all(&mut self, store: &mut Store) {
+        if self.watched.is_empty() {
+            return;
+        }
+        let keys: Vec<(usize, Box<[u8]>)> =
+            self.watched.drain(..).map(|(db, k, _)| (db, k)).collect();
+        store.watches.unwatch(self.id, &keys);
+    }
+
+    fn publish_info(&self, last_command: &'static str) {
+        let mut info = self.handle.info.lock();
+        info.db = self.db;
+        info.last_command = last_command;
+        info.last_interaction = Instant::now();
+        info.resp = if self.protocol == Protocol::Resp3 {
+            3
+        } else {
+            2
+        };
+        info.multi = self.multi.as_ref().map_or(-1, |m| m.len() as i64);
+        info.watching = self.watched.len();
+        info.name.clone_from(&self.name);
+    }
+}
+
+/// Sends one error to a connection we refuse, then closes it.
+pub(crate) async fn reject(mut stream: TcpStream, message: &'static str) {
+    let mut out = Vec::new();
+    Reply::new(&mut out, Protocol::Resp2).error(message);
+    let _ = stream.write_all(&out).await;
+}
+
+pub(crate) async fn serve(mut stream: TcpStream, addr: SocketAddr, shared: Arc<Shared>) {
+    let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let laddr = stream.local_addr().unwrap_or(addr);
+    let handle = Arc::new(ClientHandle {
+        id,
+        addr,
+        laddr,
+        created: Instant::now(),
+        info: parking_lot::Mutex::new(ClientInfo {
+            name: None,
+            db: 0,
+            last_command: "NULL",
+            last_interaction: Instant::now(),
+            resp: 2,
+            multi: -1,
+            watching: 0,
+        }),
+        killed: Default::default(),
+        kill: Default::default(),
+    });
+    shared.clients.lock().insert(id, handle.clone());
+    let authenticated = shared.config.read().get("requirepass").is_empty();
+    let mut client = ClientState {
+        id,
+        handle: handle.clone(),
+        db: 0,
+        protocol: Protocol::Resp2,
+        authenticated,
+        multi: None,
+        multi_failed: false,
+        watched: Vec::new(),
+        reply_mode: ReplyMode::On,
+        close_after_reply: false,
+        name: None,
+    };
+    let result = connection_loop(&mut stream, &mut client, &shared).await;
+    if let Err(e) = result {
+        tracing::debug!(client = id, error = %e, "connection ended");
+    }
+    client.unwatch_all(&mut shared.store.lock());
+    shared.clients.lock().remove(&id);
+}
+
+async fn connection_loop(
+    stream: &mut TcpStream,
+    client: &mut ClientState,
+    shared: &Shared,
+) -> std::io::Result<()> {
+    let mut input = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    let mut out: Vec<u8> = Vec::with_capacity(READ_BUFFER_BYTES);
+    let mut parser = RequestParser::new(parser_limits(shared, client));
+    let mut batch: Vec<Command> = Vec::new();
+    loop {
+        let parsed = parser.parse(&mut input, &mut batch, BATCH_COMMANDS_MAX);
+        if !batch.is_empty() {
+            run_batch(client, shared, &mut batch, &mut out);
+            *parser.limits_mut() = parser_limits(shared, client);
+        }
+        if let Parsed::Error(e) = &parsed {
+            Reply::new(&mut out, client.protocol).error(&format!("ERR {}", e.message()));
+            client.close_after_reply = true;
+        }
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            shared
+                .stats
+                .net_output_bytes
+                .fetch_add(out.len() as u64, Ordering::Relaxed);
+            out.clear();
+            if out.capacity() > 4 * OUTPUT_FLUSH_BYTES {
+                out.shrink_to(READ_BUFFER_BYTES);
+            }
+        }
+        if client.close_after_reply || client.handle.killed.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if parsed == Parsed::Full {
+            continue;
+        }
+        if let Some(needed) = parser.bulk_bytes_needed(input.len()) {
+            // Grow once for a large argument instead of doubling many times,
+            // but never by more than one chunk ahead of what has arrived.
+            const RESERVE_AHEAD_MAX_BYTES: usize = 64 * 1024 * 1024;
+            input.reserve(needed.min(RESERVE_AHEAD_MAX_BYTES));
+        } else if input.capacity() - input.len() < 4096 {
+            input.reserve(READ_BUFFER_BYTES);
+        }
+        let idle_timeout = shared.config.read().get_int("timeout");
+        let read = async {
+            if idle_timeout > 0 {
+                match tokio::time::timeout(
+                    Duration::from_secs(idle_timeout as u64),
+                    stream.read_buf(&mut input),
+                )
+                .await
+                {
+                    Ok(r) => r,
+                    Err(_) => Ok(0),
+                }
+            } else {
+                stream.read_buf(&mut input).await
+            }
+        };
+        let n = tokio::select! {
+            biased;
+            _ = client.handle.kill.notified() => return Ok(()),
+            n = read => n?,
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        shared
+            .stats
+            .net_input_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
+        let limit = shared.config.read().get_int("client-query-buffer-limit") as usize;
+        if input.len() > limit {
+            tracing::warn!(
+                client = client.id,
+                bytes = input.len(),
+                "closing client that reached max query buffer length"
+            );
+            return Ok(());
+        }
+    }
+}
+
+fn parser_limits(shared: &Shared, client: &ClientState) -> Limits {
+    let config = shared.config.read();
+    Limits {
+        bulk_len_max_bytes: config.get_int("proto-max-bulk-len") as usize,
+        unauthenticated: !client.authenticated,
+        ..Limits::default()
+    }
+}
+
+/// Runs a batch of commands under one acquisition of the store lock.
+fn run_batch(
+    client: &mut ClientState,
+    shared: &Shared,
+    batch: &mut Vec<Command>,
+    out: &mut Vec<u8>,
+) {
+    let mut store = shared.store.lock();
+    let mut last = "NULL";
+    for args in batch.drain(..) {
+        last = run_command(client, shared, &mut store, &args, out);
+        if client.close_after_reply {
+            break;
+        }
+    }
+    batch.clear();
+    drop(store);
+    client.publish_info(last);
+}
+
+/// Dispatches one command; returns its name for CLIENT LIST's `cmd`.
+pub(crate) fn run_command(
+    client: &mut ClientState,
+    shared: &Shared,
+    store: &mut Store,
+    args: &[Bytes],
+    out: &mut Vec<u8>,
+) -> &'static str {
+    let mark = out.len();
+    let name = run_command_inner(client, shared, store, args, out);
+    match client.reply_mode {
+        ReplyMode::On => {}
+        ReplyMode::Off => out.truncate(mark),
+        ReplyMode::Skip => client.reply_mode = ReplyMode::SkipNext,
+        ReplyMode::SkipNext => {
+            out.truncate(mark);
+            client.reply_mode = ReplyMode::On;
+        }
+    }
+    name
+}
+
+fn run_command_inner(
+    client: &mut ClientState,
+    shared: &Shared,
+    store: &mut Store,
+    args: &[Bytes],
+    out: &mut Vec<u8>,
+) -> &'static str {
+    let protocol = client.protocol;
+    let Some((index, cmd)) = commands::lookup(&args[0]) else {
+        let message = unknown_command_message(args);
+        reply_error(shared, out, protocol, &message);
+        if client.multi.is_some() {
+            client.multi_failed = true;
+        }
+        return "unknown";
+    };
+    let spec = cmd.spec;
+    let stats = &shared.command_stats[index];
+    if !spec.arity_ok(args.len()) {
+        stats.rejected.fetch_add(1, Ordering::Relaxed);
+        reply_error(
+            shared,
+            out,
+            protocol,
+            &Error::WrongArity(spec.name.to_string()).to_string(),
+        );
+        if client.multi.is_some() {
+            client.multi_failed = true;
+        }
+        return spec.name;
+    }
+    if !client.authenticated && !spec.has_flag("no-auth") {
+        stats.rejected.fetch_add(1, Ordering::Relaxed);
+        reply_error(shared, out, protocol, "NOAUTH Authentication required.");
+        if client.multi.is_some() {
+            client.multi_failed = true;
+        }
+        return spec.name;
+    }
+    if let Some(queue) = &mut client.multi {
+        if !matches!(
+            spec.name,
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        ) {
+            queue.push(args.to_vec());
+            Reply::new(out, protocol).simple("QUEUED");
+            return spec.name;
+        }
+    }
+    let started = Instant::now();
+    let now = now_ms();
+    let mark = out.len();
+    let result = match cmd.server {
+        Some(handler) => handler(&mut Call {
+            client,
+            shared,
+            store,
+            out,
+            args,
+            now_ms: now,
+        }),
+        None => {
+            let mut ctx = Ctx::new(store, client.db, now, client.id);
+            let mut reply = Reply::new(out, protocol);
+            shoal_store::execute(spec, &mut ctx, &mut reply, args)
+        }
+    };
+    let micros = started.elapsed().as_micros() as u64;
+    stats.calls.fetch_add(1, Ordering::Relaxed);
+    stats.usec.fetch_add(micros, Ordering::Relaxed);
+    shared
+        .stats
+        .commands_processed
+        .fetch_add(1, Ordering::Relaxed);
+    if let Err(e) = result {
+        // A failing command writes nothing itself; its error is the reply.
+        out.truncate(mark);
+        stats.failed.fetch_add(1, Ordering::Relaxed);
+        reply_error(shared, out, client.protocol, &e.to_string());
+    }
+    record_slow(shared, client, args, micros);
+    spec.name
+}
+
+/// Sends an error reply and counts it under its code (INFO errorstats).
+pub(crate) fn reply_error(shared: &Shared, out: &mut Vec<u8>, protocol: Protocol, message: &str) {
+    let code = message.split(' ').next().unwrap_or("ERR");
+    *shared
+        .stats
+        .errors
+        .lock()
+        .entry(code.to_string())
+        .or_default() += 1;
+    Reply::new(out, protocol).error(message);
+}
+
+/// Redis's wording, with up to 128 bytes of the arguments quoted.
+fn unknown_command_message(args: &[Bytes]) -> String {
+    let name = String::from_utf8_lossy(&args[0][..args[0].len().min(128)]).into_owned();
+    let mut rest = String::new();
+    for arg in &args[1..] {
+        if rest.len() >= 128 {
+            break;
+        }
+        let room = 128 - rest.len();
+        let text = String::from_utf8_lossy(&arg[..arg.len().min(room)]).into_owned();
+        rest.push_str(&format!("'{text}' "));
+    }
+    format!("ERR unknown command '{name}', with args beginning with: {rest}")
+}
+
+/// Redis keeps at most 32 arguments of 128 bytes in a slowlog entry.
+const SLOWLOG_ARGS_MAX: usize = 32;
+const SLOWLOG_ARG_BYTES_MAX: usize = 128;
+
+fn record_slow(shared: &Shared, client: &ClientState, args: &[Bytes], micros: u64) {
+    let (threshold, max_len) = {
+        let config = shared.config.read();
+        (
+            config.get_int("slowlog-log-slower-than"),
+            config.get_int("slowlog-max-len"),
+        )
+    };
+    if threshold < 0 || micros < threshold as u64 {
+        return;
+    }
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    for (i, arg) in args.iter().enumerate() {
+        if i == SLOWLOG_ARGS_MAX - 1 && args.len() > SLOWLOG_ARGS_MAX {
+            kept.push(format!("... ({} more arguments)", args.len() - i).into_bytes());
+            break;
+        }
+        if arg.len() > SLOWLOG_ARG_BYTES_MAX {
+            let mut a = arg[..SLOWLOG_ARG_BYTES_MAX].to_vec();
+            a.extend(
+                format!("... ({} more bytes)", arg.len() - SLOWLOG_ARG_BYTES_MAX).into_bytes(),
+            );
+            kept.push(a);
+        } else {
+            kept.push(arg.to_vec());
+        }
+    }
+    let mut log = shared.slowlog.lock();
+    let id = log.0;
+    log.0 += 1;
+    log.1.push_front(SlowlogEntry {
+        id,
+        unix_secs: now_ms() / 1000,
+        micros,
+        args: kept,
+        addr: client.handle.addr.to_string(),
+        name: client.name.clone().unwrap_or_default(),
+    });
+    log.1.truncate(max_len as usize);
+}

@@ -1,0 +1,215 @@
+//! INFO: Redis's sections and field names, so tools that parse INFO work.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use shoal_store::Store;
+
+use crate::commands::table;
+use crate::Shared;
+
+/// The Redis version Shoal answers as: clients pick features by it.
+pub(crate) const REDIS_VERSION: &str = "7.0.15";
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+const ALL_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+/// Resident set size from /proc, or 0 where that is not available.
+pub(crate) fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map_or(0, |pages| pages * 4096)
+}
+
+fn cpu_seconds() -> (f64, f64) {
+    // utime and stime are fields 14 and 15 of /proc/self/stat, in ticks.
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0.0);
+    };
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 100.0
+    };
+    (ticks(11), ticks(12))
+}
+
+pub(crate) fn render(shared: &Shared, store: &Store, requested: &[String]) -> String {
+    let wanted: Vec<&str> = if requested.is_empty() || requested.iter().any(|s| s == "default") {
+        DEFAULT_SECTIONS.to_vec()
+    } else if requested.iter().any(|s| s == "all" || s == "everything") {
+        ALL_SECTIONS.to_vec()
+    } else {
+        ALL_SECTIONS
+            .iter()
+            .copied()
+            .filter(|s| requested.iter().any(|r| r == s))
+            .collect()
+    };
+    let mut out = String::new();
+    for section in wanted {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        render_section(&mut out, section, shared, store);
+    }
+    out
+}
+
+fn render_section(out: &mut String, section: &str, shared: &Shared, store: &Store) {
+    let uptime = shared.started.elapsed().as_secs();
+    let config = shared.config.read();
+    match section {
+        "server" => {
+            let _ = write!(
+                out,
+                "# Server\r\nredis_version:{REDIS_VERSION}\r\nshoal_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nexecutable:shoal\r\nconfig_file:\r\nio_threads_active:1\r\n",
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::OS,
+                std::env::consts::ARCH,
+                std::process::id(),
+                shared.run_id,
+                shared.port,
+                crate::now_ms() * 1000,
+                uptime / 86400,
+                config.get("hz"),
+                config.get("hz"),
+            );
+        }
+        "clients" => {
+            let _ = write!(
+                out,
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                shared.clients.lock().len(),
+                config.get("maxclients"),
+            );
+        }
+        "memory" => {
+            let rss = rss_bytes();
+            let _ = write!(
+                out,
+                "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{:.2}M\r\nused_memory_peak:{rss}\r\nmaxmemory:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\n",
+                rss as f64 / 1048576.0,
+                rss as f64 / 1048576.0,
+                config.get("maxmemory"),
+                config.get("maxmemory-policy"),
+            );
+        }
+        "persistence" => {
+            let _ = write!(
+                out,
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_write_status:ok\r\n",
+                store.dirty,
+                crate::now_ms() / 1000 - uptime,
+            );
+        }
+        "stats" => {
+            let s = &shared.stats;
+            let _ = write!(
+                out,
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
+                s.connections_received.load(Ordering::Relaxed),
+                s.commands_processed.load(Ordering::Relaxed),
+                s.net_input_bytes.load(Ordering::Relaxed),
+                s.net_output_bytes.load(Ordering::Relaxed),
+                s.rejected_connections.load(Ordering::Relaxed),
+                store.stats.expired_keys,
+                store.stats.keyspace_hits,
+                store.stats.keyspace_misses,
+                s.errors.lock().values().sum::<u64>(),
+            );
+        }
+        "replication" => {
+            out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nrepl_backlog_active:0\r\n");
+        }
+        "cpu" => {
+            let (user, sys) = cpu_seconds();
+            let _ = write!(
+                out,
+                "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n"
+            );
+        }
+        "modules" => out.push_str("# Modules\r\n"),
+        "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "commandstats" => {
+            out.push_str("# Commandstats\r\n");
+            for (cmd, s) in table().iter().zip(&shared.command_stats) {
+                let calls = s.calls.load(Ordering::Relaxed);
+                let rejected = s.rejected.load(Ordering::Relaxed);
+                if calls == 0 && rejected == 0 {
+                    continue;
+                }
+                let usec = s.usec.load(Ordering::Relaxed);
+                let per_call = if calls > 0 {
+                    usec as f64 / calls as f64
+                } else {
+                    0.0
+                };
+                let _ = write!(
+                    out,
+                    "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={}\r\n",
+                    cmd.spec.name,
+                    s.failed.load(Ordering::Relaxed),
+                );
+            }
+        }
+        "errorstats" => {
+            out.push_str("# Errorstats\r\n");
+            let errors = shared.stats.errors.lock();
+            let mut codes: Vec<_> = errors.iter().collect();
+            codes.sort();
+            for (code, count) in codes {
+                let _ = write!(out, "errorstat_{code}:count={count}\r\n");
+            }
+        }
+        "keyspace" => {
+            out.push_str("# Keyspace\r\n");
+            for (i, db) in store.dbs.iter().enumerate() {
+                if db.is_empty() {
+                    continue;
+                }
+                let _ = write!(
+                    out,
+                    "db{i}:keys={},expires={},avg_ttl=0\r\n",
+                    db.len(),
+                    db.expires.len()
+                );
+            }
+        }
+        _ => {}
+    }
+}
