@@ -43,6 +43,7 @@
 
 mod breaker;
 pub mod clock;
+mod retry;
 mod window;
 
 pub use breaker::{
@@ -52,3 +53,7 @@ pub use breaker::{
     SLIDING_WINDOW_SIZE_SECONDS_MAX,
 };
 pub use clock::{Clock, CoarseClock, ManualClock, MonotonicClock};
+pub use retry::{
+    Backoff, GiveUp, Retry, RetryBudget, RetryBudgetConfig, RetryConfig, RetryConfigError,
+    RetryRun, Retryable, MAX_ATTEMPTS_MAX,
+};
