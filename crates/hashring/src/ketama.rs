@@ -27,6 +27,11 @@ pub const KETAMA_CONTINUUM_POINTS_MAX: usize = 1 << 24;
 /// - a key hashes with the pool's hash function (after the hash tag); an
 ///   empty key hashes to 0, as in twemproxy's `server_pool_hash`.
 ///
+/// One twemproxy quirk is kept on purpose: for some N (25, 47, 50, 55, …)
+/// its `f32` arithmetic rounds 40 × 4 down to 39 × 4, so each node has 156
+/// points; growing into or out of such an N moves ~2.5% of keys between
+/// nodes that stayed.
+///
 /// Ties between equal point values (rare) are broken by node index, where
 /// twemproxy's unstable `qsort` leaves them unspecified.
 #[derive(Clone, Debug)]
@@ -164,6 +169,23 @@ mod tests {
         assert_eq!(twemproxy_points(1, 4, 3, 160), 120);
         // 1/3 × 40 × 3 = 40.000004 in f32: floor 40, not 39.
         assert_eq!(twemproxy_points(1, 3, 3, 160), 160);
+    }
+
+    #[test]
+    fn float_rounding_quirk_matches_twemproxy() {
+        // twemproxy's f32 arithmetic gives 156 points, not 160, to each of
+        // N equal servers for these N ≤ 100 (computed with its C expression
+        // compiled by gcc on x86-64). Growing to or from such an N moves a
+        // few keys between old servers; we reproduce it to stay compatible.
+        let short = [25, 47, 50, 55, 61, 71, 94, 100];
+        for n in 1..=100u32 {
+            let expected = if short.contains(&n) { 156 } else { 160 };
+            assert_eq!(
+                twemproxy_points(1, u64::from(n), n as usize, 160),
+                expected,
+                "n={n}"
+            );
+        }
     }
 
     #[test]
