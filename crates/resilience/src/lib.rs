@@ -43,6 +43,7 @@
 
 mod breaker;
 pub mod clock;
+mod limit;
 mod retry;
 mod window;
 
@@ -53,6 +54,10 @@ pub use breaker::{
     SLIDING_WINDOW_SIZE_SECONDS_MAX,
 };
 pub use clock::{Clock, CoarseClock, ManualClock, MonotonicClock};
+pub use limit::{
+    Bulkhead, BulkheadConfig, BulkheadFull, BulkheadPermit, LimitConfigError, RateLimited,
+    RateLimiter, RateLimiterConfig, TimeLimiter, Timeout, MAX_CONCURRENT_CALLS_MAX,
+};
 pub use retry::{
     Backoff, GiveUp, Retry, RetryBudget, RetryBudgetConfig, RetryConfig, RetryConfigError,
     RetryRun, Retryable, MAX_ATTEMPTS_MAX,
