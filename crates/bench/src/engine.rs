@@ -132,6 +132,15 @@ pub(crate) struct Shared {
     pub(crate) start: OnceLock<Instant>,
 }
 
+/// Records into an auto-resizing histogram; `saturating_record` would clamp
+/// at the current size instead of growing. Only a value beyond what a
+/// histogram can ever hold (hours) is clamped.
+fn record(h: &mut Histogram<u64>, value_us: u64) {
+    if h.record(value_us).is_err() {
+        h.saturating_record(value_us);
+    }
+}
+
 struct Pending {
     cmd: u16,
     key: u64,
@@ -710,8 +719,8 @@ impl Worker<'_> {
                 t.first_error = Some(msg);
             }
         }
-        t.latency_us.saturating_record(latency_us);
+        record(&mut t.latency_us, latency_us);
         self.second.ops[cmd] += 1;
-        self.second.latency_us.saturating_record(latency_us);
+        record(&mut self.second.latency_us, latency_us);
     }
 }
