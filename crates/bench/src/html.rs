@@ -222,7 +222,8 @@ fn throughput_chart(report: &Report) -> String {
 
 fn latency_chart(report: &Report) -> String {
     let at = |sec: u64| sec as f64 + 1.0;
-    let pick: [(&str, fn(&crate::Latency) -> f64); 4] = [
+    type Pick = fn(&crate::Latency) -> f64;
+    let pick: [(&str, Pick); 4] = [
         ("p50", |l| l.p50_ms),
         ("p90", |l| l.p90_ms),
         ("p99", |l| l.p99_ms),

@@ -193,7 +193,7 @@ fn parse_arg(word: &str) -> Arg {
             }
         };
         if at > 0 {
-            segments.push(Segment::Literal(rest[..at].as_bytes().to_vec()));
+            segments.push(Segment::Literal(rest.as_bytes()[..at].to_vec()));
         }
         segments.push(seg);
         rest = &rest[at + len..];

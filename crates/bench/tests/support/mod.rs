@@ -33,12 +33,14 @@ pub struct Stats {
     pub per_connection: HashMap<usize, u64>,
 }
 
+type Keyspace = HashMap<Vec<u8>, Vec<u8>>;
+
 struct State {
     behaviour: Behaviour,
     seen: AtomicU64,
     /// Every command is handled under this lock, so a stall holds every
     /// connection, like a server whose one thread is busy.
-    data: Mutex<(HashMap<Vec<u8>, Vec<u8>>, Stats)>,
+    data: Mutex<(Keyspace, Stats)>,
     stop: AtomicBool,
 }
 
