@@ -407,20 +407,25 @@ impl<T, E> Classifier<T, E> {
 
     pub fn classify(&self, result: &Result<T, E>) -> Outcome {
         match result {
-            Ok(v) => match &self.record_result {
-                Some(f) if f(v) => Outcome::Failure,
-                _ => Outcome::Success,
-            },
-            Err(e) => {
-                if self.ignore_error.as_ref().is_some_and(|f| f(e)) {
-                    Outcome::Ignored
-                } else {
-                    match &self.record_error {
-                        Some(f) if !f(e) => Outcome::Success,
-                        _ => Outcome::Failure,
-                    }
-                }
-            }
+            Ok(v) => self.classify_ok(v),
+            Err(e) => self.classify_err(e),
+        }
+    }
+
+    pub fn classify_ok(&self, value: &T) -> Outcome {
+        match &self.record_result {
+            Some(f) if f(value) => Outcome::Failure,
+            _ => Outcome::Success,
+        }
+    }
+
+    pub fn classify_err(&self, error: &E) -> Outcome {
+        if self.ignore_error.as_ref().is_some_and(|f| f(error)) {
+            return Outcome::Ignored;
+        }
+        match &self.record_error {
+            Some(f) if !f(error) => Outcome::Success,
+            _ => Outcome::Failure,
         }
     }
 }

@@ -43,7 +43,9 @@
 
 mod breaker;
 pub mod clock;
+mod layer;
 mod limit;
+mod pipeline;
 mod retry;
 mod window;
 
@@ -54,10 +56,15 @@ pub use breaker::{
     SLIDING_WINDOW_SIZE_SECONDS_MAX,
 };
 pub use clock::{Clock, CoarseClock, ManualClock, MonotonicClock};
+pub use layer::{
+    CircuitBreakerFuture, CircuitBreakerLayer, CircuitBreakerService, PipelineLayer,
+    PipelineService,
+};
 pub use limit::{
     Bulkhead, BulkheadConfig, BulkheadFull, BulkheadPermit, LimitConfigError, RateLimited,
     RateLimiter, RateLimiterConfig, TimeLimiter, Timeout, MAX_CONCURRENT_CALLS_MAX,
 };
+pub use pipeline::{Error, Pipeline};
 pub use retry::{
     Backoff, GiveUp, Retry, RetryBudget, RetryBudgetConfig, RetryConfig, RetryConfigError,
     RetryRun, Retryable, MAX_ATTEMPTS_MAX,

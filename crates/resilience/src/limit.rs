@@ -102,6 +102,14 @@ pub struct RateLimiter {
     state: Mutex<(u64, i64)>,
 }
 
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
 impl RateLimiter {
     /// # Errors
     /// A setting out of range.
