@@ -114,9 +114,19 @@ fn spawn_allocations(threads: usize) -> u64 {
     ALLOCS.load(Ordering::Relaxed) - before
 }
 
+/// Runs per configuration; the best is reported, because on a shared
+/// machine other processes only ever add time.
+const RUNS: usize = 5;
+
 fn main() {
     for threads in [1, 2] {
-        let (ns, allocs) = measure(threads);
-        println!("threads={threads} ns_per_call={ns:.1} allocs_per_call={allocs:.6}");
+        let mut best_ns = f64::INFINITY;
+        let mut worst_allocs: f64 = 0.0;
+        for _ in 0..RUNS {
+            let (ns, allocs) = measure(threads);
+            best_ns = best_ns.min(ns);
+            worst_allocs = worst_allocs.max(allocs);
+        }
+        println!("threads={threads} ns_per_call={best_ns:.1} allocs_per_call={worst_allocs:.6}");
     }
 }

@@ -363,6 +363,9 @@ pub struct MetricsSnapshot {
     pub probes_in_flight: u32,
 }
 
+/// A user predicate over a call's error or value.
+type Predicate<X> = Box<dyn Fn(&X) -> bool + Send + Sync>;
+
 /// Classifies a call's `Result` into an [`Outcome`], Resilience4j's
 /// `ignoreExceptions` / `recordExceptions` / `recordResult` predicates.
 ///
@@ -370,9 +373,9 @@ pub struct MetricsSnapshot {
 /// `record_error` says so (default: every error), else a `Success`; an `Ok`
 /// is a `Failure` if `record_result` says so (default: never).
 pub struct Classifier<T, E> {
-    record_error: Option<Box<dyn Fn(&E) -> bool + Send + Sync>>,
-    ignore_error: Option<Box<dyn Fn(&E) -> bool + Send + Sync>>,
-    record_result: Option<Box<dyn Fn(&T) -> bool + Send + Sync>>,
+    record_error: Option<Predicate<E>>,
+    ignore_error: Option<Predicate<E>>,
+    record_result: Option<Predicate<T>>,
 }
 
 impl<T, E> Default for Classifier<T, E> {
@@ -473,6 +476,8 @@ impl CircuitBreakerBuilder {
         instruments.set_state(State::Closed);
         let window = self.config.new_window();
         let clock = self.clock.unwrap_or_else(|| default_clock(&self.config));
+        let closed_minimum_calls = self.config.closed_minimum_calls();
+        let half_open_minimum_calls = self.config.half_open_minimum_calls();
         Ok(CircuitBreaker {
             inner: Arc::new(Inner {
                 slow_nanos: duration_nanos(self.config.slow_call_duration_threshold),
@@ -497,6 +502,8 @@ impl CircuitBreakerBuilder {
                 }),
                 listeners: self.listeners,
                 instruments,
+                closed_minimum_calls,
+                half_open_minimum_calls,
             }),
         })
     }
@@ -566,6 +573,9 @@ struct Inner {
     core: Mutex<Core>,
     listeners: Vec<Listener>,
     instruments: Instruments,
+    /// `CircuitBreakerConfig::closed_minimum_calls`, computed once.
+    closed_minimum_calls: u32,
+    half_open_minimum_calls: u32,
 }
 
 struct Core {
@@ -1023,27 +1033,23 @@ impl Inner {
     }
 
     fn after_record(&self, core: &mut Core, counts: Counts, now: u64, pending: &mut Pending) {
-        let minimum = self.config.closed_minimum_calls();
-        if counts.total == 0 || counts.total < minimum {
-            self.instruments.rates(counts, None);
+        self.instruments.window(counts);
+        if counts.total == 0 || counts.total < self.closed_minimum_calls {
             return;
         }
-        let failure_rate = counts.failure_rate_percent();
-        let slow_rate = counts.slow_call_rate_percent();
-        self.instruments
-            .rates(counts, Some((failure_rate, slow_rate)));
-        let failure_over = failure_rate >= self.config.failure_rate_threshold_percent;
-        let slow_over = slow_rate >= self.config.slow_call_rate_threshold_percent;
+        let failure_over = counts.failure_rate_at_least(self.config.failure_rate_threshold_percent);
+        let slow_over =
+            counts.slow_call_rate_at_least(self.config.slow_call_rate_threshold_percent);
         match core.state {
             State::Closed if failure_over || slow_over => {
                 if failure_over {
-                    pending.push(Event::FailureRateExceeded {
-                        rate_percent: failure_rate,
+                    pending.push_with(|| Event::FailureRateExceeded {
+                        rate_percent: counts.failure_rate_percent(),
                     });
                 }
                 if slow_over {
-                    pending.push(Event::SlowCallRateExceeded {
-                        rate_percent: slow_rate,
+                    pending.push_with(|| Event::SlowCallRateExceeded {
+                        rate_percent: counts.slow_call_rate_percent(),
                     });
                 }
                 core.frozen = counts;
@@ -1052,13 +1058,13 @@ impl Inner {
             State::MetricsOnly => {
                 // Announce each crossing once, not on every call above it.
                 if failure_over && !core.failure_rate_exceeded {
-                    pending.push(Event::FailureRateExceeded {
-                        rate_percent: failure_rate,
+                    pending.push_with(|| Event::FailureRateExceeded {
+                        rate_percent: counts.failure_rate_percent(),
                     });
                 }
                 if slow_over && !core.slow_rate_exceeded {
-                    pending.push(Event::SlowCallRateExceeded {
-                        rate_percent: slow_rate,
+                    pending.push_with(|| Event::SlowCallRateExceeded {
+                        rate_percent: counts.slow_call_rate_percent(),
                     });
                 }
                 core.failure_rate_exceeded = failure_over;
@@ -1070,17 +1076,13 @@ impl Inner {
 
     fn after_probe(&self, core: &mut Core, now: u64, pending: &mut Pending) {
         let counts = core.probes;
-        let minimum = self.config.half_open_minimum_calls();
-        if counts.total < minimum {
-            self.instruments.rates(counts, None);
+        self.instruments.window(counts);
+        if counts.total < self.half_open_minimum_calls {
             return;
         }
-        let failure_rate = counts.failure_rate_percent();
-        let slow_rate = counts.slow_call_rate_percent();
-        self.instruments
-            .rates(counts, Some((failure_rate, slow_rate)));
-        let failure_over = failure_rate >= self.config.failure_rate_threshold_percent;
-        let slow_over = slow_rate >= self.config.slow_call_rate_threshold_percent;
+        let failure_over = counts.failure_rate_at_least(self.config.failure_rate_threshold_percent);
+        let slow_over =
+            counts.slow_call_rate_at_least(self.config.slow_call_rate_threshold_percent);
         if failure_over || slow_over {
             core.frozen = counts;
             self.transition(core, State::Open, now, pending);
@@ -1235,9 +1237,12 @@ struct Instruments {
     slow_successful: Counter,
     slow_failed: Counter,
     state: [Gauge; 6],
-    failure_rate: Gauge,
-    slow_call_rate: Gauge,
-    buffered: Gauge,
+    /// Window contents as integers (`kind` = total / failed / slow): the
+    /// rates are `failed / total` in PromQL, which keeps a float division
+    /// off the hot path.
+    buffered_total: Gauge,
+    buffered_failed: Gauge,
+    buffered_slow: Gauge,
 }
 
 impl Instruments {
@@ -1245,6 +1250,7 @@ impl Instruments {
         let calls = |kind: &'static str| metrics::counter!("shoal_circuit_breaker_calls_total", "name" => name.to_owned(), "kind" => kind);
         let slow = |kind: &'static str| metrics::counter!("shoal_circuit_breaker_slow_calls_total", "name" => name.to_owned(), "kind" => kind);
         let state = |s: State| metrics::gauge!("shoal_circuit_breaker_state", "name" => name.to_owned(), "state" => s.as_str());
+        let buffered = |kind: &'static str| metrics::gauge!("shoal_circuit_breaker_buffered_calls", "name" => name.to_owned(), "kind" => kind);
         Instruments {
             successful: calls("successful"),
             failed: calls("failed"),
@@ -1253,9 +1259,9 @@ impl Instruments {
             slow_successful: slow("successful"),
             slow_failed: slow("failed"),
             state: State::ALL.map(state),
-            failure_rate: metrics::gauge!("shoal_circuit_breaker_failure_rate_percent", "name" => name.to_owned()),
-            slow_call_rate: metrics::gauge!("shoal_circuit_breaker_slow_call_rate_percent", "name" => name.to_owned()),
-            buffered: metrics::gauge!("shoal_circuit_breaker_buffered_calls", "name" => name.to_owned()),
+            buffered_total: buffered("total"),
+            buffered_failed: buffered("failed"),
+            buffered_slow: buffered("slow"),
         }
     }
 
@@ -1265,12 +1271,9 @@ impl Instruments {
         }
     }
 
-    /// Rates are exported as -1 below the minimum number of calls, the
-    /// convention Resilience4j's Micrometer binding uses.
-    fn rates(&self, counts: Counts, rates: Option<(f32, f32)>) {
-        let (failure, slow) = rates.map_or((-1.0, -1.0), |(f, s)| (f64::from(f), f64::from(s)));
-        self.failure_rate.set(failure);
-        self.slow_call_rate.set(slow);
-        self.buffered.set(f64::from(counts.total));
+    fn window(&self, counts: Counts) {
+        self.buffered_total.set(f64::from(counts.total));
+        self.buffered_failed.set(f64::from(counts.failed));
+        self.buffered_slow.set(f64::from(counts.slow));
     }
 }

@@ -61,8 +61,21 @@ impl Counts {
         self.slow_failed -= other.slow_failed;
     }
 
-    /// Failure rate in percent, computed in `f32` exactly as Resilience4j's
-    /// `Snapshot.getFailureRate` does so boundary cases agree with it.
+    /// Whether `failed / total >= threshold %`, decided exactly: both sides
+    /// are multiplied out in `f64`, where a u32 count times an f32 threshold
+    /// is exact. Resilience4j divides in `f32`; the two agree wherever its
+    /// division is exact (every integer threshold, every boundary the tests
+    /// pin), and this one needs no division on the hot path.
+    pub(crate) fn failure_rate_at_least(&self, threshold_percent: f32) -> bool {
+        f64::from(self.failed) * 100.0 >= f64::from(threshold_percent) * f64::from(self.total)
+    }
+
+    pub(crate) fn slow_call_rate_at_least(&self, threshold_percent: f32) -> bool {
+        f64::from(self.slow) * 100.0 >= f64::from(threshold_percent) * f64::from(self.total)
+    }
+
+    /// Failure rate in percent, computed in `f32` as Resilience4j's
+    /// `Snapshot.getFailureRate` does, for snapshots and events.
     pub(crate) fn failure_rate_percent(&self) -> f32 {
         if self.total == 0 {
             return 0.0;
