@@ -9,10 +9,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use shoal_resp::{Protocol, Reply};
 use shoal_store::cmd::spec;
-use shoal_store::{CommandSpec, Error, Store};
+use shoal_store::{CommandSpec, Error};
 
-use crate::conn::{run_command, ClientState, ReplyMode};
-use crate::{info, Shared};
+use crate::conn::{run_command, ClientState, Clock, ReplyMode};
+use crate::{info, Engine, Shared};
 
 type Result<T = (), E = Error> = std::result::Result<T, E>;
 
@@ -20,10 +20,11 @@ type Result<T = (), E = Error> = std::result::Result<T, E>;
 pub(crate) struct Call<'a> {
     pub client: &'a mut ClientState,
     pub shared: &'a Shared,
-    pub store: &'a mut Store,
+    pub engine: &'a mut Engine,
     pub out: &'a mut Vec<u8>,
     pub args: &'a [Bytes],
     pub now_ms: u64,
+    pub clock: &'a mut Clock,
 }
 
 impl Call<'_> {
@@ -313,7 +314,10 @@ pub(crate) fn table() -> &'static [Command] {
 }
 
 pub(crate) fn lookup(name: &[u8]) -> Option<(usize, &'static Command)> {
-    static BY_NAME: OnceLock<HashMap<&'static [u8], usize>> = OnceLock::new();
+    // Looked up for every command: a fast fixed hasher, not SipHash (the
+    // names are ours, so there is nothing to defend against).
+    type Names = HashMap<&'static [u8], usize, foldhash::fast::FixedState>;
+    static BY_NAME: OnceLock<Names> = OnceLock::new();
     let map = BY_NAME.get_or_init(|| {
         table()
             .iter()
@@ -458,7 +462,7 @@ fn hello(c: &mut Call<'_>) -> Result {
 
 fn select(c: &mut Call<'_>) -> Result {
     let index = shoal_store::parse_i64_exact(&c.args[1]).ok_or(Error::NotInteger)?;
-    if index < 0 || index as usize >= c.store.dbs.len() || index > i64::from(i32::MAX) {
+    if index < 0 || index as usize >= c.engine.store.dbs.len() || index > i64::from(i32::MAX) {
         return Err(Error::DbIndexOutOfRange);
     }
     c.client.db = index as usize;
@@ -469,7 +473,7 @@ fn select(c: &mut Call<'_>) -> Result {
 fn reset(c: &mut Call<'_>) -> Result {
     c.client.multi = None;
     c.client.multi_failed = false;
-    c.client.unwatch_all(c.store);
+    c.client.unwatch_all(&mut c.engine.store);
     c.client.db = 0;
     c.client.protocol = Protocol::Resp2;
     c.client.reply_mode = ReplyMode::On;
@@ -730,7 +734,7 @@ fn discard(c: &mut Call<'_>) -> Result {
         return Err(Error::Other("DISCARD without MULTI".into()));
     }
     c.client.multi_failed = false;
-    c.client.unwatch_all(c.store);
+    c.client.unwatch_all(&mut c.engine.store);
     c.reply().ok();
     Ok(())
 }
@@ -740,28 +744,27 @@ fn exec(c: &mut Call<'_>) -> Result {
         return Err(Error::Other("EXEC without MULTI".into()));
     };
     if std::mem::take(&mut c.client.multi_failed) {
-        c.client.unwatch_all(c.store);
+        c.client.unwatch_all(&mut c.engine.store);
         return Err(Error::Raw(
             "EXECABORT Transaction discarded because of previous errors.".into(),
         ));
     }
     // A watched key that changed, or that expired since WATCH, aborts.
     let now = c.now_ms;
-    let expired_since_watch = c
-        .client
-        .watched
-        .iter()
-        .any(|(db, key, was_expired)| !was_expired && c.store.dbs[*db].is_expired(key, now));
-    if c.store.watches.is_dirty(c.client.id) || expired_since_watch {
-        c.client.unwatch_all(c.store);
+    let expired_since_watch =
+        c.client.watched.iter().any(|(db, key, was_expired)| {
+            !was_expired && c.engine.store.dbs[*db].is_expired(key, now)
+        });
+    if c.engine.store.watches.is_dirty(c.client.id) || expired_since_watch {
+        c.client.unwatch_all(&mut c.engine.store);
         c.reply().null_array();
         return Ok(());
     }
-    c.client.unwatch_all(c.store);
+    c.client.unwatch_all(&mut c.engine.store);
     let len = queue.len();
     c.reply().array(len);
     for args in &queue {
-        run_command(c.client, c.shared, c.store, args, c.out);
+        run_command(c.client, c.shared, c.engine, args, c.out, c.clock);
     }
     Ok(())
 }
@@ -779,8 +782,8 @@ fn watch(c: &mut Call<'_>) -> Result {
         {
             continue;
         }
-        let expired = c.store.dbs[db].is_expired(key, c.now_ms);
-        c.store.watches.watch(db, key, c.client.id);
+        let expired = c.engine.store.dbs[db].is_expired(key, c.now_ms);
+        c.engine.store.watches.watch(db, key, c.client.id);
         c.client.watched.push((db, key.to_vec().into(), expired));
     }
     c.reply().ok();
@@ -788,7 +791,7 @@ fn watch(c: &mut Call<'_>) -> Result {
 }
 
 fn unwatch(c: &mut Call<'_>) -> Result {
-    c.client.unwatch_all(c.store);
+    c.client.unwatch_all(&mut c.engine.store);
     c.reply().ok();
     Ok(())
 }
@@ -798,7 +801,7 @@ fn info_cmd(c: &mut Call<'_>) -> Result {
         .iter()
         .map(|a| text(a).to_ascii_lowercase())
         .collect();
-    let body = info::render(c.shared, c.store, &sections);
+    let body = info::render(c.shared, c.engine, &sections);
     c.reply().verbatim("txt", body.as_bytes());
     Ok(())
 }
@@ -858,21 +861,17 @@ fn config(c: &mut Call<'_>) -> Result {
                 ))
             })?;
         }
-        c.store.config.proto_max_bulk_len = config.get_int("proto-max-bulk-len") as usize;
+        c.engine.store.config.proto_max_bulk_len = config.get_int("proto-max-bulk-len") as usize;
+        c.engine.stats.slowlog_threshold_us = config.get_int("slowlog-log-slower-than");
+        c.engine.stats.slowlog_max_len = config.get_int("slowlog-max-len") as usize;
+        c.engine
+            .stats
+            .slowlog
+            .truncate(c.engine.stats.slowlog_max_len);
         *c.shared.config.write() = config;
         c.reply().ok();
     } else if is(&sub, "resetstat") && argc == 2 {
-        for s in &c.shared.command_stats {
-            s.calls.store(0, Ordering::Relaxed);
-            s.usec.store(0, Ordering::Relaxed);
-            s.failed.store(0, Ordering::Relaxed);
-            s.rejected.store(0, Ordering::Relaxed);
-        }
-        c.shared.stats.errors.lock().clear();
-        c.shared
-            .stats
-            .commands_processed
-            .store(0, Ordering::Relaxed);
+        c.engine.stats.reset();
         c.shared
             .stats
             .connections_received
@@ -881,7 +880,7 @@ fn config(c: &mut Call<'_>) -> Result {
             .stats
             .rejected_connections
             .store(0, Ordering::Relaxed);
-        c.store.stats = Default::default();
+        c.engine.store.stats = Default::default();
         c.reply().ok();
     } else if is(&sub, "rewrite") && argc == 2 {
         return Err(Error::Other(
@@ -1075,8 +1074,8 @@ fn debug(c: &mut Call<'_>) -> Result {
     } else if is(&sub, "object") && argc == 3 {
         let key = c.args[2].clone();
         let db = c.client.db;
-        c.store.expire_if_needed(db, &key, c.now_ms);
-        let Some(entry) = c.store.dbs[db].keys.get(&key) else {
+        c.engine.store.expire_if_needed(db, &key, c.now_ms);
+        let Some(entry) = c.engine.store.dbs[db].keys.get(&key) else {
             return Err(Error::Other("no such key".into()));
         };
         let (encoding, len) = match &entry.value {
@@ -1111,10 +1110,10 @@ fn slowlog(c: &mut Call<'_>) -> Result {
     let sub = c.args[1].clone();
     let argc = c.args.len();
     if is(&sub, "len") && argc == 2 {
-        let n = c.shared.slowlog.lock().1.len();
+        let n = c.engine.stats.slowlog.len();
         c.reply().integer(n as i64);
     } else if is(&sub, "reset") && argc == 2 {
-        c.shared.slowlog.lock().1.clear();
+        c.engine.stats.slowlog.clear();
         c.reply().ok();
     } else if is(&sub, "get") && (argc == 2 || argc == 3) {
         let count = if argc == 3 {
@@ -1131,8 +1130,7 @@ fn slowlog(c: &mut Call<'_>) -> Result {
         } else {
             10
         };
-        let log = c.shared.slowlog.lock();
-        let entries: Vec<_> = log.1.iter().take(count).collect();
+        let entries: Vec<_> = c.engine.stats.slowlog.iter().take(count).collect();
         let mut r = Reply::new(c.out, c.client.protocol);
         r.array(entries.len());
         for e in entries {

@@ -15,20 +15,22 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use shoal_resp::{Command, Limits, Parsed, Protocol, Reply, RequestParser};
 use shoal_store::{ClientId, Ctx, Error, Store};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::commands::{self, Call};
-use crate::{now_ms, ClientHandle, ClientInfo, Shared, SlowlogEntry};
+use crate::{now_ms, ClientHandle, ClientInfo, Engine, ExecStats, Shared, SlowlogEntry};
 
 /// Commands run per store-lock acquisition at most, so one client's deep
 /// pipeline cannot starve the others for long.
 const BATCH_COMMANDS_MAX: usize = 1024;
 /// Initial read buffer; grows for large arguments.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
-/// Redis's `PROTO_REPLY_CHUNK_BYTES`-like threshold: flush replies mid-batch
-/// once this much is pending, so big replies stream out.
-const OUTPUT_FLUSH_BYTES: usize = 64 * 1024;
+/// Never read into less room than this (an empty read would look like EOF).
+const READ_SPARE_MIN_BYTES: usize = 4096;
+/// An output buffer that grew past this for a big reply is shrunk back once
+/// written, so idle connections do not keep megabytes each.
+const OUTPUT_KEEP_BYTES_MAX: usize = 256 * 1024;
 
 /// What `CLIENT REPLY` asked for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -130,7 +132,7 @@ pub(crate) async fn serve(mut stream: TcpStream, addr: SocketAddr, shared: Arc<S
     if let Err(e) = result {
         tracing::debug!(client = id, error = %e, "connection ended");
     }
-    client.unwatch_all(&mut shared.store.lock());
+    client.unwatch_all(&mut shared.engine.lock().store);
     shared.clients.lock().remove(&id);
 }
 
@@ -160,7 +162,7 @@ async fn connection_loop(
                 .net_output_bytes
                 .fetch_add(out.len() as u64, Ordering::Relaxed);
             out.clear();
-            if out.capacity() > 4 * OUTPUT_FLUSH_BYTES {
+            if out.capacity() > OUTPUT_KEEP_BYTES_MAX {
                 out.shrink_to(READ_BUFFER_BYTES);
             }
         }
@@ -175,7 +177,8 @@ async fn connection_loop(
             // but never by more than one chunk ahead of what has arrived.
             const RESERVE_AHEAD_MAX_BYTES: usize = 64 * 1024 * 1024;
             input.reserve(needed.min(RESERVE_AHEAD_MAX_BYTES));
-        } else if input.capacity() - input.len() < 4096 {
+        }
+        if input.capacity() - input.len() < READ_SPARE_MIN_BYTES {
             input.reserve(READ_BUFFER_BYTES);
         }
         let idle_timeout = shared.config.read().get_int("timeout");
@@ -183,7 +186,7 @@ async fn connection_loop(
             if idle_timeout > 0 {
                 match tokio::time::timeout(
                     Duration::from_secs(idle_timeout as u64),
-                    stream.read_buf(&mut input),
+                    read_some(stream, &mut input),
                 )
                 .await
                 {
@@ -191,7 +194,7 @@ async fn connection_loop(
                     Err(_) => Ok(0),
                 }
             } else {
-                stream.read_buf(&mut input).await
+                read_some(stream, &mut input).await
             }
         };
         let n = tokio::select! {
@@ -218,6 +221,48 @@ async fn connection_loop(
     }
 }
 
+/// Reads what the socket has into `input`, waiting for readiness first.
+///
+/// `read_buf` would learn that the socket is drained only from a second
+/// `read()` failing with `EAGAIN` — one wasted syscall per request in the
+/// common request/reply rhythm, which on virtual machines costs more than
+/// running the command. A read that fills less than the space offered has
+/// drained the socket, so we clear tokio's readiness ourselves. Doing it
+/// inside `try_io` is what makes this safe: tokio only clears the readiness
+/// it observed before our read, so data that arrives after the read still
+/// wakes us.
+async fn read_some(stream: &TcpStream, input: &mut BytesMut) -> std::io::Result<usize> {
+    use std::mem::MaybeUninit;
+    use tokio::io::Interest;
+    loop {
+        stream.readable().await?;
+        let spare: &mut [MaybeUninit<u8>] = input.spare_capacity_mut();
+        let offered = spare.len();
+        let mut got = 0;
+        let result = stream.try_io(Interest::READABLE, || {
+            got = socket2::SockRef::from(stream).recv(spare)?;
+            if got > 0 && got < offered {
+                // Drained: clear readiness now, keep the bytes.
+                return Err(std::io::ErrorKind::WouldBlock.into());
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if got == 0 {
+                    continue;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        // SAFETY: `recv` initialized the first `got` bytes of the spare
+        // capacity, which directly follows the buffer's length.
+        unsafe { input.set_len(input.len() + got) };
+        return Ok(got);
+    }
+}
+
 fn parser_limits(shared: &Shared, client: &ClientState) -> Limits {
     let config = shared.config.read();
     Limits {
@@ -234,29 +279,63 @@ fn run_batch(
     batch: &mut Vec<Command>,
     out: &mut Vec<u8>,
 ) {
-    let mut store = shared.store.lock();
+    let mut engine = shared.engine.lock();
     let mut last = "NULL";
+    let mut clock = Clock::start();
     for args in batch.drain(..) {
-        last = run_command(client, shared, &mut store, &args, out);
+        last = run_command(client, shared, &mut engine, &args, out, &mut clock);
         if client.close_after_reply {
             break;
         }
     }
     batch.clear();
-    drop(store);
+    drop(engine);
     client.publish_info(last);
+}
+
+/// Command timing with one clock reading per command: each command's end
+/// is the next one's start, and wall-clock milliseconds are derived from
+/// the monotonic reading.
+pub(crate) struct Clock {
+    base: Instant,
+    base_ms: u64,
+    last: Instant,
+}
+
+impl Clock {
+    pub fn start() -> Clock {
+        let now = Instant::now();
+        Clock {
+            base: now,
+            base_ms: now_ms(),
+            last: now,
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.base_ms + (self.last - self.base).as_millis() as u64
+    }
+
+    /// Microseconds since the previous call (or the start).
+    fn lap_micros(&mut self) -> u64 {
+        let now = Instant::now();
+        let micros = (now - self.last).as_micros() as u64;
+        self.last = now;
+        micros
+    }
 }
 
 /// Dispatches one command; returns its name for CLIENT LIST's `cmd`.
 pub(crate) fn run_command(
     client: &mut ClientState,
     shared: &Shared,
-    store: &mut Store,
+    engine: &mut Engine,
     args: &[Bytes],
     out: &mut Vec<u8>,
+    clock: &mut Clock,
 ) -> &'static str {
     let mark = out.len();
-    let name = run_command_inner(client, shared, store, args, out);
+    let name = run_command_inner(client, shared, engine, args, out, clock);
     match client.reply_mode {
         ReplyMode::On => {}
         ReplyMode::Off => out.truncate(mark),
@@ -272,25 +351,26 @@ pub(crate) fn run_command(
 fn run_command_inner(
     client: &mut ClientState,
     shared: &Shared,
-    store: &mut Store,
+    engine: &mut Engine,
     args: &[Bytes],
     out: &mut Vec<u8>,
+    clock: &mut Clock,
 ) -> &'static str {
     let protocol = client.protocol;
+    let stats = &mut engine.stats;
     let Some((index, cmd)) = commands::lookup(&args[0]) else {
         let message = unknown_command_message(args);
-        reply_error(shared, out, protocol, &message);
+        reply_error(stats, out, protocol, &message);
         if client.multi.is_some() {
             client.multi_failed = true;
         }
         return "unknown";
     };
     let spec = cmd.spec;
-    let stats = &shared.command_stats[index];
     if !spec.arity_ok(args.len()) {
-        stats.rejected.fetch_add(1, Ordering::Relaxed);
+        stats.commands[index].rejected += 1;
         reply_error(
-            shared,
+            stats,
             out,
             protocol,
             &Error::WrongArity(spec.name.to_string()).to_string(),
@@ -301,8 +381,8 @@ fn run_command_inner(
         return spec.name;
     }
     if !client.authenticated && !spec.has_flag("no-auth") {
-        stats.rejected.fetch_add(1, Ordering::Relaxed);
-        reply_error(shared, out, protocol, "NOAUTH Authentication required.");
+        stats.commands[index].rejected += 1;
+        reply_error(stats, out, protocol, "NOAUTH Authentication required.");
         if client.multi.is_some() {
             client.multi_failed = true;
         }
@@ -318,50 +398,60 @@ fn run_command_inner(
             return spec.name;
         }
     }
-    let started = Instant::now();
-    let now = now_ms();
+    clock.lap_micros();
+    let now = clock.now_ms();
     let mark = out.len();
     let result = match cmd.server {
         Some(handler) => handler(&mut Call {
             client,
             shared,
-            store,
+            engine,
             out,
             args,
             now_ms: now,
+            clock,
         }),
         None => {
-            let mut ctx = Ctx::new(store, client.db, now, client.id);
+            let mut ctx = Ctx::new(&mut engine.store, client.db, now, client.id);
             let mut reply = Reply::new(out, protocol);
             shoal_store::execute(spec, &mut ctx, &mut reply, args)
         }
     };
-    let micros = started.elapsed().as_micros() as u64;
-    stats.calls.fetch_add(1, Ordering::Relaxed);
-    stats.usec.fetch_add(micros, Ordering::Relaxed);
-    shared
-        .stats
-        .commands_processed
-        .fetch_add(1, Ordering::Relaxed);
+    let micros = clock.lap_micros();
+    let stats = &mut engine.stats;
+    let counters = &mut stats.commands[index];
+    counters.calls += 1;
+    counters.usec += micros;
+    stats.processed += 1;
     if let Err(e) = result {
         // A failing command writes nothing itself; its error is the reply.
         out.truncate(mark);
-        stats.failed.fetch_add(1, Ordering::Relaxed);
-        reply_error(shared, out, client.protocol, &e.to_string());
+        stats.commands[index].failed += 1;
+        reply_error(stats, out, client.protocol, &e.to_string());
     }
-    record_slow(shared, client, args, micros);
+    if stats.slowlog_threshold_us >= 0
+        && micros >= stats.slowlog_threshold_us as u64
+        && !spec.has_flag("skip_slowlog")
+    {
+        record_slow(stats, client, args, micros);
+    }
     spec.name
 }
 
 /// Sends an error reply and counts it under its code (INFO errorstats).
-pub(crate) fn reply_error(shared: &Shared, out: &mut Vec<u8>, protocol: Protocol, message: &str) {
+pub(crate) fn reply_error(
+    stats: &mut ExecStats,
+    out: &mut Vec<u8>,
+    protocol: Protocol,
+    message: &str,
+) {
     let code = message.split(' ').next().unwrap_or("ERR");
-    *shared
-        .stats
-        .errors
-        .lock()
-        .entry(code.to_string())
-        .or_default() += 1;
+    match stats.errors.get_mut(code) {
+        Some(n) => *n += 1,
+        None => {
+            stats.errors.insert(code.to_string(), 1);
+        }
+    }
     Reply::new(out, protocol).error(message);
 }
 
@@ -384,17 +474,7 @@ fn unknown_command_message(args: &[Bytes]) -> String {
 const SLOWLOG_ARGS_MAX: usize = 32;
 const SLOWLOG_ARG_BYTES_MAX: usize = 128;
 
-fn record_slow(shared: &Shared, client: &ClientState, args: &[Bytes], micros: u64) {
-    let (threshold, max_len) = {
-        let config = shared.config.read();
-        (
-            config.get_int("slowlog-log-slower-than"),
-            config.get_int("slowlog-max-len"),
-        )
-    };
-    if threshold < 0 || micros < threshold as u64 {
-        return;
-    }
+fn record_slow(stats: &mut ExecStats, client: &ClientState, args: &[Bytes], micros: u64) {
     let mut kept: Vec<Vec<u8>> = Vec::new();
     for (i, arg) in args.iter().enumerate() {
         if i == SLOWLOG_ARGS_MAX - 1 && args.len() > SLOWLOG_ARGS_MAX {
@@ -411,10 +491,9 @@ fn record_slow(shared: &Shared, client: &ClientState, args: &[Bytes], micros: u6
             kept.push(arg.to_vec());
         }
     }
-    let mut log = shared.slowlog.lock();
-    let id = log.0;
-    log.0 += 1;
-    log.1.push_front(SlowlogEntry {
+    let id = stats.slowlog_next_id;
+    stats.slowlog_next_id += 1;
+    stats.slowlog.push_front(SlowlogEntry {
         id,
         unix_secs: now_ms() / 1000,
         micros,
@@ -422,5 +501,5 @@ fn record_slow(shared: &Shared, client: &ClientState, args: &[Bytes], micros: u6
         addr: client.handle.addr.to_string(),
         name: client.name.clone().unwrap_or_default(),
     });
-    log.1.truncate(max_len as usize);
+    stats.slowlog.truncate(stats.slowlog_max_len);
 }

@@ -3,10 +3,8 @@
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
-use shoal_store::Store;
-
 use crate::commands::table;
-use crate::Shared;
+use crate::{Engine, Shared};
 
 /// The Redis version Shoal answers as: clients pick features by it.
 pub(crate) const REDIS_VERSION: &str = "7.0.15";
@@ -68,7 +66,7 @@ fn cpu_seconds() -> (f64, f64) {
     (ticks(11), ticks(12))
 }
 
-pub(crate) fn render(shared: &Shared, store: &Store, requested: &[String]) -> String {
+pub(crate) fn render(shared: &Shared, engine: &Engine, requested: &[String]) -> String {
     let wanted: Vec<&str> = if requested.is_empty() || requested.iter().any(|s| s == "default") {
         DEFAULT_SECTIONS.to_vec()
     } else if requested.iter().any(|s| s == "all" || s == "everything") {
@@ -85,12 +83,13 @@ pub(crate) fn render(shared: &Shared, store: &Store, requested: &[String]) -> St
         if !out.is_empty() {
             out.push_str("\r\n");
         }
-        render_section(&mut out, section, shared, store);
+        render_section(&mut out, section, shared, engine);
     }
     out
 }
 
-fn render_section(out: &mut String, section: &str, shared: &Shared, store: &Store) {
+fn render_section(out: &mut String, section: &str, shared: &Shared, engine: &Engine) {
+    let store = &engine.store;
     let uptime = shared.started.elapsed().as_secs();
     let config = shared.config.read();
     match section {
@@ -143,14 +142,14 @@ fn render_section(out: &mut String, section: &str, shared: &Shared, store: &Stor
                 out,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
                 s.connections_received.load(Ordering::Relaxed),
-                s.commands_processed.load(Ordering::Relaxed),
+                engine.stats.processed,
                 s.net_input_bytes.load(Ordering::Relaxed),
                 s.net_output_bytes.load(Ordering::Relaxed),
                 s.rejected_connections.load(Ordering::Relaxed),
                 store.stats.expired_keys,
                 store.stats.keyspace_hits,
                 store.stats.keyspace_misses,
-                s.errors.lock().values().sum::<u64>(),
+                engine.stats.errors.values().sum::<u64>(),
             );
         }
         "replication" => {
@@ -167,13 +166,12 @@ fn render_section(out: &mut String, section: &str, shared: &Shared, store: &Stor
         "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "commandstats" => {
             out.push_str("# Commandstats\r\n");
-            for (cmd, s) in table().iter().zip(&shared.command_stats) {
-                let calls = s.calls.load(Ordering::Relaxed);
-                let rejected = s.rejected.load(Ordering::Relaxed);
+            for (cmd, s) in table().iter().zip(&engine.stats.commands) {
+                let (calls, rejected) = (s.calls, s.rejected);
                 if calls == 0 && rejected == 0 {
                     continue;
                 }
-                let usec = s.usec.load(Ordering::Relaxed);
+                let usec = s.usec;
                 let per_call = if calls > 0 {
                     usec as f64 / calls as f64
                 } else {
@@ -183,14 +181,13 @@ fn render_section(out: &mut String, section: &str, shared: &Shared, store: &Stor
                     out,
                     "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={}\r\n",
                     cmd.spec.name,
-                    s.failed.load(Ordering::Relaxed),
+                    s.failed,
                 );
             }
         }
         "errorstats" => {
             out.push_str("# Errorstats\r\n");
-            let errors = shared.stats.errors.lock();
-            let mut codes: Vec<_> = errors.iter().collect();
+            let mut codes: Vec<_> = engine.stats.errors.iter().collect();
             codes.sort();
             for (code, count) in codes {
                 let _ = write!(out, "errorstat_{code}:count={count}\r\n");

@@ -45,12 +45,44 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 /// Per-command counters (INFO commandstats).
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct CommandStats {
-    pub calls: AtomicU64,
-    pub usec: AtomicU64,
-    pub rejected: AtomicU64,
-    pub failed: AtomicU64,
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected: u64,
+    pub failed: u64,
+}
+
+/// Counters that change with every command. They live under the store
+/// lock, which every command holds anyway, so counting costs no atomic
+/// operation and no cache line bounces between cores.
+pub(crate) struct ExecStats {
+    /// Indexed like `commands::table()`.
+    pub commands: Vec<CommandStats>,
+    pub errors: HashMap<String, u64>,
+    pub processed: u64,
+    /// `slowlog-log-slower-than` and `slowlog-max-len`, copied here by
+    /// CONFIG SET so the hot path reads no config lock.
+    pub slowlog_threshold_us: i64,
+    pub slowlog_max_len: usize,
+    pub slowlog_next_id: u64,
+    pub slowlog: std::collections::VecDeque<SlowlogEntry>,
+}
+
+impl ExecStats {
+    pub fn reset(&mut self) {
+        self.commands
+            .iter_mut()
+            .for_each(|c| *c = CommandStats::default());
+        self.errors.clear();
+        self.processed = 0;
+    }
+}
+
+/// What the store lock protects: the keyspace and the per-command counters.
+pub(crate) struct Engine {
+    pub store: Store,
+    pub stats: ExecStats,
 }
 
 /// Server-wide counters (INFO stats).
@@ -58,10 +90,8 @@ pub(crate) struct CommandStats {
 pub(crate) struct Stats {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
-    pub commands_processed: AtomicU64,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
-    pub errors: Mutex<HashMap<String, u64>>,
 }
 
 /// What other connections may read or change about a client
@@ -99,16 +129,13 @@ pub(crate) struct SlowlogEntry {
 
 /// State shared by every connection.
 pub(crate) struct Shared {
-    /// The keyspace. A short parking_lot lock, never held across `.await`:
-    /// each batch of pipelined commands takes it once.
-    pub store: Mutex<Store>,
+    /// The keyspace and command counters. A short parking_lot lock, never
+    /// held across `.await`: each batch of pipelined commands takes it once.
+    pub engine: Mutex<Engine>,
     pub config: RwLock<Config>,
     pub clients: Mutex<HashMap<ClientId, Arc<ClientHandle>>>,
     pub next_client_id: AtomicU64,
     pub stats: Stats,
-    /// Indexed like `commands::table()`.
-    pub command_stats: Vec<CommandStats>,
-    pub slowlog: Mutex<(u64, std::collections::VecDeque<SlowlogEntry>)>,
     pub started: Instant,
     pub run_id: String,
     pub port: u16,
@@ -147,17 +174,24 @@ impl Server {
         let mut store = Store::new(config.get_int("databases") as usize);
         store.config.proto_max_bulk_len = config.get_int("proto-max-bulk-len") as usize;
         store.seed(now_ms() ^ u64::from(std::process::id()));
+        let exec_stats = ExecStats {
+            commands: vec![CommandStats::default(); commands::table().len()],
+            errors: HashMap::new(),
+            processed: 0,
+            slowlog_threshold_us: config.get_int("slowlog-log-slower-than"),
+            slowlog_max_len: config.get_int("slowlog-max-len") as usize,
+            slowlog_next_id: 0,
+            slowlog: Default::default(),
+        };
         let shared = Arc::new(Shared {
-            store: Mutex::new(store),
+            engine: Mutex::new(Engine {
+                store,
+                stats: exec_stats,
+            }),
             config: RwLock::new(config),
             clients: Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),
             stats: Stats::default(),
-            command_stats: commands::table()
-                .iter()
-                .map(|_| CommandStats::default())
-                .collect(),
-            slowlog: Mutex::new((0, Default::default())),
             started: Instant::now(),
             run_id: format!(
                 "{:040x}",
@@ -255,7 +289,7 @@ async fn cron(shared: Arc<Shared>) {
             // tick never holds the store lock for long.
             const SAMPLES_PER_ROUND: usize = 20;
             const SAMPLES_PER_CYCLE_MAX: usize = 2_000;
-            shared.store.lock().active_expire_cycle(
+            shared.engine.lock().store.active_expire_cycle(
                 now_ms(),
                 SAMPLES_PER_ROUND,
                 SAMPLES_PER_CYCLE_MAX,
