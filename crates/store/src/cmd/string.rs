@@ -279,19 +279,25 @@ pub(crate) fn msetnx(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
 }
 
 fn incr_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, key: &[u8], by: i64) -> Result {
-    let current = match ctx.read(key) {
-        None => 0,
+    // One lookup, and the number is rewritten in the value's own buffer:
+    // INCR is a hot command. It keeps the key's TTL (it changes the value,
+    // not the key).
+    let new = match ctx.write(key) {
+        None => {
+            ctx.set(key, Value::Str(StrValue::from_int(by)), true);
+            by
+        }
         Some(Value::Str(s)) => {
-            if s.encoding == StrEncoding::Int {
-                crate::parse_i64_exact(&s.data).ok_or(Error::NotInteger)?
-            } else {
-                int_arg(&s.data)?
-            }
+            let current = crate::parse_i64_exact(&s.data).ok_or(Error::NotInteger)?;
+            let new = current.checked_add(by).ok_or(Error::Overflow)?;
+            let mut buf = itoa::Buffer::new();
+            s.data.clear();
+            s.data.extend_from_slice(buf.format(new).as_bytes());
+            s.encoding = StrEncoding::Int;
+            ctx.modified(key);
+            new
         }
     };
-    let new = current.checked_add(by).ok_or(Error::Overflow)?;
-    // INCR keeps the key's TTL: it changes the value, not the key.
-    ctx.set(key, Value::Str(StrValue::from_int(new)), true);
     reply.integer(new);
     Ok(())
 }
