@@ -351,12 +351,12 @@ pub struct MetricsSnapshot {
     /// `None` below the minimum number of calls (Resilience4j reports -1).
     pub failure_rate_percent: Option<f32>,
     pub slow_call_rate_percent: Option<f32>,
-    pub buffered_calls: u32,
-    pub failed_calls: u32,
-    pub successful_calls: u32,
-    pub slow_calls: u32,
-    pub slow_failed_calls: u32,
-    pub slow_successful_calls: u32,
+    pub buffered_calls: u64,
+    pub failed_calls: u64,
+    pub successful_calls: u64,
+    pub slow_calls: u64,
+    pub slow_failed_calls: u64,
+    pub slow_successful_calls: u64,
     /// Rejected calls since the breaker was built.
     pub not_permitted_calls: u64,
     /// Half-open probes admitted and not yet finished.
@@ -476,8 +476,8 @@ impl CircuitBreakerBuilder {
         instruments.set_state(State::Closed);
         let window = self.config.new_window();
         let clock = self.clock.unwrap_or_else(|| default_clock(&self.config));
-        let closed_minimum_calls = self.config.closed_minimum_calls();
-        let half_open_minimum_calls = self.config.half_open_minimum_calls();
+        let closed_minimum_calls = u64::from(self.config.closed_minimum_calls());
+        let half_open_minimum_calls = u64::from(self.config.half_open_minimum_calls());
         Ok(CircuitBreaker {
             inner: Arc::new(Inner {
                 slow_nanos: duration_nanos(self.config.slow_call_duration_threshold),
@@ -574,8 +574,8 @@ struct Inner {
     listeners: Vec<Listener>,
     instruments: Instruments,
     /// `CircuitBreakerConfig::closed_minimum_calls`, computed once.
-    closed_minimum_calls: u32,
-    half_open_minimum_calls: u32,
+    closed_minimum_calls: u64,
+    half_open_minimum_calls: u64,
 }
 
 struct Core {
@@ -775,7 +775,7 @@ impl CircuitBreaker {
             State::Open => (core.frozen, 1),
             State::Disabled | State::ForcedOpen => (Counts::default(), 1),
         };
-        let rated = counts.total > 0 && counts.total >= minimum;
+        let rated = counts.total > 0 && counts.total >= u64::from(minimum);
         MetricsSnapshot {
             state: core.state,
             failure_rate_percent: rated.then(|| counts.failure_rate_percent()),
@@ -854,8 +854,8 @@ impl Inner {
                 State::HalfOpen => {
                     // Probe slots are taken and returned only under the lock,
                     // so admission is exact whatever the concurrency.
-                    let used = core.probes.total + core.probes_in_flight;
-                    if used < self.config.permitted_number_of_calls_in_half_open_state {
+                    let used = core.probes.total + u64::from(core.probes_in_flight);
+                    if used < u64::from(self.config.permitted_number_of_calls_in_half_open_state) {
                         core.probes_in_flight += 1;
                         Ok(Ticket {
                             generation: core.generation,
@@ -922,24 +922,28 @@ impl Inner {
 
     /// Runs the due transitions if a read of the state should see them.
     fn observe(&self) {
-        let state = State::from_tag(self.word.load(Ordering::Acquire));
-        let open_due =
-            state == State::Open && self.config.automatic_transition_from_open_to_half_open;
-        let half_open_due =
-            state == State::HalfOpen && !self.config.max_wait_duration_in_half_open_state.is_zero();
-        if open_due || half_open_due {
-            let now = self.clock.now_nanos();
-            let mut pending = Pending::new(!self.listeners.is_empty());
-            {
-                let mut core = self.core.lock();
-                if core.state == State::Open && now > core.open_until_nanos && !open_due {
-                    // Non-automatic breakers leave Open only on a call.
-                } else {
-                    self.due_transitions(&mut core, now, &mut pending);
-                }
-            }
-            self.emit(&pending);
+        let automatic = self.config.automatic_transition_from_open_to_half_open;
+        let half_open_timeout = !self.config.max_wait_duration_in_half_open_state.is_zero();
+        let may_be_due = match State::from_tag(self.word.load(Ordering::Acquire)) {
+            State::Open => automatic,
+            State::HalfOpen => half_open_timeout,
+            _ => false,
+        };
+        if !may_be_due {
+            // Nothing a read may change: stay off the lock.
+            return;
         }
+        let now = self.clock.now_nanos();
+        let mut pending = Pending::new(!self.listeners.is_empty());
+        {
+            let mut core = self.core.lock();
+            // Re-checked under the lock: a non-automatic breaker that became
+            // Open meanwhile leaves Open only on a call, not on a read.
+            if core.state != State::Open || automatic {
+                self.due_transitions(&mut core, now, &mut pending);
+            }
+        }
+        self.emit(&pending);
     }
 
     fn complete(&self, ticket: &Ticket, outcome: Outcome) {
@@ -1272,8 +1276,8 @@ impl Instruments {
     }
 
     fn window(&self, counts: Counts) {
-        self.buffered_total.set(f64::from(counts.total));
-        self.buffered_failed.set(f64::from(counts.failed));
-        self.buffered_slow.set(f64::from(counts.slow));
+        self.buffered_total.set(counts.total as f64);
+        self.buffered_failed.set(counts.failed as f64);
+        self.buffered_slow.set(counts.slow as f64);
     }
 }

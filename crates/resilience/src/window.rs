@@ -5,10 +5,10 @@
 /// Aggregated outcomes of the calls in a window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Counts {
-    pub(crate) total: u32,
-    pub(crate) failed: u32,
-    pub(crate) slow: u32,
-    pub(crate) slow_failed: u32,
+    pub(crate) total: u64,
+    pub(crate) failed: u64,
+    pub(crate) slow: u64,
+    pub(crate) slow_failed: u64,
 }
 
 /// One recorded call, as the window stores it.
@@ -42,16 +42,16 @@ impl Recorded {
 impl Counts {
     pub(crate) fn add(&mut self, r: Recorded) {
         self.total += 1;
-        self.failed += u32::from(r.failed);
-        self.slow += u32::from(r.slow);
-        self.slow_failed += u32::from(r.slow && r.failed);
+        self.failed += u64::from(r.failed);
+        self.slow += u64::from(r.slow);
+        self.slow_failed += u64::from(r.slow && r.failed);
     }
 
     fn remove(&mut self, r: Recorded) {
         self.total -= 1;
-        self.failed -= u32::from(r.failed);
-        self.slow -= u32::from(r.slow);
-        self.slow_failed -= u32::from(r.slow && r.failed);
+        self.failed -= u64::from(r.failed);
+        self.slow -= u64::from(r.slow);
+        self.slow_failed -= u64::from(r.slow && r.failed);
     }
 
     fn remove_all(&mut self, other: Counts) {
@@ -62,16 +62,17 @@ impl Counts {
     }
 
     /// Whether `failed / total >= threshold %`, decided exactly: both sides
-    /// are multiplied out in `f64`, where a u32 count times an f32 threshold
-    /// is exact. Resilience4j divides in `f32`; the two agree wherever its
+    /// are multiplied out in `f64`, where a count below 2^29 times an f32
+    /// threshold is exact (u64 counts only matter for huge time windows,
+    /// where a rounding in the last bit is immaterial). Resilience4j divides in `f32`; the two agree wherever its
     /// division is exact (every integer threshold, every boundary the tests
     /// pin), and this one needs no division on the hot path.
     pub(crate) fn failure_rate_at_least(&self, threshold_percent: f32) -> bool {
-        f64::from(self.failed) * 100.0 >= f64::from(threshold_percent) * f64::from(self.total)
+        self.failed as f64 * 100.0 >= f64::from(threshold_percent) * self.total as f64
     }
 
     pub(crate) fn slow_call_rate_at_least(&self, threshold_percent: f32) -> bool {
-        f64::from(self.slow) * 100.0 >= f64::from(threshold_percent) * f64::from(self.total)
+        self.slow as f64 * 100.0 >= f64::from(threshold_percent) * self.total as f64
     }
 
     /// Failure rate in percent, computed in `f32` as Resilience4j's
