@@ -419,9 +419,7 @@ fn run_command_inner(
     };
     let micros = clock.lap_micros();
     let stats = &mut engine.stats;
-    let counters = &mut stats.commands[index];
-    counters.calls += 1;
-    counters.usec += micros;
+    stats.commands[index].record(micros);
     stats.processed += 1;
     if let Err(e) = result {
         // A failing command writes nothing itself; its error is the reply.

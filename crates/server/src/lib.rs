@@ -22,6 +22,7 @@ mod commands;
 mod config;
 mod conn;
 mod info;
+mod metrics;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -51,6 +52,17 @@ pub(crate) struct CommandStats {
     pub usec: u64,
     pub rejected: u64,
     pub failed: u64,
+    /// Calls per latency bucket, bounds in [`metrics::LATENCY_BUCKETS_US`].
+    pub latency: [u64; metrics::LATENCY_BUCKETS],
+}
+
+impl CommandStats {
+    pub fn record(&mut self, micros: u64) {
+        self.calls += 1;
+        self.usec += micros;
+        let bucket = metrics::LATENCY_BUCKETS_US.partition_point(|&bound| bound < micros);
+        self.latency[bucket] += 1;
+    }
 }
 
 /// Counters that change with every command. They live under the store
@@ -147,6 +159,8 @@ pub(crate) struct Shared {
 /// A bound server, ready to run.
 pub struct Server {
     listeners: Vec<TcpListener>,
+    /// The Prometheus endpoint, when `metrics-port` is set.
+    metrics: Option<TcpListener>,
     shared: Arc<Shared>,
 }
 
@@ -171,6 +185,26 @@ impl Server {
         }
         anyhow::ensure!(!listeners.is_empty(), "no address to listen on");
         let port = listeners[0].local_addr()?.port();
+        let metrics = match config.get_int("metrics-port") {
+            0 => None,
+            p => {
+                let (host, _) = config
+                    .bind_addrs()
+                    .into_iter()
+                    .next()
+                    .expect("a bind address");
+                let host = if host.contains(':') {
+                    format!("[{host}]")
+                } else {
+                    host
+                };
+                Some(
+                    TcpListener::bind(format!("{host}:{p}"))
+                        .await
+                        .map_err(|e| anyhow::anyhow!("binding metrics port {p}: {e}"))?,
+                )
+            }
+        };
         let mut store = Store::new(config.get_int("databases") as usize);
         store.config.proto_max_bulk_len = config.get_int("proto-max-bulk-len") as usize;
         store.seed(now_ms() ^ u64::from(std::process::id()));
@@ -202,7 +236,16 @@ impl Server {
             shutdown: Notify::new(),
             shutting_down: AtomicBool::new(false),
         });
-        Ok(Server { listeners, shared })
+        Ok(Server {
+            listeners,
+            metrics,
+            shared,
+        })
+    }
+
+    /// Where `/metrics` is served, if `metrics-port` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The first bound address (useful with port 0).
@@ -215,7 +258,11 @@ impl Server {
     /// # Errors
     /// Fatal listener errors.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
-        let Server { listeners, shared } = self;
+        let Server {
+            listeners,
+            metrics: self_metrics,
+            shared,
+        } = self;
         for l in &listeners {
             info!(addr = %l.local_addr()?, "listening");
         }
@@ -223,6 +270,9 @@ impl Server {
             tokio::spawn(accept_loop(listener, shared.clone()));
         }
         tokio::spawn(cron(shared.clone()));
+        if let Some(listener) = self_metrics {
+            tokio::spawn(metrics::serve(listener, shared.clone()));
+        }
         tokio::select! {
             _ = stop => {}
             _ = shared.shutdown.notified() => {}
