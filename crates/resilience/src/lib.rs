@@ -1,11 +1,26 @@
-//! Resilience primitives for Shoal and any Rust service: a
-//! [`CircuitBreaker`] with Resilience4j's semantics (and without its known
-//! bugs), plus retry with backoff and a retry budget, a time limiter, a rate
-//! limiter and a bulkhead.
+//! Resilience primitives for Shoal and any Rust service.
 //!
-//! The core of every primitive is synchronous, spawns nothing and reads time
-//! from an injected [`Clock`], so tests drive time with a [`ManualClock`]
-//! instead of sleeping.
+//! - [`CircuitBreaker`]: Resilience4j's six states (CLOSED, OPEN, HALF_OPEN,
+//!   DISABLED, FORCED_OPEN, METRICS_ONLY), count- and time-based windows,
+//!   slow calls, and Resilience4j's defaults ([`CircuitBreakerConfig`]), with
+//!   exact half-open probe admission under any concurrency; a probe dropped
+//!   without an outcome hands its slot back. Calls go through a [`Permit`]
+//!   (or [`CircuitBreaker::call`], [`CircuitBreaker::call_async`]); a
+//!   [`Classifier`] maps results to [`Outcome`]s; listeners hear [`Event`]s;
+//!   [`CircuitBreaker::metrics`] gives a [`MetricsSnapshot`], and the same
+//!   figures go to the `metrics` facade.
+//! - [`Retry`]: attempts, [`Backoff`] with full or decorrelated jitter, a
+//!   per-delay cap, and a [`RetryBudget`] that keeps retries a bounded share
+//!   of traffic.
+//! - [`TimeLimiter`], [`RateLimiter`], [`Bulkhead`].
+//! - [`Pipeline`]: all of them in one documented order,
+//!   `Retry(CircuitBreaker(RateLimiter(Bulkhead(TimeLimiter(call)))))`
+//!   (why: see the `pipeline` module source), as an async `call`, a blocking
+//!   `call_blocking`, and the tower layers [`PipelineLayer`] and
+//!   [`CircuitBreakerLayer`].
+//!
+//! The cores are synchronous, spawn nothing and read time from an injected
+//! [`Clock`], so tests drive time with a [`ManualClock`] instead of sleeping.
 //!
 //! ```
 //! use std::time::Duration;
