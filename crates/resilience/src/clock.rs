@@ -54,8 +54,6 @@ impl Clock for MonotonicClock {
 #[derive(Debug, Clone, Copy)]
 pub struct CoarseClock {
     origin_nanos: u64,
-    #[cfg(not(target_os = "linux"))]
-    fallback: MonotonicClock,
 }
 
 impl CoarseClock {
@@ -63,8 +61,6 @@ impl CoarseClock {
     pub fn new() -> Self {
         CoarseClock {
             origin_nanos: coarse::now_nanos(),
-            #[cfg(not(target_os = "linux"))]
-            fallback: MonotonicClock::new(),
         }
     }
 
@@ -82,9 +78,6 @@ impl Default for CoarseClock {
 
 impl Clock for CoarseClock {
     fn now_nanos(&self) -> u64 {
-        #[cfg(not(target_os = "linux"))]
-        return self.fallback.now_nanos();
-        #[cfg(target_os = "linux")]
         coarse::now_nanos().saturating_sub(self.origin_nanos)
     }
 }
@@ -118,10 +111,13 @@ mod coarse {
 
 #[cfg(not(target_os = "linux"))]
 mod coarse {
-    use std::time::Duration;
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
 
+    /// Elsewhere the coarse clock is the precise one, from a process origin.
     pub(super) fn now_nanos() -> u64 {
-        0
+        static ORIGIN: OnceLock<Instant> = OnceLock::new();
+        super::duration_nanos(ORIGIN.get_or_init(Instant::now).elapsed())
     }
 
     pub(super) fn resolution() -> Duration {
