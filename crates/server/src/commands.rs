@@ -285,6 +285,18 @@ static SERVER_COMMANDS: &[(CommandSpec, ServerHandler)] = &[
     ),
     (
         spec(
+            "monitor",
+            1,
+            "admin noscript loading stale",
+            (0, 0, 0),
+            "server",
+            "Listen for all requests received by the server in real time",
+            None,
+        ),
+        monitor,
+    ),
+    (
+        spec(
             "shutdown",
             -1,
             "admin noscript loading stale no_multi sentinel allow_busy",
@@ -471,6 +483,9 @@ fn select(c: &mut Call<'_>) -> Result {
 }
 
 fn reset(c: &mut Call<'_>) -> Result {
+    if c.client.monitor.take().is_some() {
+        crate::conn::stop_monitoring(c.shared, c.client.id);
+    }
     c.client.multi = None;
     c.client.multi_failed = false;
     c.client.unwatch_all(&mut c.engine.store);
@@ -1168,6 +1183,20 @@ fn slowlog(c: &mut Call<'_>) -> Result {
     } else {
         return Err(unknown_subcommand(c.args, "SLOWLOG"));
     }
+    Ok(())
+}
+
+fn monitor(c: &mut Call<'_>) -> Result {
+    if c.client.monitor.is_none() {
+        let (tx, rx) = tokio::sync::mpsc::channel(crate::conn::MONITOR_BACKLOG_LINES_MAX);
+        let mut monitors = c.shared.monitors.lock();
+        monitors.push((c.client.id, tx));
+        c.shared
+            .monitor_count
+            .store(monitors.len(), Ordering::Relaxed);
+        c.client.monitor = Some(rx);
+    }
+    c.reply().ok();
     Ok(())
 }
 

@@ -57,6 +57,8 @@ pub(crate) struct ClientState {
     pub watched: Vec<(usize, Box<[u8]>, bool)>,
     pub reply_mode: ReplyMode,
     pub close_after_reply: bool,
+    /// Lines to forward while in MONITOR mode.
+    pub monitor: Option<tokio::sync::mpsc::Receiver<Bytes>>,
     pub name: Option<String>,
 }
 
@@ -126,6 +128,7 @@ pub(crate) async fn serve(mut stream: TcpStream, addr: SocketAddr, shared: Arc<S
         watched: Vec::new(),
         reply_mode: ReplyMode::On,
         close_after_reply: false,
+        monitor: None,
         name: None,
     };
     let result = connection_loop(&mut stream, &mut client, &shared).await;
@@ -133,6 +136,9 @@ pub(crate) async fn serve(mut stream: TcpStream, addr: SocketAddr, shared: Arc<S
         tracing::debug!(client = id, error = %e, "connection ended");
     }
     client.unwatch_all(&mut shared.engine.lock().store);
+    if client.monitor.is_some() {
+        stop_monitoring(&shared, id);
+    }
     shared.clients.lock().remove(&id);
 }
 
@@ -197,10 +203,23 @@ async fn connection_loop(
                 read_some(stream, &mut input).await
             }
         };
-        let n = tokio::select! {
-            biased;
-            _ = client.handle.kill.notified() => return Ok(()),
-            n = read => n?,
+        let n = match &mut client.monitor {
+            None => tokio::select! {
+                biased;
+                _ = client.handle.kill.notified() => return Ok(()),
+                n = read => n?,
+            },
+            Some(lines) => tokio::select! {
+                biased;
+                _ = client.handle.kill.notified() => return Ok(()),
+                line = lines.recv() => {
+                    // The sender is dropped when this monitor fell too far behind.
+                    let Some(line) = line else { return Ok(()) };
+                    stream.write_all(&line).await?;
+                    continue;
+                }
+                n = read => n?,
+            },
         };
         if n == 0 {
             return Ok(());
@@ -418,6 +437,12 @@ fn run_command_inner(
         }
     };
     let micros = clock.lap_micros();
+    if shared.monitor_count.load(Ordering::Relaxed) > 0
+        && !spec.has_flag("admin")
+        && !spec.has_flag("no-auth")
+    {
+        feed_monitors(shared, client, args);
+    }
     let stats = &mut engine.stats;
     stats.commands[index].record(micros);
     stats.processed += 1;
@@ -434,6 +459,63 @@ fn run_command_inner(
         record_slow(stats, client, args, micros);
     }
     spec.name
+}
+
+/// Monitors that fall this many lines behind are disconnected, as Redis's
+/// output buffer limit drops slow replicas and monitors: a monitor must
+/// never make the server hold unbounded memory.
+pub(crate) const MONITOR_BACKLOG_LINES_MAX: usize = 10_000;
+
+/// Sends one command, as MONITOR shows it, to every monitor.
+fn feed_monitors(shared: &Shared, client: &ClientState, args: &[Bytes]) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        now.as_secs(),
+        now.subsec_micros(),
+        client.db,
+        client.handle.addr
+    );
+    for arg in args {
+        line.push(' ');
+        quote_repr(&mut line, arg);
+    }
+    line.push_str("\r\n");
+    let line = Bytes::from(line);
+    let mut monitors = shared.monitors.lock();
+    monitors.retain(|(id, tx)| *id == client.id || tx.try_send(line.clone()).is_ok());
+    shared
+        .monitor_count
+        .store(monitors.len(), Ordering::Relaxed);
+}
+
+pub(crate) fn stop_monitoring(shared: &Shared, id: ClientId) {
+    let mut monitors = shared.monitors.lock();
+    monitors.retain(|(m, _)| *m != id);
+    shared
+        .monitor_count
+        .store(monitors.len(), Ordering::Relaxed);
+}
+
+/// Redis's `sdscatrepr`: a double-quoted string with escapes.
+fn quote_repr(out: &mut String, bytes: &[u8]) {
+    out.push('"');
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x07 => out.push_str("\\a"),
+            0x08 => out.push_str("\\b"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
 }
 
 /// Sends an error reply and counts it under its code (INFO errorstats).

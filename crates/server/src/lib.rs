@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -154,6 +155,10 @@ pub(crate) struct Shared {
     pub active_expire: AtomicBool,
     pub shutdown: Notify,
     pub shutting_down: AtomicBool,
+    /// Clients in MONITOR mode; `monitor_count` lets the hot path skip
+    /// the lock when nobody monitors.
+    pub monitors: Mutex<Vec<(ClientId, tokio::sync::mpsc::Sender<Bytes>)>>,
+    pub monitor_count: std::sync::atomic::AtomicUsize,
 }
 
 /// A bound server, ready to run.
@@ -235,6 +240,8 @@ impl Server {
             active_expire: AtomicBool::new(true),
             shutdown: Notify::new(),
             shutting_down: AtomicBool::new(false),
+            monitors: Mutex::new(Vec::new()),
+            monitor_count: Default::default(),
         });
         Ok(Server {
             listeners,
