@@ -5,68 +5,27 @@
 pub fn glob_match(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
     // Nesting of `*` is what makes naive matchers exponential; bound the
     // work by remembering only the last star (classic greedy backtracking),
-    // which is complete for these patterns.
-    let eq = |a: u8, b: u8| {
-        if nocase {
-            a.eq_ignore_ascii_case(&b)
-        } else {
-            a == b
-        }
-    };
+    // which is complete because every other token matches one byte.
     let (mut p, mut t) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     loop {
-        if p < pattern.len() {
-            match pattern[p] {
-                b'*' => {
-                    while p < pattern.len() && pattern[p] == b'*' {
-                        p += 1;
-                    }
-                    if p == pattern.len() {
-                        return true;
-                    }
-                    star = Some((p, t));
-                    continue;
-                }
-                b'?' if t < text.len() => {
-                    p += 1;
-                    t += 1;
-                    continue;
-                }
-                b'[' if t < text.len() => {
-                    if let Some((matched, next)) = match_class(pattern, p, text[t], nocase) {
-                        if matched {
-                            p = next;
-                            t += 1;
-                            continue;
-                        }
-                    }
-                }
-                b'\\' if p + 1 < pattern.len() && t < text.len() => {
-                    if eq(pattern[p + 1], text[t]) {
-                        p += 2;
-                        t += 1;
-                        continue;
-                    }
-                }
-                c if t < text.len() && c != b'?' && c != b'[' && c != b'\\' => {
-                    if eq(c, text[t]) {
-                        p += 1;
-                        t += 1;
-                        continue;
-                    }
-                }
-                b'\\' if p + 1 == pattern.len() && t < text.len() => {
-                    // A trailing backslash matches itself.
-                    if text[t] == b'\\' {
-                        p += 1;
-                        t += 1;
-                        continue;
-                    }
-                }
-                _ => {}
+        if pattern.get(p) == Some(&b'*') {
+            while pattern.get(p) == Some(&b'*') {
+                p += 1;
             }
-        } else if t == text.len() {
+            if p == pattern.len() {
+                return true;
+            }
+            star = Some((p, t));
+            continue;
+        }
+        if p < pattern.len() && t < text.len() {
+            if let Some(next) = match_one(pattern, p, text[t], nocase) {
+                p = next;
+                t += 1;
+                continue;
+            }
+        } else if p == pattern.len() && t == text.len() {
             return true;
         }
         match star {
@@ -77,6 +36,19 @@ pub fn glob_match(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
             }
             _ => return false,
         }
+    }
+}
+
+/// Matches one byte against the token at `pattern[p]` (not `*`); returns
+/// where the pattern continues if it matched.
+fn match_one(pattern: &[u8], p: usize, c: u8, nocase: bool) -> Option<usize> {
+    let eq = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    match pattern[p] {
+        b'?' => Some(p + 1),
+        b'[' => match_class(pattern, p, c, nocase).filter(|(matched, _)| *matched).map(|(_, next)| next),
+        // An escaped byte matches itself; a trailing backslash is literal.
+        b'\\' if p + 1 < pattern.len() => eq(pattern[p + 1], c).then_some(p + 2),
+        literal => eq(literal, c).then_some(p + 1),
     }
 }
 
