@@ -25,6 +25,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use metrics::Counter;
+
 use crate::breaker::{CallNotPermitted, CircuitBreaker, Classifier, Outcome, Permit};
 use crate::limit::{Bulkhead, BulkheadFull, RateLimited, RateLimiter, TimeLimiter, Timeout};
 use crate::retry::{Retry, Retryable};
@@ -66,11 +68,95 @@ pub struct Pipeline {
     rate_limiter: Option<Arc<RateLimiter>>,
     bulkhead: Option<Bulkhead>,
     time_limiter: Option<TimeLimiter>,
+    metrics: Arc<PipelineMetrics>,
+}
+
+/// Per-pipeline counters in the `metrics` facade. The call kinds are
+/// Resilience4j's retry metric kinds.
+#[derive(Debug)]
+struct PipelineMetrics {
+    success_without_retry: Counter,
+    success_with_retry: Counter,
+    failed_without_retry: Counter,
+    failed_with_retry: Counter,
+    rejected_by_breaker: Counter,
+    rejected_by_rate_limiter: Counter,
+    rejected_by_bulkhead: Counter,
+    timeouts: Counter,
+}
+
+impl Default for PipelineMetrics {
+    /// No-op handles: an unnamed pipeline reports nothing.
+    fn default() -> Self {
+        PipelineMetrics {
+            success_without_retry: Counter::noop(),
+            success_with_retry: Counter::noop(),
+            failed_without_retry: Counter::noop(),
+            failed_with_retry: Counter::noop(),
+            rejected_by_breaker: Counter::noop(),
+            rejected_by_rate_limiter: Counter::noop(),
+            rejected_by_bulkhead: Counter::noop(),
+            timeouts: Counter::noop(),
+        }
+    }
+}
+
+impl PipelineMetrics {
+    fn new(name: &str) -> Self {
+        let calls = |kind: &'static str| metrics::counter!("shoal_resilience_calls_total", "name" => name.to_owned(), "kind" => kind);
+        let rejected = |by: &'static str| metrics::counter!("shoal_resilience_rejections_total", "name" => name.to_owned(), "by" => by);
+        PipelineMetrics {
+            success_without_retry: calls("success_without_retry"),
+            success_with_retry: calls("success_with_retry"),
+            failed_without_retry: calls("failed_without_retry"),
+            failed_with_retry: calls("failed_with_retry"),
+            rejected_by_breaker: rejected("circuit_breaker"),
+            rejected_by_rate_limiter: rejected("rate_limiter"),
+            rejected_by_bulkhead: rejected("bulkhead"),
+            timeouts: metrics::counter!("shoal_resilience_timeouts_total", "name" => name.to_owned()),
+        }
+    }
+
+    /// Counts one logical call (all its attempts) and passes its result on.
+    fn finish<T, E>(&self, attempts: u32, result: Result<T, Error<E>>) -> Result<T, Error<E>> {
+        let counter = match (&result, attempts > 1) {
+            (Ok(_), false) => &self.success_without_retry,
+            (Ok(_), true) => &self.success_with_retry,
+            (Err(_), false) => &self.failed_without_retry,
+            (Err(_), true) => &self.failed_with_retry,
+        };
+        counter.increment(1);
+        result
+    }
+
+    /// Counts one failed attempt by cause.
+    fn attempt_failed<E>(&self, error: &Error<E>) {
+        match error {
+            Error::NotPermitted(_) => self.rejected_by_breaker.increment(1),
+            Error::RateLimited(_) => self.rejected_by_rate_limiter.increment(1),
+            Error::BulkheadFull(_) => self.rejected_by_bulkhead.increment(1),
+            Error::Timeout(_) => self.timeouts.increment(1),
+            Error::Inner(_) => {}
+        }
+    }
 }
 
 impl Pipeline {
+    /// A pipeline without metrics.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A pipeline that reports `shoal_resilience_calls_total{name, kind}`
+    /// (`success_without_retry`, `success_with_retry`, `failed_without_retry`,
+    /// `failed_with_retry`), `shoal_resilience_rejections_total{name, by}`
+    /// (`circuit_breaker`, `rate_limiter`, `bulkhead`) and
+    /// `shoal_resilience_timeouts_total{name}` through the `metrics` facade.
+    pub fn named(name: &str) -> Self {
+        Pipeline {
+            metrics: Arc::new(PipelineMetrics::new(name)),
+            ..Self::default()
+        }
     }
     pub fn retry(mut self, retry: Retry) -> Self {
         self.retry = Some(retry);
@@ -123,15 +209,16 @@ impl Pipeline {
         Fut: Future<Output = Result<T, E>>,
     {
         let Some(retry) = &self.retry else {
-            return self.attempt(classifier, &mut f).await;
+            let result = self.attempt(classifier, &mut f).await;
+            return self.metrics.finish(1, result);
         };
         let mut run = retry.start();
         loop {
             match self.attempt(classifier, &mut f).await {
-                Ok(v) => return Ok(v),
+                Ok(v) => return self.metrics.finish(run.attempt(), Ok(v)),
                 Err(e) => match run.next_delay(e.retryable(&retry_on)) {
                     Ok(delay) => tokio::time::sleep(delay).await,
-                    Err(_) => return Err(e),
+                    Err(_) => return self.metrics.finish(run.attempt(), Err(e)),
                 },
             }
         }
@@ -147,18 +234,21 @@ impl Pipeline {
         Fut: Future<Output = Result<T, E>>,
     {
         let permit = match &self.breaker {
-            Some(b) => Some(b.try_acquire().map_err(Error::NotPermitted)?),
+            Some(b) => Some(
+                b.try_acquire()
+                    .map_err(|e| self.refused(None, Error::NotPermitted(e)))?,
+            ),
             None => None,
         };
         if let Some(limiter) = &self.rate_limiter {
             if let Err(e) = limiter.acquire().await {
-                return Err(ignored(permit, Error::RateLimited(e)));
+                return Err(self.refused(permit, Error::RateLimited(e)));
             }
         }
         let _slot = match &self.bulkhead {
             Some(b) => match b.acquire().await {
                 Ok(slot) => Some(slot),
-                Err(e) => return Err(ignored(permit, Error::BulkheadFull(e))),
+                Err(e) => return Err(self.refused(permit, Error::BulkheadFull(e))),
             },
             None => None,
         };
@@ -169,6 +259,9 @@ impl Pipeline {
             },
             None => f().await.map_err(Error::Inner),
         };
+        if let Err(e) = &result {
+            self.metrics.attempt_failed(e);
+        }
         if let Some(permit) = permit {
             permit.record(match &result {
                 Ok(v) => classifier.classify_ok(v),
@@ -193,20 +286,23 @@ impl Pipeline {
     ) -> Result<T, Error<E>> {
         let mut attempt = || -> Result<T, Error<E>> {
             let permit = match &self.breaker {
-                Some(b) => Some(b.try_acquire().map_err(Error::NotPermitted)?),
+                Some(b) => Some(
+                    b.try_acquire()
+                        .map_err(|e| self.refused(None, Error::NotPermitted(e)))?,
+                ),
                 None => None,
             };
             if let Some(limiter) = &self.rate_limiter {
                 match limiter.reserve() {
                     Ok(wait) if !wait.is_zero() => std::thread::sleep(wait),
                     Ok(_) => {}
-                    Err(e) => return Err(ignored(permit, Error::RateLimited(e))),
+                    Err(e) => return Err(self.refused(permit, Error::RateLimited(e))),
                 }
             }
             let _slot = match &self.bulkhead {
                 Some(b) => match b.try_acquire() {
                     Ok(slot) => Some(slot),
-                    Err(e) => return Err(ignored(permit, Error::BulkheadFull(e))),
+                    Err(e) => return Err(self.refused(permit, Error::BulkheadFull(e))),
                 },
                 None => None,
             };
@@ -217,26 +313,32 @@ impl Pipeline {
             result.map_err(Error::Inner)
         };
         let Some(retry) = &self.retry else {
-            return attempt();
+            let result = attempt();
+            return self.metrics.finish(1, result);
         };
         let mut run = retry.start();
         loop {
             match attempt() {
-                Ok(v) => return Ok(v),
+                Ok(v) => return self.metrics.finish(run.attempt(), Ok(v)),
                 Err(e) => match run.next_delay(e.retryable(&retry_on)) {
                     Ok(delay) => std::thread::sleep(delay),
-                    Err(_) => return Err(e),
+                    Err(_) => return self.metrics.finish(run.attempt(), Err(e)),
                 },
             }
         }
     }
 }
 
-/// Local refusals are not evidence about the backend: release the breaker
-/// permit as `Ignored` (which also frees a half-open probe slot).
-fn ignored<E>(permit: Option<Permit<'_>>, error: Error<E>) -> Error<E> {
-    if let Some(p) = permit {
-        p.ignore();
+impl Pipeline {
+    /// A refusal by one of the pipeline's own primitives. Local refusals
+    /// (rate limiter, bulkhead) are not evidence about the backend: the
+    /// breaker permit is released as `Ignored`, which also frees a half-open
+    /// probe slot.
+    fn refused<E>(&self, permit: Option<Permit<'_>>, error: Error<E>) -> Error<E> {
+        if let Some(p) = permit {
+            p.ignore();
+        }
+        self.metrics.attempt_failed(&error);
+        error
     }
-    error
 }

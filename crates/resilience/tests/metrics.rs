@@ -98,3 +98,51 @@ fn calls_states_and_window_are_exported() {
         1.0
     );
 }
+
+#[test]
+fn pipeline_reports_calls_by_retry_kind_and_rejections() {
+    use shoal_resilience::{Backoff, Classifier, Pipeline, Retry, RetryConfig, Retryable};
+    let capture = Capture::default();
+    let pipeline = metrics::with_local_recorder(&capture, || {
+        let retry = Retry::new(RetryConfig {
+            max_attempts: 3,
+            backoff: Backoff::Fixed(std::time::Duration::ZERO),
+            seed: Some(3),
+            ..RetryConfig::default()
+        })
+        .expect("valid");
+        Pipeline::named("api").retry(retry)
+    });
+    let always = |_: &&str| Retryable::Yes;
+    let classifier = Classifier::new();
+    let mut n = 0;
+    let r = pipeline.call_blocking(&classifier, always, || {
+        n += 1;
+        if n < 2 {
+            Err("flaky")
+        } else {
+            Ok(())
+        }
+    });
+    assert_eq!(r, Ok(()));
+    let r = pipeline.call_blocking(&classifier, always, || Err::<(), _>("down"));
+    assert!(r.is_err());
+    let r = pipeline.call_blocking(&classifier, always, || Ok::<(), &str>(()));
+    assert!(r.is_ok());
+    assert_eq!(
+        capture.counter("shoal_resilience_calls_total{name=api,kind=success_with_retry}"),
+        1
+    );
+    assert_eq!(
+        capture.counter("shoal_resilience_calls_total{name=api,kind=failed_with_retry}"),
+        1
+    );
+    assert_eq!(
+        capture.counter("shoal_resilience_calls_total{name=api,kind=success_without_retry}"),
+        1
+    );
+    assert_eq!(
+        capture.counter("shoal_resilience_calls_total{name=api,kind=failed_without_retry}"),
+        0
+    );
+}
