@@ -39,7 +39,7 @@ pub use cmd::{execute, lookup_command, CommandSpec, COMMANDS};
 pub use db::{ClientId, Db, Entry, Expiry, Watches};
 pub use dict::{Dict, DictItem};
 pub use error::Error;
-pub use value::{parse_f64, parse_i64_exact, StrEncoding, StrValue, Value};
+pub use value::{idle_seconds, lru_clock, parse_f64, parse_i64_exact, StrEncoding, StrValue, Value};
 
 /// Where writes go after they are applied, in execution order: the AOF,
 /// replicas, and later change notifications. Expiry deletions arrive here
@@ -246,7 +246,8 @@ impl<'a> Ctx<'a> {
 
     /// Stores `value` at `key`, replacing any value. The TTL is removed
     /// unless `keep_ttl`. Signals watchers and counts a change.
-    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
+    pub fn set(&mut self, key: &[u8], mut value: Value, keep_ttl: bool) {
+        value.set_lru(lru_clock(self.now_ms));
         let db = &mut self.store.dbs[self.db];
         match db.keys.get_mut(key) {
             Some(entry) => entry.value = value,

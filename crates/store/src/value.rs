@@ -14,6 +14,19 @@ impl Value {
         }
     }
 
+    /// When the value was last read or written ([`lru_clock`] seconds).
+    pub fn lru(&self) -> u32 {
+        match self {
+            Value::Str(s) => s.lru,
+        }
+    }
+
+    pub fn set_lru(&mut self, clock: u32) {
+        match self {
+            Value::Str(s) => s.lru = clock,
+        }
+    }
+
     /// The name `OBJECT ENCODING` reports.
     pub fn encoding_name(&self) -> &'static str {
         match self {
@@ -24,6 +37,17 @@ impl Value {
             },
         }
     }
+}
+
+/// The access clock OBJECT IDLETIME counts in: whole seconds, wrapping
+/// (Redis's `LRU_CLOCK` is coarse the same way).
+pub fn lru_clock(now_ms: u64) -> u32 {
+    (now_ms / 1000) as u32
+}
+
+/// Seconds since `lru`, allowing for the clock's wrap-around.
+pub fn idle_seconds(lru: u32, now_ms: u64) -> u64 {
+    u64::from(lru_clock(now_ms).wrapping_sub(lru))
 }
 
 /// How Redis would hold this string; only `OBJECT ENCODING` shows it, but
@@ -44,6 +68,9 @@ const EMBSTR_LEN_MAX_BYTES: usize = 44;
 pub struct StrValue {
     pub data: Vec<u8>,
     pub encoding: StrEncoding,
+    /// Last access, in [`lru_clock`] seconds. It sits in padding the
+    /// struct has anyway, so tracking it costs no memory per key.
+    pub lru: u32,
 }
 
 impl StrValue {
@@ -57,23 +84,17 @@ impl StrValue {
         } else {
             StrEncoding::Raw
         };
-        StrValue { data, encoding }
+        StrValue { data, encoding, lru: 0 }
     }
 
     /// A string modified in place (APPEND, SETRANGE, SETBIT): always `raw`.
     pub fn raw(data: Vec<u8>) -> StrValue {
-        StrValue {
-            data,
-            encoding: StrEncoding::Raw,
-        }
+        StrValue { data, encoding: StrEncoding::Raw, lru: 0 }
     }
 
     pub fn from_int(n: i64) -> StrValue {
         let mut buf = itoa::Buffer::new();
-        StrValue {
-            data: buf.format(n).as_bytes().to_vec(),
-            encoding: StrEncoding::Int,
-        }
+        StrValue { data: buf.format(n).as_bytes().to_vec(), encoding: StrEncoding::Int, lru: 0 }
     }
 }
 
