@@ -493,21 +493,27 @@ const OBJ_SHARED_REFCOUNT: i64 = i32::MAX as i64;
 
 pub(crate) fn object(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     let sub = &args[1];
-    if is(sub, "help") && args.len() == 2 {
+    // Redis 7.0 resolves `object|<sub>` as its own command: an unknown
+    // subcommand and a known one with the wrong arity get different errors.
+    let Some(name) = ["help", "encoding", "refcount", "idletime", "freq"]
+        .into_iter()
+        .find(|s| is(sub, s))
+    else {
+        return Err(Error::Other(format!(
+            "unknown subcommand '{}'. Try OBJECT HELP.",
+            String::from_utf8_lossy(&sub[..sub.len().min(128)])
+        )));
+    };
+    let arity = if name == "help" { 2 } else { 3 };
+    if args.len() != arity {
+        return Err(Error::WrongArity(format!("object|{name}")));
+    }
+    if name == "help" {
         reply.array(OBJECT_HELP.len());
         for line in OBJECT_HELP {
             reply.simple(line);
         }
         return Ok(());
-    }
-    let known = ["encoding", "refcount", "idletime", "freq"]
-        .iter()
-        .any(|s| is(sub, s));
-    if !known || args.len() != 3 {
-        return Err(Error::Other(format!(
-            "unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
-            String::from_utf8_lossy(sub)
-        )));
     }
     ctx.store.expire_if_needed(ctx.db, &args[2], ctx.now_ms);
     let Some(value) = ctx.db().keys.get(&args[2]).map(|e| &e.value) else {
