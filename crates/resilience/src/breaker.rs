@@ -487,7 +487,7 @@ impl CircuitBreakerBuilder {
                 word: AtomicU64::new(State::Closed.tag()),
                 open_until_nanos: AtomicU64::new(0),
                 not_permitted: AtomicU64::new(0),
-                core: Mutex::new(Core {
+                core: CacheAligned(Mutex::new(Core {
                     state: State::Closed,
                     generation: 0,
                     window,
@@ -499,7 +499,7 @@ impl CircuitBreakerBuilder {
                     open_until_nanos: 0,
                     failure_rate_exceeded: false,
                     slow_rate_exceeded: false,
-                }),
+                })),
                 listeners: self.listeners,
                 instruments,
                 closed_minimum_calls,
@@ -570,12 +570,26 @@ struct Inner {
     /// Everything that changes on record or transition. One short lock: the
     /// critical section is O(1) (O(window seconds) at worst for a time
     /// window after a long idle gap) and never calls out to user code.
-    core: Mutex<Core>,
+    core: CacheAligned<Mutex<Core>>,
     listeners: Vec<Listener>,
     instruments: Instruments,
     /// `CircuitBreakerConfig::closed_minimum_calls`, computed once.
     closed_minimum_calls: u64,
     half_open_minimum_calls: u64,
+}
+
+/// Keeps the lock and the counters it guards on cache lines of their own
+/// (128 bytes: adjacent-line prefetch pairs lines), so that recording a call
+/// on one core does not evict the read-mostly fields (the state word, the
+/// config) that every acquire on another core reads.
+#[repr(align(128))]
+struct CacheAligned<T>(T);
+
+impl<T> std::ops::Deref for CacheAligned<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 struct Core {
