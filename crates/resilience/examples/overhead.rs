@@ -5,7 +5,9 @@
 //! cargo run --release -p shoal-resilience --example overhead
 //! ```
 //!
-//! Prints `threads=N ns_per_call=… allocs_per_call=…`. Allocations are
+//! Prints `threads=N breakers=… ns_per_call=… allocs_per_call=…`: one
+//! thread; two threads sharing one breaker (the contended case); two threads
+//! with a breaker each. Allocations are
 //! counted by a global allocator wrapper, so any heap use on the path shows.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -56,18 +58,26 @@ fn run(breaker: &CircuitBreaker, calls: u64) {
     }
 }
 
-fn measure(threads: usize) -> (f64, f64) {
-    let breaker = CircuitBreaker::new("overhead", CircuitBreakerConfig::default()).expect("valid");
-    run(&breaker, 10_000); // warm up caches and the branch predictor
+/// `shared`: all threads call one breaker (contended); otherwise each thread
+/// has its own (shows there is no hidden global state).
+fn measure(threads: usize, shared: bool) -> (f64, f64) {
+    let breakers: Vec<CircuitBreaker> = (0..if shared { 1 } else { threads })
+        .map(|_| CircuitBreaker::new("overhead", CircuitBreakerConfig::default()).expect("valid"))
+        .collect();
+    for b in &breakers {
+        run(b, 10_000); // warm up caches and the branch predictor
+    }
     let barrier = Barrier::new(threads);
     let allocs_before = ALLOCS.load(Ordering::Relaxed);
     let elapsed_ns: Vec<u128> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
+            .map(|t| {
+                let breaker = &breakers[t % breakers.len()];
+                let barrier = &barrier;
+                s.spawn(move || {
                     barrier.wait();
                     let start = Instant::now();
-                    run(&breaker, CALLS_PER_THREAD);
+                    run(breaker, CALLS_PER_THREAD);
                     start.elapsed().as_nanos()
                 })
             })
@@ -87,7 +97,9 @@ fn measure(threads: usize) -> (f64, f64) {
     let ns_per_call = worst / CALLS_PER_THREAD as f64;
     let spawn_allocs = spawn_allocations(threads);
     let call_allocs = allocs.saturating_sub(spawn_allocs);
-    assert_eq!(breaker.metrics().state, shoal_resilience::State::Closed);
+    for b in &breakers {
+        assert_eq!(b.metrics().state, shoal_resilience::State::Closed);
+    }
     (ns_per_call, call_allocs as f64 / calls as f64)
 }
 
@@ -119,14 +131,19 @@ fn spawn_allocations(threads: usize) -> u64 {
 const RUNS: usize = 5;
 
 fn main() {
-    for threads in [1, 2] {
+    for (threads, shared) in [(1, true), (2, true), (2, false)] {
         let mut best_ns = f64::INFINITY;
         let mut worst_allocs: f64 = 0.0;
         for _ in 0..RUNS {
-            let (ns, allocs) = measure(threads);
+            let (ns, allocs) = measure(threads, shared);
             best_ns = best_ns.min(ns);
             worst_allocs = worst_allocs.max(allocs);
         }
-        println!("threads={threads} ns_per_call={best_ns:.1} allocs_per_call={worst_allocs:.6}");
+        let breakers = if shared {
+            "one_shared"
+        } else {
+            "one_per_thread"
+        };
+        println!("threads={threads} breakers={breakers} ns_per_call={best_ns:.1} allocs_per_call={worst_allocs:.6}");
     }
 }
