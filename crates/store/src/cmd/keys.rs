@@ -178,13 +178,34 @@ pub(crate) fn keys(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> 
     Ok(())
 }
 
-/// Redis's SCAN cursor is an unsigned 64-bit number in decimal.
+/// Redis's SCAN cursor: parsed with C's `strtoul`, so an optional sign
+/// is accepted (a negative cursor wraps, as `strtoul` does), the empty
+/// string is cursor 0, and overflow or trailing bytes are errors.
 pub(crate) fn parse_cursor(arg: &[u8]) -> Result<u64> {
-    std::str::from_utf8(arg)
-        .ok()
-        .filter(|s| !s.starts_with('+') && !s.is_empty())
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| Error::Other("invalid cursor".into()))
+    let invalid = || Error::Other("invalid cursor".into());
+    if arg.is_empty() {
+        return Ok(0);
+    }
+    let (negative, digits) = match arg[0] {
+        b'-' => (true, &arg[1..]),
+        b'+' => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let mut cursor: u64 = 0;
+    for d in digits {
+        cursor = cursor
+            .checked_mul(10)
+            .and_then(|c| c.checked_add(u64::from(d - b'0')))
+            .ok_or_else(invalid)?;
+    }
+    Ok(if negative {
+        cursor.wrapping_neg()
+    } else {
+        cursor
+    })
 }
 
 pub(crate) fn scan(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
@@ -474,16 +495,16 @@ const OBJECT_HELP: &[&str] = &[
     "    Return the kind of internal representation used in order to store the value",
     "    associated with a <key>.",
     "FREQ <key>",
-    "    Return the access logarithmic counter of a <key>. Only when `maxmemory-policy`",
-    "    is set to an LFU policy.",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
     "IDLETIME <key>",
-    "    Return the idle time of a <key>, that is the approximated number of",
+    "    Return the idle time of the <key>, that is the approximated number of",
     "    seconds elapsed since the last access to the key.",
     "REFCOUNT <key>",
     "    Return the number of references of the value associated with the specified",
     "    <key>.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 /// Redis shares the integers 0..10000 between keys and reports them with

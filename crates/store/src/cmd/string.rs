@@ -75,21 +75,31 @@ struct SetOptions {
     xx: bool,
     get: bool,
     expire: ExpireOpt,
+    /// EX/PX/EXAT/PXAT's argument, unit and relativity, not yet checked:
+    /// Redis reports a syntax error anywhere in the options before a bad
+    /// time, and GETEX reports a missing key before a bad time.
+    expire_arg: Option<(Bytes, Unit, bool)>,
+}
+
+impl SetOptions {
+    /// Turns the pending EX/PX/EXAT/PXAT argument into `expire`.
+    fn resolve_expire(&mut self, ctx: &Ctx<'_>, cmd: &'static str) -> Result {
+        if let Some((arg, unit, relative)) = self.expire_arg.take() {
+            self.expire = ExpireOpt::At(expire_ms(ctx, &arg, unit, relative, cmd)?);
+        }
+        Ok(())
+    }
 }
 
 /// Parses SET's (or GETEX's) options, with Redis's rule that conflicting
 /// options are a syntax error.
-fn parse_set_options(
-    ctx: &Ctx<'_>,
-    args: &[Bytes],
-    getex: bool,
-    cmd: &'static str,
-) -> Result<SetOptions> {
+fn parse_set_options(args: &[Bytes], getex: bool) -> Result<SetOptions> {
     let mut o = SetOptions {
         nx: false,
         xx: false,
         get: false,
         expire: ExpireOpt::None,
+        expire_arg: None,
     };
     let mut expire_given = false;
     let mut i = 0;
@@ -118,7 +128,7 @@ fn parse_set_options(
                 Unit::Millis
             };
             let relative = is(a, "ex") || is(a, "px");
-            o.expire = ExpireOpt::At(expire_ms(ctx, next.unwrap(), unit, relative, cmd)?);
+            o.expire_arg = next.map(|n| (n.clone(), unit, relative));
             expire_given = true;
             i += 1;
         } else {
@@ -130,7 +140,8 @@ fn parse_set_options(
 }
 
 pub(crate) fn set(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    let opts = parse_set_options(ctx, &args[3..], false, "set")?;
+    let mut opts = parse_set_options(&args[3..], false)?;
+    opts.resolve_expire(ctx, "set")?;
     let key = &args[1];
     if opts.get {
         let old = read_str(ctx, key)?;
@@ -209,12 +220,14 @@ pub(crate) fn getdel(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
 }
 
 pub(crate) fn getex(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    let opts = parse_set_options(ctx, &args[2..], true, "getex")?;
+    let mut opts = parse_set_options(&args[2..], true)?;
     let key = &args[1];
-    let Some(value) = read_str(ctx, key)? else {
+    if read_str(ctx, key)?.is_none() {
         reply.null();
         return Ok(());
-    };
+    }
+    opts.resolve_expire(ctx, "getex")?;
+    let value = read_str(ctx, key)?.expect("checked above, under the same lock");
     reply.bulk(value);
     match opts.expire {
         ExpireOpt::At(at) if at <= ctx.now_ms => {
