@@ -182,7 +182,12 @@ impl Server {
             } else {
                 addr.clone()
             };
-            match TcpListener::bind(format!("{host}:{}", config.port())).await {
+            // With port 0, every address shares the port the first one got.
+            let port = listeners.first().map_or(config.port(), |l: &TcpListener| {
+                l.local_addr().map_or(0, |a| a.port())
+            });
+            let backlog = config.get_int("tcp-backlog") as u32;
+            match listen(&format!("{host}:{port}"), backlog).await {
                 Ok(l) => listeners.push(l),
                 Err(e) if optional => warn!(%addr, error = %e, "skipping optional bind address"),
                 Err(e) => return Err(anyhow::anyhow!("binding {addr}:{}: {e}", config.port())),
@@ -289,6 +294,22 @@ impl Server {
     }
 }
 
+/// Binds with `SO_REUSEADDR` and the configured `tcp-backlog`, as Redis does.
+async fn listen(addr: &str, backlog: u32) -> std::io::Result<TcpListener> {
+    let addr = tokio::net::lookup_host(addr)
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address"))?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog.max(1))
+}
+
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         let (stream, addr) = match listener.accept().await {
@@ -322,6 +343,12 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             continue;
         }
         let _ = stream.set_nodelay(true);
+        let keepalive_secs = shared.config.read().get_int("tcp-keepalive");
+        if keepalive_secs > 0 {
+            let keepalive =
+                socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive_secs as u64));
+            let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
+        }
         tokio::spawn(conn::serve(stream, addr, shared.clone()));
     }
 }
@@ -360,6 +387,18 @@ async fn cron(shared: Arc<Shared>) {
 /// # Errors
 /// Bind failures and fatal runtime errors.
 pub fn run_blocking(config: Config) -> anyhow::Result<()> {
+    if config.get("daemonize") == "yes" {
+        anyhow::bail!("daemonize yes is not supported: run shoal under a service manager (systemd, a container) instead");
+    }
+    // Like Redis, the working directory becomes `dir`: files the server
+    // writes later (snapshots, AOF) are relative to it.
+    let dir = config.get("dir");
+    std::env::set_current_dir(dir).map_err(|e| anyhow::anyhow!("can't chdir to '{dir}': {e}"))?;
+    let pidfile = config.get("pidfile").to_string();
+    if !pidfile.is_empty() {
+        std::fs::write(&pidfile, format!("{}\n", std::process::id()))
+            .map_err(|e| anyhow::anyhow!("writing pidfile {pidfile}: {e}"))?;
+    }
     let threads = config.get_int("io-threads").max(1) as usize;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -375,5 +414,8 @@ pub fn run_blocking(config: Config) -> anyhow::Result<()> {
     })?;
     // Connections may still be open; the process is ending, so don't wait.
     runtime.shutdown_background();
+    if !pidfile.is_empty() {
+        let _ = std::fs::remove_file(&pidfile);
+    }
     Ok(())
 }
