@@ -101,27 +101,30 @@ fn parse_set_options(args: &[Bytes], getex: bool) -> Result<SetOptions> {
         expire: ExpireOpt::None,
         expire_arg: None,
     };
-    let mut expire_given = false;
+    // Redis lets an expiry option repeat (the last wins) but not mix with
+    // another kind: `EX 1 EX 2` is fine, `EX 1 PX 2` a syntax error.
+    let mut expire_kind: Option<&'static str> = None;
     let mut i = 0;
     while i < args.len() {
         let a = &args[i][..];
         let next = args.get(i + 1);
+        let kind = ["ex", "px", "exat", "pxat", "keepttl", "persist"]
+            .into_iter()
+            .find(|k| is(a, k));
+        let kind_ok = kind.is_some() && (expire_kind.is_none() || expire_kind == kind);
         if !getex && is(a, "nx") && !o.xx {
             o.nx = true;
         } else if !getex && is(a, "xx") && !o.nx {
             o.xx = true;
         } else if !getex && is(a, "get") {
             o.get = true;
-        } else if !getex && is(a, "keepttl") && !expire_given {
+        } else if !getex && kind == Some("keepttl") && kind_ok {
             o.expire = ExpireOpt::KeepTtl;
-            expire_given = true;
-        } else if getex && is(a, "persist") && !expire_given {
+            expire_kind = kind;
+        } else if getex && kind == Some("persist") && kind_ok {
             o.expire = ExpireOpt::Persist;
-            expire_given = true;
-        } else if (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat"))
-            && !expire_given
-            && next.is_some()
-        {
+            expire_kind = kind;
+        } else if matches!(kind, Some("ex" | "px" | "exat" | "pxat")) && kind_ok && next.is_some() {
             let unit = if is(a, "ex") || is(a, "exat") {
                 Unit::Seconds
             } else {
@@ -129,7 +132,7 @@ fn parse_set_options(args: &[Bytes], getex: bool) -> Result<SetOptions> {
             };
             let relative = is(a, "ex") || is(a, "px");
             o.expire_arg = next.map(|n| (n.clone(), unit, relative));
-            expire_given = true;
+            expire_kind = kind;
             i += 1;
         } else {
             return Err(Error::Syntax);
