@@ -322,7 +322,7 @@ fn run(p: Params, ops: Vec<Op>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
 
     #[test]
     fn breaker_matches_reference_model(p in params(), ops in prop::collection::vec(op(), 1..200)) {
