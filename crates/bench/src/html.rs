@@ -15,7 +15,7 @@ use crate::report::Report;
 const CHART_WIDTH_PX: f64 = 760.0;
 const CHART_HEIGHT_PX: f64 = 260.0;
 const MARGIN_LEFT_PX: f64 = 64.0;
-const MARGIN_RIGHT_PX: f64 = 16.0;
+const MARGIN_RIGHT_PX: f64 = 28.0;
 const MARGIN_TOP_PX: f64 = 28.0;
 const MARGIN_BOTTOM_PX: f64 = 40.0;
 const COLORS: &[&str] = &[
