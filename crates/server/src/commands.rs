@@ -646,6 +646,48 @@ fn client(c: &mut Call<'_>) -> Result {
         } else {
             return Err(Error::Syntax);
         }
+    } else if is(&sub, "pause") && (argc == 3 || argc == 4) {
+        let ms = shoal_store::parse_i64_exact(&c.args[2])
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| Error::Other("timeout is not an integer or out of range".into()))?;
+        let all = match c.args.get(3) {
+            None => true,
+            Some(mode) if is(mode, "all") => true,
+            Some(mode) if is(mode, "write") => false,
+            Some(_) => return Err(Error::Syntax),
+        };
+        let until = std::time::Instant::now() + Duration::from_millis(ms as u64);
+        let mut pause = c.shared.pause.lock();
+        // A second pause can only extend or widen the one in force.
+        let merged = match *pause {
+            Some(p) if p.until > std::time::Instant::now() => crate::Pause {
+                until: p.until.max(until),
+                all: p.all || all,
+            },
+            _ => crate::Pause { until, all },
+        };
+        *pause = Some(merged);
+        drop(pause);
+        c.reply().ok();
+    } else if is(&sub, "unpause") && argc == 2 {
+        *c.shared.pause.lock() = None;
+        c.shared.unpause.notify_waiters();
+        c.reply().ok();
+    } else if is(&sub, "unblock") && (argc == 3 || argc == 4) {
+        shoal_store::parse_i64_exact(&c.args[2]).ok_or(Error::NotInteger)?;
+        if let Some(reason) = c.args.get(3) {
+            if !is(reason, "timeout") && !is(reason, "error") {
+                return Err(Error::Other(
+                    "CLIENT UNBLOCK reason should be TIMEOUT or ERROR".into(),
+                ));
+            }
+        }
+        // No command blocks a client yet (blocking pops arrive with the
+        // collection types), so no client can be unblocked: Redis's 0.
+        c.reply().integer(0);
+    } else if is(&sub, "getredir") && argc == 2 {
+        // Client-side caching is not offered, so tracking is always off.
+        c.reply().integer(-1);
     } else if is(&sub, "no-evict") && argc == 3 {
         if !is(&c.args[2], "on") && !is(&c.args[2], "off") {
             return Err(Error::Syntax);

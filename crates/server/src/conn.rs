@@ -154,6 +154,7 @@ async fn connection_loop(
     loop {
         let parsed = parser.parse(&mut input, &mut batch, BATCH_COMMANDS_MAX);
         if !batch.is_empty() {
+            wait_while_paused(shared, &batch).await;
             run_batch(client, shared, &mut batch, &mut out);
             *parser.limits_mut() = parser_limits(shared, client);
         }
@@ -288,6 +289,33 @@ fn parser_limits(shared: &Shared, client: &ClientState) -> Limits {
         bulk_len_max_bytes: config.get_int("proto-max-bulk-len") as usize,
         unauthenticated: !client.authenticated,
         ..Limits::default()
+    }
+}
+
+/// Holds a batch back while CLIENT PAUSE is in force: any batch in ALL
+/// mode, a batch that writes in WRITE mode.
+async fn wait_while_paused(shared: &Shared, batch: &[Command]) {
+    loop {
+        let Some(pause) = *shared.pause.lock() else {
+            return;
+        };
+        if Instant::now() >= pause.until {
+            return;
+        }
+        let writes = || {
+            batch.iter().any(|c| {
+                commands::lookup(&c[0])
+                    .is_some_and(|(_, cmd)| cmd.spec.write || cmd.spec.name == "exec")
+            })
+        };
+        if !pause.all && !writes() {
+            return;
+        }
+        let unpaused = shared.unpause.notified();
+        tokio::select! {
+            _ = tokio::time::sleep_until(pause.until.into()) => {}
+            _ = unpaused => {}
+        }
     }
 }
 

@@ -130,6 +130,13 @@ pub(crate) struct ClientInfo {
     pub watching: usize,
 }
 
+/// A CLIENT PAUSE: until when, and whether reads are paused too.
+#[derive(Clone, Copy)]
+pub(crate) struct Pause {
+    pub until: Instant,
+    pub all: bool,
+}
+
 /// One slow command, as SLOWLOG GET reports it.
 pub(crate) struct SlowlogEntry {
     pub id: u64,
@@ -159,6 +166,9 @@ pub(crate) struct Shared {
     /// the lock when nobody monitors.
     pub monitors: Mutex<Vec<(ClientId, tokio::sync::mpsc::Sender<Bytes>)>>,
     pub monitor_count: std::sync::atomic::AtomicUsize,
+    /// CLIENT PAUSE in force, if any; `unpause` wakes the paused clients.
+    pub pause: Mutex<Option<Pause>>,
+    pub unpause: Notify,
 }
 
 /// A bound server, ready to run.
@@ -247,6 +257,8 @@ impl Server {
             shutting_down: AtomicBool::new(false),
             monitors: Mutex::new(Vec::new()),
             monitor_count: Default::default(),
+            pause: Mutex::new(None),
+            unpause: Notify::new(),
         });
         Ok(Server {
             listeners,
