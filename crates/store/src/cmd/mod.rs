@@ -10,7 +10,9 @@ use shoal_resp::Reply;
 use crate::error::{Error, Result};
 use crate::Ctx;
 
+pub mod bits;
 pub mod keys;
+pub mod lcs;
 pub mod string;
 
 /// Runs one command: arguments are already arity-checked.
@@ -307,6 +309,79 @@ pub static COMMANDS: &[CommandSpec] = &[
         "string",
         "Overwrite part of a string at key starting at the specified offset",
         Some(string::setrange),
+    ),
+    spec(
+        "lcs",
+        -3,
+        "readonly",
+        (1, 2, 1),
+        "string",
+        "Find longest common substring",
+        Some(lcs::lcs),
+    ),
+    // bitmaps
+    spec(
+        "setbit",
+        4,
+        "write denyoom",
+        (1, 1, 1),
+        "bitmap",
+        "Sets or clears the bit at offset in the string value stored at key",
+        Some(bits::setbit),
+    ),
+    spec(
+        "getbit",
+        3,
+        "readonly fast",
+        (1, 1, 1),
+        "bitmap",
+        "Returns the bit value at offset in the string value stored at key",
+        Some(bits::getbit),
+    ),
+    spec(
+        "bitcount",
+        -2,
+        "readonly",
+        (1, 1, 1),
+        "bitmap",
+        "Count set bits in a string",
+        Some(bits::bitcount),
+    ),
+    spec(
+        "bitpos",
+        -3,
+        "readonly",
+        (1, 1, 1),
+        "bitmap",
+        "Find first bit set or clear in a string",
+        Some(bits::bitpos),
+    ),
+    spec(
+        "bitop",
+        -4,
+        "write denyoom",
+        (2, -1, 1),
+        "bitmap",
+        "Perform bitwise operations between strings",
+        Some(bits::bitop),
+    ),
+    spec(
+        "bitfield",
+        -2,
+        "write denyoom",
+        (1, 1, 1),
+        "bitmap",
+        "Perform arbitrary bitfield integer operations on strings",
+        Some(bits::bitfield),
+    ),
+    spec(
+        "bitfield_ro",
+        -2,
+        "readonly fast",
+        (1, 1, 1),
+        "bitmap",
+        "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
+        Some(bits::bitfield_ro),
     ),
     // keys
     spec(
