@@ -215,7 +215,7 @@ static SERVER_COMMANDS: &[(CommandSpec, ServerHandler)] = &[
         spec(
             "config",
             -2,
-            "",
+            "admin noscript loading stale",
             (0, 0, 0),
             "server",
             "A container for server configuration commands",
