@@ -46,6 +46,77 @@ pub(crate) const READ_BUFFER_MAX_BYTES: usize = 512 * 1024 * 1024 + 1024;
 /// even when its own server has gone quiet.
 const POLL_WAIT_MAX: Duration = Duration::from_millis(100);
 
+/// Token of the open-loop wake-up timer; connections use their index.
+const TIMER_TOKEN: Token = Token(usize::MAX);
+
+/// epoll_wait sleeps in whole milliseconds (mio rounds up), which would
+/// make an open-loop request up to 1 ms late and charge that lateness to
+/// the server. On Linux a timerfd in the poll set wakes the loop on time.
+#[cfg(target_os = "linux")]
+struct Timer {
+    fd: std::fs::File,
+}
+
+#[cfg(target_os = "linux")]
+impl Timer {
+    fn new(poll: &Poll) -> io::Result<Timer> {
+        use rustix::time::{timerfd_create, TimerfdClockId, TimerfdFlags};
+        use std::os::fd::AsRawFd;
+        let fd = timerfd_create(
+            TimerfdClockId::Monotonic,
+            TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
+        )?;
+        let fd = std::fs::File::from(fd);
+        poll.registry().register(
+            &mut mio::unix::SourceFd(&fd.as_raw_fd()),
+            TIMER_TOKEN,
+            Interest::READABLE,
+        )?;
+        Ok(Timer { fd })
+    }
+
+    /// Fires once after `wait` (which must be non-zero).
+    fn arm(&self, wait: Duration) -> io::Result<()> {
+        use rustix::time::{timerfd_settime, Itimerspec, TimerfdTimerFlags, Timespec};
+        let zero = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let value = Timespec {
+            tv_sec: wait.as_secs() as i64,
+            tv_nsec: i64::from(wait.subsec_nanos()).max(1),
+        };
+        let spec = Itimerspec {
+            it_interval: zero,
+            it_value: value,
+        };
+        timerfd_settime(&self.fd, TimerfdTimerFlags::empty(), &spec)?;
+        Ok(())
+    }
+
+    /// Consumes an expiry so the next one raises a new edge.
+    fn drain(&mut self) {
+        let mut ticks = [0u8; 8];
+        // WouldBlock means already drained; nothing else can fail here.
+        let _ = self.fd.read(&mut ticks);
+    }
+}
+
+/// Elsewhere the loop falls back to epoll's millisecond timeouts.
+#[cfg(not(target_os = "linux"))]
+struct Timer;
+
+#[cfg(not(target_os = "linux"))]
+impl Timer {
+    fn new(_poll: &Poll) -> io::Result<Timer> {
+        Ok(Timer)
+    }
+    fn arm(&self, _wait: Duration) -> io::Result<()> {
+        Ok(())
+    }
+    fn drain(&mut self) {}
+}
+
 /// Events taken per poll; more just wait for the next poll.
 const EVENTS_PER_POLL: usize = 1024;
 
@@ -406,6 +477,15 @@ impl Worker<'_> {
         };
         let mut drain_deadline: Option<Instant> = None;
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
+        let poll_error = |source| BenchError::Io {
+            target: "poll".into(),
+            source,
+        };
+        let mut timer = if self.open_loop {
+            Some(Timer::new(&poll).map_err(poll_error)?)
+        } else {
+            None
+        };
         // Connections not yet started, by start time.
         let mut waiting: Vec<usize> = (0..self.conns.len())
             .filter(|&i| self.conns[i].quota > 0)
@@ -467,7 +547,15 @@ impl Worker<'_> {
                     }
                 }
             }
-            let timeout = wake.saturating_duration_since(now);
+            let mut timeout = wake.saturating_duration_since(now);
+            if let Some(t) = &timer {
+                if !timeout.is_zero() && timeout < POLL_WAIT_MAX {
+                    t.arm(timeout).map_err(poll_error)?;
+                    // The timer wakes the loop; the poll timeout is only a
+                    // backstop should it not.
+                    timeout = POLL_WAIT_MAX;
+                }
+            }
             if let Err(e) = poll.poll(&mut events, Some(timeout)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -478,6 +566,12 @@ impl Worker<'_> {
                 });
             }
             for ev in events.iter() {
+                if ev.token() == TIMER_TOKEN {
+                    if let Some(t) = &mut timer {
+                        t.drain();
+                    }
+                    continue;
+                }
                 let ci = ev.token().0;
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                     self.on_readable(ci)?;
