@@ -644,3 +644,385 @@ pub(crate) fn bitfield(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes])
 pub(crate) fn bitfield_ro(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     bitfield_generic(ctx, reply, args, true)
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use shoal_resp::{Protocol, Reply};
+
+    use crate::{execute, lookup_command, Ctx, Store};
+
+    /// Runs each command in order on a fresh store and returns every reply
+    /// (errors as `-ERR …\r\n`), concatenated.
+    fn run(commands: &[&[&str]]) -> String {
+        let mut store = Store::new(1);
+        let mut out = Vec::new();
+        for cmd in commands {
+            let args: Vec<Bytes> = cmd
+                .iter()
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect();
+            let spec = lookup_command(&args[0]).expect("known command");
+            let mut ctx = Ctx::new(&mut store, 0, 1_700_000_000_000, 1);
+            let mut reply = Reply::new(&mut out, Protocol::Resp2);
+            if let Err(e) = execute(spec, &mut ctx, &mut reply, &args) {
+                reply.error(&e.to_string());
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    fn check(commands: &[&[&str]], expected: &str) {
+        assert_eq!(run(commands), expected, "commands: {commands:?}");
+    }
+
+    const OFFSET_ERR: &str = "-ERR bit offset is not an integer or out of range\r\n";
+
+    #[test]
+    fn setbit_getbit() {
+        check(
+            &[
+                &["SETBIT", "k", "7", "1"],
+                &["SETBIT", "k", "7", "0"],
+                &["SETBIT", "k", "7", "1"],
+                &["GET", "k"],
+                &["GETBIT", "k", "7"],
+                &["GETBIT", "k", "1000"],
+                &["GETBIT", "nokey", "0"],
+                &["OBJECT", "ENCODING", "k"],
+            ],
+            ":0\r\n:1\r\n:0\r\n$1\r\n\x01\r\n:1\r\n:0\r\n:0\r\n$3\r\nraw\r\n",
+        );
+        // The string grows with zero bytes to hold the bit.
+        check(
+            &[
+                &["SET", "k", "a"],
+                &["SETBIT", "k", "23", "1"],
+                &["STRLEN", "k"],
+            ],
+            "+OK\r\n:0\r\n:3\r\n",
+        );
+        // An int-encoded value is addressed through its decimal text.
+        check(
+            &[&["SET", "n", "1"], &["GETBIT", "n", "2"]],
+            "+OK\r\n:1\r\n",
+        );
+    }
+
+    #[test]
+    fn bit_offsets_and_values() {
+        check(&[&["GETBIT", "k", "4294967295"]], ":0\r\n");
+        check(&[&["GETBIT", "k", "4294967296"]], OFFSET_ERR);
+        check(&[&["SETBIT", "k", "-1", "1"]], OFFSET_ERR);
+        check(&[&["SETBIT", "k", "x", "1"]], OFFSET_ERR);
+        check(&[&["SETBIT", "k", "+1", "1"]], OFFSET_ERR);
+        let bit_err = "-ERR bit is not an integer or out of range\r\n";
+        check(&[&["SETBIT", "k", "1", "2"]], bit_err);
+        check(&[&["SETBIT", "k", "1", "-1"]], bit_err);
+        check(&[&["SETBIT", "k", "1", "x"]], bit_err);
+        check(
+            &[&["SETBIT", "k"]],
+            "-ERR wrong number of arguments for 'setbit' command\r\n",
+        );
+    }
+
+    #[test]
+    fn setbit_respects_proto_max_bulk_len() {
+        let mut store = Store::new(1);
+        store.config.proto_max_bulk_len = 4;
+        let mut ctx = Ctx::new(&mut store, 0, 0, 1);
+        let mut out = Vec::new();
+        let mut reply = Reply::new(&mut out, Protocol::Resp2);
+        let args = |o: &str| {
+            vec![
+                Bytes::from("setbit"),
+                Bytes::from("k"),
+                Bytes::copy_from_slice(o.as_bytes()),
+                Bytes::from("1"),
+            ]
+        };
+        let spec = lookup_command(b"setbit").unwrap();
+        assert!(execute(spec, &mut ctx, &mut reply, &args("31")).is_ok());
+        let err = execute(spec, &mut ctx, &mut reply, &args("32")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ERR bit offset is not an integer or out of range"
+        );
+        assert_eq!(out, b":0\r\n");
+    }
+
+    #[test]
+    fn setbit_keeps_ttl() {
+        check(
+            &[
+                &["SET", "k", "v", "EX", "100"],
+                &["SETBIT", "k", "1", "1"],
+                &["TTL", "k"],
+                &["BITFIELD", "k", "SET", "u8", "0", "1"],
+                &["TTL", "k"],
+            ],
+            "+OK\r\n:1\r\n:100\r\n*1\r\n:118\r\n:100\r\n",
+        );
+    }
+
+    #[test]
+    fn bitcount_ranges() {
+        let set: &[&str] = &["SET", "s", "foobar"];
+        check(&[set, &["BITCOUNT", "s"]], "+OK\r\n:26\r\n");
+        check(&[set, &["BITCOUNT", "s", "0", "0"]], "+OK\r\n:4\r\n");
+        check(&[set, &["BITCOUNT", "s", "1", "1"]], "+OK\r\n:6\r\n");
+        check(&[set, &["BITCOUNT", "s", "1", "-1"]], "+OK\r\n:22\r\n");
+        check(&[set, &["BITCOUNT", "s", "-30", "-20"]], "+OK\r\n:4\r\n");
+        check(&[set, &["BITCOUNT", "s", "-5", "-20"]], "+OK\r\n:0\r\n");
+        check(
+            &[set, &["BITCOUNT", "s", "5", "30", "BIT"]],
+            "+OK\r\n:17\r\n",
+        );
+        check(
+            &[set, &["BITCOUNT", "s", "5", "30", "byte"]],
+            "+OK\r\n:4\r\n",
+        );
+        check(&[set, &["BITCOUNT", "s", "1", "5", "bit"]], "+OK\r\n:3\r\n");
+        check(
+            &[set, &["BITCOUNT", "s", "5", "30", "foo"]],
+            "+OK\r\n-ERR syntax error\r\n",
+        );
+        check(
+            &[set, &["BITCOUNT", "s", "5"]],
+            "+OK\r\n-ERR syntax error\r\n",
+        );
+        check(
+            &[set, &["BITCOUNT", "s", "a", "b"]],
+            "+OK\r\n-ERR value is not an integer or out of range\r\n",
+        );
+        // Redis 7.0 looks the key up first: bad ranges on a missing key give 0.
+        check(&[&["BITCOUNT", "nokey", "a", "b"]], ":0\r\n");
+        check(
+            &[&["SET", "e", ""], &["BITCOUNT", "e", "0", "-1"]],
+            "+OK\r\n:0\r\n",
+        );
+    }
+
+    #[test]
+    fn bitpos_ranges() {
+        let set: &[&str] = &["SET", "f", "\u{7f}\u{7f}\u{7f}"];
+        check(&[set, &["BITPOS", "f", "0"]], "+OK\r\n:0\r\n");
+        check(&[set, &["BITPOS", "f", "1"]], "+OK\r\n:1\r\n");
+        check(&[set, &["BITPOS", "f", "1", "1"]], "+OK\r\n:9\r\n");
+        check(
+            &[set, &["BITPOS", "f", "0", "1", "-1", "bit"]],
+            "+OK\r\n:8\r\n",
+        );
+        check(&[set, &["BITPOS", "f", "1", "-20", "-30"]], "+OK\r\n:1\r\n");
+        check(&[set, &["BITPOS", "f", "1", "100"]], "+OK\r\n:-1\r\n");
+        let ff: &[&str] = &["BITFIELD", "ff", "SET", "u8", "0", "255"];
+        let set_ff = "*1\r\n:0\r\n";
+        // Zero-padded on the right unless an end is given.
+        check(&[ff, &["BITPOS", "ff", "0"]], &format!("{set_ff}:8\r\n"));
+        check(
+            &[ff, &["BITPOS", "ff", "0", "0"]],
+            &format!("{set_ff}:8\r\n"),
+        );
+        check(
+            &[ff, &["BITPOS", "ff", "0", "0", "-1"]],
+            &format!("{set_ff}:-1\r\n"),
+        );
+        check(
+            &[ff, &["BITPOS", "ff", "0", "1", "-1", "bit"]],
+            &format!("{set_ff}:-1\r\n"),
+        );
+        check(
+            &[ff, &["BITPOS", "ff", "1", "2", "4", "bit"]],
+            &format!("{set_ff}:2\r\n"),
+        );
+        check(&[&["BITPOS", "nokey", "0"]], ":0\r\n");
+        check(&[&["BITPOS", "nokey", "1", "x"]], ":-1\r\n");
+        check(
+            &[&["SET", "e", ""], &["BITPOS", "e", "0"]],
+            "+OK\r\n:-1\r\n",
+        );
+        check(
+            &[&["BITPOS", "k", "2"]],
+            "-ERR The bit argument must be 1 or 0.\r\n",
+        );
+        check(
+            &[&["BITPOS", "k", "x"]],
+            "-ERR value is not an integer or out of range\r\n",
+        );
+        check(
+            &[set, &["BITPOS", "f", "1", "0", "1", "bits"]],
+            "+OK\r\n-ERR syntax error\r\n",
+        );
+    }
+
+    #[test]
+    fn bitop() {
+        let setup: [&[&str]; 2] = [&["SET", "a", "foobar"], &["SET", "b", "abc"]];
+        let run_op = |cmd: &[&str], expected: &str| {
+            let mut cmds = setup.to_vec();
+            cmds.push(cmd);
+            cmds.push(&["GET", "d"]);
+            check(&cmds, &format!("+OK\r\n+OK\r\n{expected}"));
+        };
+        run_op(
+            &["BITOP", "AND", "d", "a", "b"],
+            ":6\r\n$6\r\n`bc\0\0\0\r\n",
+        );
+        run_op(
+            &["BITOP", "or", "d", "a", "b", "nokey"],
+            ":6\r\n$6\r\ngoobar\r\n",
+        );
+        run_op(
+            &["BITOP", "XOR", "d", "a", "b"],
+            ":6\r\n$6\r\n\x07\r\x0cbar\r\n",
+        );
+        run_op(
+            &["BITOP", "NOT", "d", "b"],
+            ":3\r\n$3\r\n\u{9e}\u{9d}\u{9c}\r\n"
+                .replace(['\u{9e}', '\u{9d}', '\u{9c}'], "\u{FFFD}")
+                .as_str(),
+        );
+        run_op(
+            &["BITOP", "NOT", "d", "a", "b"],
+            "-ERR BITOP NOT must be called with a single source key.\r\n$-1\r\n",
+        );
+        run_op(&["BITOP", "NAND", "d", "a"], "-ERR syntax error\r\n$-1\r\n");
+        // An empty result deletes the destination.
+        check(
+            &[
+                &["SET", "d", "x"],
+                &["BITOP", "AND", "d", "nokey"],
+                &["EXISTS", "d"],
+            ],
+            "+OK\r\n:0\r\n:0\r\n",
+        );
+        check(
+            &[
+                &["SET", "d", "x", "EX", "10"],
+                &["BITOP", "OR", "d", "d"],
+                &["TTL", "d"],
+                &["OBJECT", "ENCODING", "d"],
+            ],
+            "+OK\r\n:1\r\n:-1\r\n$3\r\nraw\r\n",
+        );
+    }
+
+    #[test]
+    fn bitfield_ops_and_overflow() {
+        check(
+            &[&[
+                "BITFIELD", "k", "SET", "i8", "0", "100", "INCRBY", "i8", "0", "100", "GET", "u4",
+                "0",
+            ]],
+            "*3\r\n:0\r\n:-56\r\n:12\r\n",
+        );
+        check(
+            &[&[
+                "BITFIELD", "k", "OVERFLOW", "SAT", "INCRBY", "i8", "0", "200", "INCRBY", "u8",
+                "8", "300", "INCRBY", "i8", "0", "-300",
+            ]],
+            "*3\r\n:127\r\n:255\r\n:-128\r\n",
+        );
+        check(
+            &[&[
+                "BITFIELD", "k", "OVERFLOW", "FAIL", "INCRBY", "i8", "0", "200", "SET", "u2", "16",
+                "7", "SET", "u2", "16", "3", "GET", "u2", "16",
+            ]],
+            "*4\r\n$-1\r\n$-1\r\n:0\r\n:3\r\n",
+        );
+        check(
+            &[&[
+                "BITFIELD", "k", "SET", "u2", "0", "7", "GET", "u2", "0", "SET", "i64", "8", "-1",
+                "GET", "u63", "8",
+            ]],
+            "*4\r\n:0\r\n:3\r\n:0\r\n:9223372036854775807\r\n",
+        );
+        check(
+            &[&[
+                "BITFIELD",
+                "k",
+                "SET",
+                "i64",
+                "0",
+                "-9223372036854775808",
+                "INCRBY",
+                "i64",
+                "0",
+                "-1",
+                "OVERFLOW",
+                "SAT",
+                "INCRBY",
+                "i64",
+                "0",
+                "9223372036854775807",
+                "INCRBY",
+                "i64",
+                "0",
+                "9223372036854775807",
+            ]],
+            "*4\r\n:0\r\n:9223372036854775807\r\n:9223372036854775807\r\n:9223372036854775807\r\n",
+        );
+        check(
+            &[&[
+                "BITFIELD", "k", "OVERFLOW", "SAT", "SET", "u8", "0", "-1", "SET", "i8", "0",
+                "-1000", "GET", "i8", "0",
+            ]],
+            "*3\r\n:0\r\n:-1\r\n:-128\r\n",
+        );
+        // `#N` offsets count in units of the field width.
+        check(
+            &[&[
+                "BITFIELD", "k", "SET", "u8", "#2", "200", "GET", "u8", "16", "GET", "u4", "#5",
+            ]],
+            "*3\r\n:0\r\n:200\r\n:8\r\n",
+        );
+        check(&[&["BITFIELD", "k"]], "*0\r\n");
+        check(
+            &[&["BITFIELD", "k", "GET", "i8", "0"], &["EXISTS", "k"]],
+            "*1\r\n:0\r\n:0\r\n",
+        );
+        // A refused write still creates the (zero-filled) key, as in Redis.
+        check(
+            &[
+                &["BITFIELD", "k", "OVERFLOW", "FAIL", "SET", "u1", "15", "2"],
+                &["STRLEN", "k"],
+            ],
+            "*1\r\n$-1\r\n:2\r\n",
+        );
+    }
+
+    #[test]
+    fn bitfield_errors() {
+        let type_err = "-ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.\r\n";
+        for t in ["u64", "i65", "u0", "x8", "i", "", "i-1"] {
+            check(&[&["BITFIELD", "k", "GET", t, "0"]], type_err);
+        }
+        check(&[&["BITFIELD", "k", "GET", "u8", "-1"]], OFFSET_ERR);
+        check(&[&["BITFIELD", "k", "GET", "u8", "#-1"]], OFFSET_ERR);
+        check(&[&["BITFIELD", "k", "GET", "u8", "4294967296"]], OFFSET_ERR);
+        check(
+            &[&["BITFIELD", "k", "GET", "u8", "#9223372036854775807"]],
+            OFFSET_ERR,
+        );
+        check(
+            &[&["BITFIELD", "k", "OVERFLOW", "foo"]],
+            "-ERR Invalid OVERFLOW type specified\r\n",
+        );
+        check(&[&["BITFIELD", "k", "GET", "u8"]], "-ERR syntax error\r\n");
+        check(&[&["BITFIELD", "k", "FOO"]], "-ERR syntax error\r\n");
+        check(
+            &[&["BITFIELD", "k", "SET", "u8", "0", "x"]],
+            "-ERR value is not an integer or out of range\r\n",
+        );
+        let ro_err = "-ERR BITFIELD_RO only supports the GET subcommand\r\n";
+        check(&[&["BITFIELD_RO", "k", "SET", "u8", "0", "1"]], ro_err);
+        check(&[&["BITFIELD_RO", "k", "INCRBY", "u8", "0", "1"]], ro_err);
+        check(
+            &[
+                &["SET", "k", "A"],
+                &["BITFIELD_RO", "k", "GET", "u8", "0", "OVERFLOW", "WRAP"],
+            ],
+            "+OK\r\n*1\r\n:65\r\n",
+        );
+    }
+}

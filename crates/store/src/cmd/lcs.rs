@@ -177,3 +177,129 @@ impl Table {
         self.cells[i * self.width + j]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use shoal_resp::{Protocol, Reply};
+
+    use crate::{execute, lookup_command, Ctx, Store};
+
+    fn run_with(store: &mut Store, protocol: Protocol, commands: &[&[&str]]) -> String {
+        let mut out = Vec::new();
+        for cmd in commands {
+            let args: Vec<Bytes> = cmd
+                .iter()
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect();
+            let spec = lookup_command(&args[0]).expect("known command");
+            let mut ctx = Ctx::new(store, 0, 1_700_000_000_000, 1);
+            let mut reply = Reply::new(&mut out, protocol);
+            if let Err(e) = execute(spec, &mut ctx, &mut reply, &args) {
+                reply.error(&e.to_string());
+            }
+        }
+        String::from_utf8(out).expect("utf-8 replies")
+    }
+
+    /// Sets a=ohmytext b=mynewtext (Redis's documentation example), then
+    /// checks the reply to `cmd`.
+    fn check(cmd: &[&str], expected: &str) {
+        let mut store = Store::new(1);
+        let got = run_with(
+            &mut store,
+            Protocol::Resp2,
+            &[&["MSET", "a", "ohmytext", "b", "mynewtext"], cmd],
+        );
+        assert_eq!(got, format!("+OK\r\n{expected}"), "{cmd:?}");
+    }
+
+    #[test]
+    fn string_and_len() {
+        check(&["LCS", "a", "b"], "$6\r\nmytext\r\n");
+        check(&["LCS", "a", "b", "LEN"], ":6\r\n");
+        check(&["LCS", "a", "nokey"], "$0\r\n\r\n");
+        check(&["LCS", "nokey", "nokey2", "len"], ":0\r\n");
+    }
+
+    #[test]
+    fn idx() {
+        check(
+            &["LCS", "a", "b", "IDX"],
+            "*4\r\n$7\r\nmatches\r\n*2\r\n*2\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n*2\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n$3\r\nlen\r\n:6\r\n",
+        );
+        check(
+            &["LCS", "a", "b", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"],
+            "*4\r\n$7\r\nmatches\r\n*1\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n$3\r\nlen\r\n:6\r\n",
+        );
+        // A negative MINMATCHLEN means no minimum.
+        check(
+            &["LCS", "a", "b", "idx", "minmatchlen", "-3", "withmatchlen"],
+            "*4\r\n$7\r\nmatches\r\n*2\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n*3\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n:2\r\n$3\r\nlen\r\n:6\r\n",
+        );
+        check(
+            &["LCS", "nokey", "b", "IDX"],
+            "*4\r\n$7\r\nmatches\r\n*0\r\n$3\r\nlen\r\n:0\r\n",
+        );
+    }
+
+    #[test]
+    fn idx_is_a_map_in_resp3() {
+        let mut store = Store::new(1);
+        let got = run_with(
+            &mut store,
+            Protocol::Resp3,
+            &[&["MSET", "a", "ab", "b", "ab"], &["LCS", "a", "b", "IDX"]],
+        );
+        assert_eq!(
+            got,
+            "+OK\r\n%2\r\n$7\r\nmatches\r\n*1\r\n*2\r\n*2\r\n:0\r\n:1\r\n*2\r\n:0\r\n:1\r\n$3\r\nlen\r\n:2\r\n"
+        );
+    }
+
+    #[test]
+    fn errors() {
+        check(
+            &["LCS", "a", "b", "IDX", "LEN"],
+            "-ERR If you want both the length and indexes, please just use IDX.\r\n",
+        );
+        check(&["LCS", "a", "b", "foo"], "-ERR syntax error\r\n");
+        check(&["LCS", "a", "b", "MINMATCHLEN"], "-ERR syntax error\r\n");
+        check(
+            &["LCS", "a", "b", "MINMATCHLEN", "x"],
+            "-ERR value is not an integer or out of range\r\n",
+        );
+        check(
+            &["LCS", "a"],
+            "-ERR wrong number of arguments for 'lcs' command\r\n",
+        );
+    }
+
+    #[test]
+    fn table_is_bounded_by_proto_max_bulk_len() {
+        let mut store = Store::new(1);
+        store.config.proto_max_bulk_len = 1024 * 1024;
+        // 601 * 601 cells of 4 bytes: 1.44 MB, over the 1 MB limit.
+        let long = "a".repeat(600);
+        let got = run_with(
+            &mut store,
+            Protocol::Resp2,
+            &[&["MSET", "x", &long, "y", &long], &["LCS", "x", "y", "LEN"]],
+        );
+        assert_eq!(
+            got,
+            "+OK\r\n-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\r\n"
+        );
+        // 500 * 500 * 4 bytes fits.
+        let short = "a".repeat(499);
+        let got = run_with(
+            &mut store,
+            Protocol::Resp2,
+            &[
+                &["MSET", "x", &short, "y", &short],
+                &["LCS", "x", "y", "LEN"],
+            ],
+        );
+        assert_eq!(got, "+OK\r\n:499\r\n");
+    }
+}
