@@ -925,6 +925,7 @@ fn config(c: &mut Call<'_>) -> Result {
             .stats
             .slowlog
             .truncate(c.engine.stats.slowlog_max_len);
+        c.shared.hot.refresh(&config);
         *c.shared.config.write() = config;
         c.reply().ok();
     } else if is(&sub, "resetstat") && argc == 2 {

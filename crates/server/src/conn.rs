@@ -72,11 +72,11 @@ impl ClientState {
         store.watches.unwatch(self.id, &keys);
     }
 
-    fn publish_info(&self, last_command: &'static str) {
+    fn publish_info(&self, last_command: &'static str, now: Instant) {
         let mut info = self.handle.info.lock();
         info.db = self.db;
         info.last_command = last_command;
-        info.last_interaction = Instant::now();
+        info.last_interaction = now;
         info.resp = if self.protocol == Protocol::Resp3 {
             3
         } else {
@@ -84,7 +84,9 @@ impl ClientState {
         };
         info.multi = self.multi.as_ref().map_or(-1, |m| m.len() as i64);
         info.watching = self.watched.len();
-        info.name.clone_from(&self.name);
+        if info.name != self.name {
+            info.name.clone_from(&self.name);
+        }
     }
 }
 
@@ -149,14 +151,34 @@ async fn connection_loop(
 ) -> std::io::Result<()> {
     let mut input = BytesMut::with_capacity(READ_BUFFER_BYTES);
     let mut out: Vec<u8> = Vec::with_capacity(READ_BUFFER_BYTES);
+    let mut limits_for = (
+        shared.hot.generation.load(Ordering::Acquire),
+        client.authenticated,
+    );
     let mut parser = RequestParser::new(parser_limits(shared, client));
     let mut batch: Vec<Command> = Vec::new();
+    // Bytes read since the last batch, counted under the store lock.
+    let mut unaccounted_input = 0;
     loop {
         let parsed = parser.parse(&mut input, &mut batch, BATCH_COMMANDS_MAX);
         if !batch.is_empty() {
             wait_while_paused(shared, &batch).await;
-            run_batch(client, shared, &mut batch, &mut out);
-            *parser.limits_mut() = parser_limits(shared, client);
+            run_batch(
+                client,
+                shared,
+                &mut batch,
+                &mut out,
+                std::mem::take(&mut unaccounted_input),
+            );
+            let now_for = (
+                shared.hot.generation.load(Ordering::Acquire),
+                client.authenticated,
+            );
+            if now_for != limits_for {
+                // AUTH or CONFIG SET changed what this client may send.
+                *parser.limits_mut() = parser_limits(shared, client);
+                limits_for = now_for;
+            }
         }
         if let Parsed::Error(e) = &parsed {
             Reply::new(&mut out, client.protocol).error(&format!("ERR {}", e.message()));
@@ -164,10 +186,6 @@ async fn connection_loop(
         }
         if !out.is_empty() {
             stream.write_all(&out).await?;
-            shared
-                .stats
-                .net_output_bytes
-                .fetch_add(out.len() as u64, Ordering::Relaxed);
             out.clear();
             if out.capacity() > OUTPUT_KEEP_BYTES_MAX {
                 out.shrink_to(READ_BUFFER_BYTES);
@@ -188,11 +206,11 @@ async fn connection_loop(
         if input.capacity() - input.len() < READ_SPARE_MIN_BYTES {
             input.reserve(READ_BUFFER_BYTES);
         }
-        let idle_timeout = shared.config.read().get_int("timeout");
+        let idle_timeout = shared.hot.timeout_secs.load(Ordering::Relaxed);
         let read = async {
             if idle_timeout > 0 {
                 match tokio::time::timeout(
-                    Duration::from_secs(idle_timeout as u64),
+                    Duration::from_secs(idle_timeout),
                     read_some(stream, &mut input),
                 )
                 .await
@@ -225,11 +243,8 @@ async fn connection_loop(
         if n == 0 {
             return Ok(());
         }
-        shared
-            .stats
-            .net_input_bytes
-            .fetch_add(n as u64, Ordering::Relaxed);
-        let limit = shared.config.read().get_int("client-query-buffer-limit") as usize;
+        unaccounted_input += n as u64;
+        let limit = shared.hot.query_buffer_limit_bytes.load(Ordering::Relaxed) as usize;
         if input.len() > limit {
             tracing::warn!(
                 client = client.id,
@@ -284,9 +299,8 @@ async fn read_some(stream: &TcpStream, input: &mut BytesMut) -> std::io::Result<
 }
 
 fn parser_limits(shared: &Shared, client: &ClientState) -> Limits {
-    let config = shared.config.read();
     Limits {
-        bulk_len_max_bytes: config.get_int("proto-max-bulk-len") as usize,
+        bulk_len_max_bytes: shared.hot.proto_max_bulk_len_bytes.load(Ordering::Relaxed) as usize,
         unauthenticated: !client.authenticated,
         ..Limits::default()
     }
@@ -325,8 +339,11 @@ fn run_batch(
     shared: &Shared,
     batch: &mut Vec<Command>,
     out: &mut Vec<u8>,
+    input_bytes: u64,
 ) {
+    let out_before = out.len();
     let mut engine = shared.engine.lock();
+    engine.stats.net_input_bytes += input_bytes;
     let mut last = "NULL";
     let mut clock = Clock::start();
     for args in batch.drain(..) {
@@ -336,8 +353,9 @@ fn run_batch(
         }
     }
     batch.clear();
+    engine.stats.net_output_bytes += (out.len() - out_before) as u64;
     drop(engine);
-    client.publish_info(last);
+    client.publish_info(last, clock.last);
 }
 
 /// Command timing with one clock reading per command: each command's end

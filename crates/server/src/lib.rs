@@ -74,6 +74,8 @@ pub(crate) struct ExecStats {
     pub commands: Vec<CommandStats>,
     pub errors: HashMap<String, u64>,
     pub processed: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
     /// `slowlog-log-slower-than` and `slowlog-max-len`, copied here by
     /// CONFIG SET so the hot path reads no config lock.
     pub slowlog_threshold_us: i64,
@@ -89,6 +91,36 @@ impl ExecStats {
             .for_each(|c| *c = CommandStats::default());
         self.errors.clear();
         self.processed = 0;
+        self.net_input_bytes = 0;
+        self.net_output_bytes = 0;
+    }
+}
+
+/// Settings read on every request, copied out of [`Config`] into plain
+/// atomics: loading one is a read of a shared cache line, while taking the
+/// config `RwLock` would write to it from both cores. CONFIG SET refreshes
+/// them and bumps `generation`, so connections know to re-derive limits.
+#[derive(Default)]
+pub(crate) struct HotConfig {
+    pub timeout_secs: AtomicU64,
+    pub query_buffer_limit_bytes: AtomicU64,
+    pub proto_max_bulk_len_bytes: AtomicU64,
+    pub generation: AtomicU64,
+}
+
+impl HotConfig {
+    pub fn refresh(&self, config: &Config) {
+        self.timeout_secs
+            .store(config.get_int("timeout") as u64, Ordering::Relaxed);
+        self.query_buffer_limit_bytes.store(
+            config.get_int("client-query-buffer-limit") as u64,
+            Ordering::Relaxed,
+        );
+        self.proto_max_bulk_len_bytes.store(
+            config.get_int("proto-max-bulk-len") as u64,
+            Ordering::Relaxed,
+        );
+        self.generation.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -103,8 +135,6 @@ pub(crate) struct Engine {
 pub(crate) struct Stats {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
-    pub net_input_bytes: AtomicU64,
-    pub net_output_bytes: AtomicU64,
 }
 
 /// What other connections may read or change about a client
@@ -153,6 +183,7 @@ pub(crate) struct Shared {
     /// held across `.await`: each batch of pipelined commands takes it once.
     pub engine: Mutex<Engine>,
     pub config: RwLock<Config>,
+    pub hot: HotConfig,
     pub clients: Mutex<HashMap<ClientId, Arc<ClientHandle>>>,
     pub next_client_id: AtomicU64,
     pub stats: Stats,
@@ -232,12 +263,17 @@ impl Server {
             commands: vec![CommandStats::default(); commands::table().len()],
             errors: HashMap::new(),
             processed: 0,
+            net_input_bytes: 0,
+            net_output_bytes: 0,
             slowlog_threshold_us: config.get_int("slowlog-log-slower-than"),
             slowlog_max_len: config.get_int("slowlog-max-len") as usize,
             slowlog_next_id: 0,
             slowlog: Default::default(),
         };
+        let hot = HotConfig::default();
+        hot.refresh(&config);
         let shared = Arc::new(Shared {
+            hot,
             engine: Mutex::new(Engine {
                 store,
                 stats: exec_stats,

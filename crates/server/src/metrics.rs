@@ -67,7 +67,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 pub(crate) fn render(shared: &Shared) -> String {
     let mut out = String::with_capacity(16 * 1024);
     // Copy what is needed under the lock, render after releasing it.
-    let (commands, errors, keyspace, expired, hits, misses) = {
+    let (commands, errors, keyspace, expired, hits, misses, net_in, net_out) = {
         let engine = shared.engine.lock();
         let keyspace: Vec<(usize, usize, usize)> = engine
             .store
@@ -85,6 +85,8 @@ pub(crate) fn render(shared: &Shared) -> String {
             s.expired_keys,
             s.keyspace_hits,
             s.keyspace_misses,
+            engine.stats.net_input_bytes,
+            engine.stats.net_output_bytes,
         )
     };
 
@@ -233,13 +235,13 @@ pub(crate) fn render(shared: &Shared) -> String {
             "shoal_net_input_bytes_total",
             "counter",
             "Bytes read from clients.",
-            stats.net_input_bytes.load(Ordering::Relaxed),
+            net_in,
         ),
         (
             "shoal_net_output_bytes_total",
             "counter",
             "Bytes written to clients.",
-            stats.net_output_bytes.load(Ordering::Relaxed),
+            net_out,
         ),
         (
             "shoal_memory_rss_bytes",
