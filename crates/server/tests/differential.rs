@@ -53,7 +53,6 @@ fn value() -> impl Strategy<Value = Vec<u8>> {
         "1e3",
         " 1",
         "1 ",
-        "0x10",
         "+1",
         "-0",
         "00",
@@ -516,6 +515,8 @@ impl Session {
                 self.queued = Some(Vec::new());
                 frame
             }
+            // A rejected DISCARD (wrong arity) leaves the MULTI open.
+            "DISCARD" if matches!(frame, Frame::Error(_)) => frame,
             "EXEC" | "DISCARD" => {
                 let queued = self.queued.take().unwrap_or_default();
                 if let Frame::Array(items) = &frame {

@@ -86,7 +86,14 @@ pub(crate) fn renamenx(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes])
 
 fn db_index(ctx: &Ctx<'_>, arg: &[u8]) -> Result<usize> {
     let id = int_arg(arg)?;
-    if id < 0 || id as usize >= ctx.store.dbs.len() || id > i64::from(i32::MAX) {
+    // Redis reads the index with `getIntFromObjectOrReply` (its wording,
+    // typo included) before checking it names a database.
+    if i32::try_from(id).is_err() {
+        return Err(Error::Other(
+            "value is out of range, value must between -2147483648 and 2147483647".into(),
+        ));
+    }
+    if id < 0 || id as usize >= ctx.store.dbs.len() {
         return Err(Error::DbIndexOutOfRange);
     }
     Ok(id as usize)
@@ -320,9 +327,12 @@ pub(crate) fn flushall(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes])
 }
 
 pub(crate) fn swapdb(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    // Redis's `getIntFromObjectOrReply`: the index must fit a C int.
     let a = crate::parse_i64_exact(&args[1])
+        .filter(|n| i32::try_from(*n).is_ok())
         .ok_or_else(|| Error::Other("invalid first DB index".into()))?;
     let b = crate::parse_i64_exact(&args[2])
+        .filter(|n| i32::try_from(*n).is_ok())
         .ok_or_else(|| Error::Other("invalid second DB index".into()))?;
     let n = ctx.store.dbs.len() as i64;
     if a < 0 || a >= n || b < 0 || b >= n {
@@ -371,9 +381,11 @@ fn expire_generic(
         } else if is(opt, "lt") {
             lt = true;
         } else {
+            // Redis formats the option with `%s`, which ends at a NUL.
+            let shown = opt.split(|&b| b == 0).next().unwrap_or_default();
             return Err(Error::Other(format!(
                 "Unsupported option {}",
-                String::from_utf8_lossy(opt)
+                String::from_utf8_lossy(shown)
             )));
         }
     }
@@ -522,7 +534,13 @@ pub(crate) fn object(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
     else {
         return Err(Error::Other(format!(
             "unknown subcommand '{}'. Try OBJECT HELP.",
-            String::from_utf8_lossy(&sub[..sub.len().min(128)])
+            // Redis's `%.128s`: at most 128 bytes, ending at a NUL.
+            String::from_utf8_lossy(
+                sub[..sub.len().min(128)]
+                    .split(|&b| b == 0)
+                    .next()
+                    .unwrap_or_default()
+            )
         )));
     };
     let arity = if name == "help" { 2 } else { 3 };

@@ -371,7 +371,12 @@ pub(crate) fn incrbyfloat(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Byte
     }
     let text = format_human_float(new);
     reply.bulk(text.as_bytes());
-    ctx.set(key, Value::Str(StrValue::new(text.into_bytes())), true);
+    // Redis stores the result as a string object, never `int`-encoded.
+    let mut value = StrValue::new(text.into_bytes());
+    if value.encoding == StrEncoding::Int {
+        value.encoding = StrEncoding::Embstr;
+    }
+    ctx.set(key, Value::Str(value), true);
     Ok(())
 }
 
