@@ -27,6 +27,15 @@ pub const MAX_CONNECTIONS: usize = 10_000;
 /// write buffer grow with it.
 pub const MAX_PIPELINE: usize = 10_000;
 
+/// Longest `--test-time` (and ramp-up) accepted: 30 days. Far beyond any
+/// load test, and small enough that instants computed from it never
+/// overflow.
+pub const MAX_TEST_TIME: Duration = Duration::from_secs(30 * 86_400);
+
+/// Slowest open-loop rate accepted: one request per 1000 s. Below it a
+/// connection's send interval would run past `MAX_TEST_TIME`.
+pub const MIN_RATE_PER_SEC: f64 = 0.001;
+
 /// A server to send to.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Target {
@@ -241,11 +250,16 @@ impl Config {
         }
         self.keys.validate()?;
         if let Some(rate) = self.rate_per_sec {
-            if !(rate.is_finite() && rate > 0.0) {
-                return Err(ConfigError::new("--rate must be a positive number"));
+            if !(rate.is_finite() && rate >= MIN_RATE_PER_SEC) {
+                return Err(ConfigError::new(format!(
+                    "--rate must be at least {MIN_RATE_PER_SEC}"
+                )));
             }
         }
         if let Some(ramp) = &self.ramp_up {
+            if ramp.step.saturating_mul(ramp.steps.len() as u32) > MAX_TEST_TIME {
+                return Err(ConfigError::new("--ramp-up lasts longer than 30 days"));
+            }
             let top = *ramp.steps.last().expect("parsed non-empty");
             if top > self.connections() {
                 return Err(ConfigError::new(format!(
@@ -256,9 +270,9 @@ impl Config {
         }
         match self.stop {
             Stop::Requests(0) => Err(ConfigError::new("--requests must be at least 1")),
-            Stop::Duration(d) if d.is_zero() => {
-                Err(ConfigError::new("--test-time must be positive"))
-            }
+            Stop::Duration(d) if d.is_zero() || d > MAX_TEST_TIME => Err(ConfigError::new(
+                "--test-time must be positive and at most 30 days",
+            )),
             _ => Ok(()),
         }
     }
@@ -321,5 +335,15 @@ mod tests {
         c.pipeline = 1;
         c.ramp_up = Some("10,60@1s".parse().unwrap());
         assert!(c.validate().unwrap_err().to_string().contains("--ramp-up"));
+        c.ramp_up = None;
+        c.rate_per_sec = Some(1e-9);
+        assert!(c.validate().unwrap_err().to_string().contains("--rate"));
+        c.rate_per_sec = None;
+        c.stop = Stop::Duration(Duration::from_secs(u64::MAX));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--test-time"));
     }
 }

@@ -277,9 +277,9 @@ fn handshake(
 
 fn connect(config: &Config, target: usize) -> Result<TcpStream, BenchError> {
     let t = &config.targets[target];
-    let io_err = |source| BenchError::Connect {
+    let io_err = |cause| BenchError::Connect {
         target: t.to_string(),
-        source,
+        cause,
     };
     let addr = resolve(&t.host, t.port).map_err(io_err)?;
     let mut s =
@@ -374,9 +374,9 @@ pub(crate) fn run_thread(
     let per_conn_interval = config
         .rate_per_sec
         .map(|rate| Duration::from_secs_f64(total_conns as f64 / rate));
-    let poll = Poll::new().map_err(|source| BenchError::Io {
+    let poll = Poll::new().map_err(|cause| BenchError::Io {
         target: "poll".into(),
-        source,
+        cause,
     })?;
     let mut conns = Vec::with_capacity(streams.len());
     for (slot, (global, mut stream)) in streams.into_iter().enumerate() {
@@ -387,9 +387,9 @@ pub(crate) fn run_thread(
                 Token(slot),
                 Interest::READABLE | Interest::WRITABLE,
             )
-            .map_err(|source| BenchError::Io {
+            .map_err(|cause| BenchError::Io {
                 target: config.targets[target].to_string(),
-                source,
+                cause,
             })?;
         let quota = match config.stop {
             Stop::Requests(n) => n / total_conns + u64::from((global as u64) < n % total_conns),
@@ -477,9 +477,9 @@ impl Worker<'_> {
         };
         let mut drain_deadline: Option<Instant> = None;
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
-        let poll_error = |source| BenchError::Io {
+        let poll_error = |cause| BenchError::Io {
             target: "poll".into(),
-            source,
+            cause,
         };
         let mut timer = if self.open_loop {
             Some(Timer::new(&poll).map_err(poll_error)?)
@@ -562,7 +562,7 @@ impl Worker<'_> {
                 }
                 return Err(BenchError::Io {
                     target: "poll".into(),
-                    source: e,
+                    cause: e,
                 });
             }
             for ev in events.iter() {
@@ -660,10 +660,10 @@ impl Worker<'_> {
                 Ok(n) => c.wpos += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(source) => {
+                Err(cause) => {
                     return Err(BenchError::Io {
                         target: self.target_name(ci),
-                        source,
+                        cause,
                     })
                 }
             }
@@ -706,10 +706,10 @@ impl Worker<'_> {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(source) => {
+                Err(cause) => {
                     return Err(BenchError::Io {
                         target: self.target_name(ci),
-                        source,
+                        cause,
                     })
                 }
             }
@@ -729,9 +729,9 @@ impl Worker<'_> {
         let rlen = self.conns[ci].rlen;
         loop {
             let c = &mut self.conns[ci];
-            let scan = scan_reply(&c.rbuf[pos..rlen]).map_err(|source| BenchError::Protocol {
+            let scan = scan_reply(&c.rbuf[pos..rlen]).map_err(|cause| BenchError::Protocol {
                 target: self.shared.config.targets[c.target].to_string(),
-                source,
+                cause,
             })?;
             let (kind, len) = match scan {
                 Scan::Incomplete => break,
@@ -741,7 +741,7 @@ impl Worker<'_> {
                 let Some(p) = c.pending.pop_front() else {
                     return Err(BenchError::Protocol {
                         target: self.target_name(ci),
-                        source: crate::resp::ProtocolError {
+                        cause: crate::resp::ProtocolError {
                             offset: pos,
                             reason: "reply without a request",
                         },

@@ -54,6 +54,7 @@ mod workload;
 pub use compare::{compare, compare_with, Comparison, Figure, Side};
 pub use config::{
     parse_duration, Config, ConfigError, RampUp, Stop, Target, MAX_CONNECTIONS, MAX_PIPELINE,
+    MAX_TEST_TIME, MIN_RATE_PER_SEC,
 };
 pub use progress::ProgressLine;
 pub use report::{CommandReport, DistributionPoint, Latency, Report, SecondReport};
@@ -63,19 +64,21 @@ pub use workload::{
     MAX_DATA_SIZE_BYTES,
 };
 
-/// Why a run could not complete.
+/// Why a run could not complete. Each message is complete on its own (the
+/// underlying error is part of it, not a separate `source`), so printing
+/// it once says everything.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     /// The configuration cannot run.
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
     /// A connection could not be opened.
-    #[error("cannot connect to {target}: {source}")]
+    #[error("cannot connect to {target}: {cause}")]
     Connect {
         /// The server.
         target: String,
         /// The socket error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// `AUTH` or `HELLO 3` was refused.
     #[error("{step} refused by {target}: {reply}")]
@@ -88,12 +91,12 @@ pub enum BenchError {
         reply: String,
     },
     /// A socket error mid-run.
-    #[error("i/o error with {target}: {source}")]
+    #[error("i/o error with {target}: {cause}")]
     Io {
         /// The server.
         target: String,
         /// The socket error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The server closed a connection mid-run.
     #[error("{target} closed the connection mid-run")]
@@ -102,12 +105,12 @@ pub enum BenchError {
         target: String,
     },
     /// The server's bytes stopped making sense as RESP.
-    #[error("{target}: {source}; stopping, replies can no longer be matched to requests")]
+    #[error("{target}: {cause}; stopping, replies can no longer be matched to requests")]
     Protocol {
         /// The server.
         target: String,
         /// Where and why.
-        source: ProtocolError,
+        cause: ProtocolError,
     },
     /// A reply exceeded the read buffer bound.
     #[error("{target} sent a reply larger than {limit_bytes} bytes")]
