@@ -401,7 +401,7 @@ fn xml(s: &str) -> String {
 /// Two panels: keys per node against the mean, and movement on add/remove
 /// against the ideal, split into necessary and avoidable moves.
 fn svg(config: &Config, r: &Report) -> String {
-    const W: f64 = 960.0;
+    const W: f64 = 1000.0;
     const H: f64 = 420.0;
     let mut s = String::new();
     let _ = writeln!(
@@ -451,8 +451,8 @@ fn svg(config: &Config, r: &Report) -> String {
     let _ = writeln!(
         s,
         r##"<text x="{}" y="{:.2}" fill="#d04030">mean {mean:.0}</text>"##,
-        x0 + pw - 90.0,
-        mean_y - 4.0
+        x0 + pw + 4.0,
+        mean_y + 4.0
     );
     if config.algorithm == Algorithm::Bounded {
         let cap_y = y0 + ph - ph * mean * (1.0 + config.epsilon) / top;
@@ -478,7 +478,7 @@ fn svg(config: &Config, r: &Report) -> String {
     );
 
     // Panel 2: movement.
-    let (mx, mw) = (680.0, 240.0);
+    let (mx, mw) = (730.0, 240.0);
     let _ = writeln!(
         s,
         r#"<text x="{mx}" y="{}" font-weight="bold">keys moved (% of all)</text>"#,
@@ -548,9 +548,8 @@ fn svg(config: &Config, r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        r##"<text x="{mx}" y="{}" fill="#d04030">red: ideal (1/(N+1), 1/N)</text><text x="{mx}" y="{}" fill="#b07010">orange: keys moved between nodes that stayed</text>"##,
-        y0 + ph + 40.0,
-        y0 + ph + 56.0
+        r##"<text x="{x0}" y="{}"><tspan fill="#d04030">red line: least possible movement, 1/(N+1) on add, 1/N on remove</tspan>; <tspan fill="#b07010">orange: keys moved between nodes that stayed</tspan></text>"##,
+        y0 + ph + 44.0
     );
     s.push_str("</svg>\n");
     s
