@@ -15,7 +15,19 @@ pub(crate) struct Args {
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let config = shoal_server::Config::from_args(&args.directives)?;
     init_logging(config.get("loglevel"), config.get("logfile"))?;
+    shoal_server::set_memory_probe(shoal_server::MemoryProbe {
+        allocator: "jemalloc",
+        used_bytes: jemalloc_allocated_bytes,
+    });
     shoal_server::run_blocking(config)
+}
+
+/// Bytes the program has allocated, as jemalloc counts them (what Redis,
+/// also on jemalloc, reports as `used_memory`).
+fn jemalloc_allocated_bytes() -> u64 {
+    // The statistics are a snapshot refreshed by advancing the epoch.
+    let _ = tikv_jemalloc_ctl::epoch::advance();
+    tikv_jemalloc_ctl::stats::allocated::read().map_or(0, |b| b as u64)
 }
 
 /// Logs go to stderr, or appended to `logfile`, at Redis's `loglevel`

@@ -331,6 +331,9 @@ impl Config {
                 return Err(ConfigError("Invalid save parameters".into()));
             }
         }
+        if dir.name == "maxmemory-policy" && normalized != "noeviction" {
+            return Err(ConfigError(format!("maxmemory-policy {normalized} is not supported by this build of shoal yet (noeviction is)")));
+        }
         if dir.name == "appendonly" && normalized == "yes" {
             return Err(ConfigError(
                 "appendonly yes is not supported by this build of shoal yet".into(),

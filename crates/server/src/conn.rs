@@ -453,6 +453,24 @@ fn run_command_inner(
         }
         return spec.name;
     }
+    // noeviction: refuse what could grow memory once over `maxmemory`.
+    let maxmemory = shared.hot.maxmemory_bytes.load(Ordering::Relaxed);
+    if maxmemory > 0
+        && spec.has_flag("denyoom")
+        && shared.hot.used_memory_bytes.load(Ordering::Relaxed) > maxmemory
+    {
+        stats.commands[index].rejected += 1;
+        reply_error(
+            stats,
+            out,
+            protocol,
+            "OOM command not allowed when used memory > 'maxmemory'.",
+        );
+        if client.multi.is_some() {
+            client.multi_failed = true;
+        }
+        return spec.name;
+    }
     if let Some(queue) = &mut client.multi {
         if !matches!(
             spec.name,

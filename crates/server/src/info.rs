@@ -119,13 +119,16 @@ fn render_section(out: &mut String, section: &str, shared: &Shared, engine: &Eng
         }
         "memory" => {
             let rss = rss_bytes();
+            let used = crate::used_memory_bytes();
             let _ = write!(
                 out,
-                "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{:.2}M\r\nused_memory_peak:{rss}\r\nmaxmemory:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\n",
-                rss as f64 / 1048576.0,
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{:.2}M\r\nmaxmemory:{}\r\nmaxmemory_human:{:.2}M\r\nmaxmemory_policy:{}\r\nmem_allocator:{}\r\n",
+                used as f64 / 1048576.0,
                 rss as f64 / 1048576.0,
                 config.get("maxmemory"),
+                config.get_int("maxmemory") as f64 / 1048576.0,
                 config.get("maxmemory-policy"),
+                crate::allocator_name(),
             );
         }
         "persistence" => {

@@ -39,6 +39,33 @@ use tracing::{info, warn};
 pub use config::{Config, ConfigError};
 use shoal_store::{ClientId, Store};
 
+/// How the process measures the memory its data uses: the binary installs
+/// its allocator's figure (jemalloc's `stats.allocated`); without one, the
+/// resident set size stands in.
+pub struct MemoryProbe {
+    /// `mem_allocator` in INFO.
+    pub allocator: &'static str,
+    pub used_bytes: fn() -> u64,
+}
+
+static MEMORY_PROBE: std::sync::OnceLock<MemoryProbe> = std::sync::OnceLock::new();
+
+/// Installs the allocator's memory figure (once, before serving).
+pub fn set_memory_probe(probe: MemoryProbe) {
+    let _ = MEMORY_PROBE.set(probe);
+}
+
+pub(crate) fn used_memory_bytes() -> u64 {
+    match MEMORY_PROBE.get() {
+        Some(probe) => (probe.used_bytes)(),
+        None => info::rss_bytes(),
+    }
+}
+
+pub(crate) fn allocator_name() -> &'static str {
+    MEMORY_PROBE.get().map_or("libc", |p| p.allocator)
+}
+
 /// Milliseconds since the Unix epoch: the one wall clock commands read.
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
@@ -105,6 +132,11 @@ pub(crate) struct HotConfig {
     pub timeout_secs: AtomicU64,
     pub query_buffer_limit_bytes: AtomicU64,
     pub proto_max_bulk_len_bytes: AtomicU64,
+    /// `maxmemory`; 0 means no limit.
+    pub maxmemory_bytes: AtomicU64,
+    /// The memory figure, refreshed by the cron at `hz` (reading it can cost
+    /// a microsecond, too much for every command).
+    pub used_memory_bytes: AtomicU64,
     pub generation: AtomicU64,
 }
 
@@ -120,6 +152,10 @@ impl HotConfig {
             config.get_int("proto-max-bulk-len") as u64,
             Ordering::Relaxed,
         );
+        self.maxmemory_bytes
+            .store(config.get_int("maxmemory") as u64, Ordering::Relaxed);
+        self.used_memory_bytes
+            .store(used_memory_bytes(), Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::Release);
     }
 }
@@ -416,6 +452,10 @@ async fn cron(shared: Arc<Shared>) {
     loop {
         let hz = shared.config.read().get_int("hz").clamp(1, 500) as u64;
         tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
+        shared
+            .hot
+            .used_memory_bytes
+            .store(used_memory_bytes(), Ordering::Relaxed);
         if shared.active_expire.load(Ordering::Relaxed) {
             // Redis samples 20 keys per round; bound the whole cycle so one
             // tick never holds the store lock for long.

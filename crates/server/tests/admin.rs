@@ -207,3 +207,40 @@ fn requirepass_gates_commands_until_auth() {
         Frame::Error("ERR Protocol error: unauthenticated multibulk length".into())
     );
 }
+
+#[test]
+fn maxmemory_noeviction_refuses_growth_but_serves_reads() {
+    let server = TestServer::start();
+    let mut c = server.connect();
+    assert_eq!(c.command(&[b"SET", b"k", b"v"]), simple("OK"));
+    // Any running server uses more than 1000 bytes.
+    assert_eq!(
+        c.command(&[b"CONFIG", b"SET", b"maxmemory", b"1000"]),
+        simple("OK")
+    );
+    let oom = Frame::Error("OOM command not allowed when used memory > 'maxmemory'.".into());
+    assert_eq!(c.command(&[b"SET", b"k2", b"v"]), oom);
+    assert_eq!(c.command(&[b"GET", b"k"]), bulk("v"));
+    assert_eq!(
+        c.command(&[b"DEL", b"k"]),
+        Frame::Integer(1),
+        "DEL frees memory, so it is allowed"
+    );
+    // A refused command inside MULTI aborts the transaction.
+    assert_eq!(c.command(&[b"MULTI"]), simple("OK"));
+    assert_eq!(c.command(&[b"SET", b"k3", b"v"]), oom);
+    assert_eq!(
+        c.command(&[b"EXEC"]),
+        Frame::Error("EXECABORT Transaction discarded because of previous errors.".into())
+    );
+    assert_eq!(
+        c.command(&[b"CONFIG", b"SET", b"maxmemory", b"0"]),
+        simple("OK")
+    );
+    assert_eq!(c.command(&[b"SET", b"k2", b"v"]), simple("OK"));
+    let policy = c.command(&[b"CONFIG", b"SET", b"maxmemory-policy", b"allkeys-lru"]);
+    assert!(
+        matches!(policy, Frame::Error(e) if e.contains("not supported")),
+        "eviction policies are refused, not ignored"
+    );
+}
