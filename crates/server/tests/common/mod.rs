@@ -146,6 +146,8 @@ pub struct Conn {
     pub stream: TcpStream,
     buf: Vec<u8>,
     closed: bool,
+    /// How long one read may wait for a reply.
+    pub deadline: Duration,
 }
 
 impl Conn {
@@ -162,6 +164,7 @@ impl Conn {
             stream,
             buf: Vec::new(),
             closed: false,
+            deadline: DEADLINE,
         }
     }
 
@@ -195,8 +198,9 @@ impl Conn {
                 Err(e) => panic!("bad reply {e}: {:?}", String::from_utf8_lossy(&self.buf)),
             }
             assert!(
-                started.elapsed() < DEADLINE,
-                "no complete reply within {DEADLINE:?}: {:?}",
+                started.elapsed() < self.deadline,
+                "no complete reply within {:?}: {:?}",
+                self.deadline,
                 String::from_utf8_lossy(&self.buf)
             );
             if self.fill() == 0 && self.closed {
