@@ -42,10 +42,18 @@ pub fn glob_match(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
 /// Matches one byte against the token at `pattern[p]` (not `*`); returns
 /// where the pattern continues if it matched.
 fn match_one(pattern: &[u8], p: usize, c: u8, nocase: bool) -> Option<usize> {
-    let eq = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let eq = |a: u8, b: u8| {
+        if nocase {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
     match pattern[p] {
         b'?' => Some(p + 1),
-        b'[' => match_class(pattern, p, c, nocase).filter(|(matched, _)| *matched).map(|(_, next)| next),
+        b'[' => match_class(pattern, p, c, nocase)
+            .filter(|(matched, _)| *matched)
+            .map(|(_, next)| next),
         // An escaped byte matches itself; a trailing backslash is literal.
         b'\\' if p + 1 < pattern.len() => eq(pattern[p + 1], c).then_some(p + 2),
         literal => eq(literal, c).then_some(p + 1),

@@ -39,7 +39,9 @@ pub use cmd::{execute, lookup_command, CommandSpec, COMMANDS};
 pub use db::{ClientId, Db, Entry, Expiry, Watches};
 pub use dict::{Dict, DictItem};
 pub use error::Error;
-pub use value::{idle_seconds, lru_clock, parse_f64, parse_i64_exact, StrEncoding, StrValue, Value};
+pub use value::{
+    idle_seconds, lru_clock, parse_f64, parse_i64_exact, StrEncoding, StrValue, Value,
+};
 
 /// Where writes go after they are applied, in execution order: the AOF,
 /// replicas, and later change notifications. Expiry deletions arrive here

@@ -84,17 +84,29 @@ impl StrValue {
         } else {
             StrEncoding::Raw
         };
-        StrValue { data, encoding, lru: 0 }
+        StrValue {
+            data,
+            encoding,
+            lru: 0,
+        }
     }
 
     /// A string modified in place (APPEND, SETRANGE, SETBIT): always `raw`.
     pub fn raw(data: Vec<u8>) -> StrValue {
-        StrValue { data, encoding: StrEncoding::Raw, lru: 0 }
+        StrValue {
+            data,
+            encoding: StrEncoding::Raw,
+            lru: 0,
+        }
     }
 
     pub fn from_int(n: i64) -> StrValue {
         let mut buf = itoa::Buffer::new();
-        StrValue { data: buf.format(n).as_bytes().to_vec(), encoding: StrEncoding::Int, lru: 0 }
+        StrValue {
+            data: buf.format(n).as_bytes().to_vec(),
+            encoding: StrEncoding::Int,
+            lru: 0,
+        }
     }
 }
 
