@@ -39,6 +39,11 @@ pub struct Ketama {
     nodes: Vec<Node>,
     /// Sorted by value; `(value, node index)`.
     points: Vec<(u32, u32)>,
+    /// `index[b]`: the first point whose top 16 bits are ≥ b (b in
+    /// 0..=65536). A lookup searches only its bucket, a few points, instead
+    /// of binary-searching a continuum that outgrows the cache at 1,000
+    /// nodes (160,000 points, 1.25 MiB).
+    index: Vec<u32>,
     hash: HashFn,
     tag: HashTag,
     points_per_weight: u32,
@@ -94,9 +99,11 @@ impl Ketama {
             }
         }
         points.sort_unstable();
+        let index = bucket_index(&points);
         Ok(Ketama {
             nodes,
             points,
+            index,
             hash,
             tag,
             points_per_weight,
@@ -110,7 +117,11 @@ impl Ketama {
 
     /// The position in [`Ketama::points`] that owns a 32-bit key hash.
     pub fn point_index(&self, hash: u32) -> usize {
-        let i = self.points.partition_point(|&(v, _)| v < hash);
+        let b = (hash >> 16) as usize;
+        let (lo, hi) = (self.index[b] as usize, self.index[b + 1] as usize);
+        // Points in later buckets all exceed `hash`, so if none in this
+        // bucket is ≥ hash the answer is the first point of the next one.
+        let i = lo + self.points[lo..hi].partition_point(|&(v, _)| v < hash);
         if i == self.points.len() {
             0
         } else {
@@ -126,6 +137,18 @@ impl Ketama {
         }
         self.hash.hash32(key)
     }
+}
+
+fn bucket_index(points: &[(u32, u32)]) -> Vec<u32> {
+    let mut index = Vec::with_capacity((1 << 16) + 1);
+    let mut i = 0usize;
+    for b in 0..=(1u32 << 16) {
+        while i < points.len() && (points[i].0 >> 16) < b {
+            i += 1;
+        }
+        index.push(i as u32);
+    }
+    index
 }
 
 /// twemproxy's points for one server, reproducing its `float` arithmetic:
@@ -207,6 +230,23 @@ mod tests {
             }
         );
         assert_eq!(k.point_index(0), 0);
+    }
+
+    #[test]
+    fn bucket_index_agrees_with_binary_search() {
+        let k = Ketama::new(numbered("n", 50), HashFn::Md5, HashTag::None).unwrap();
+        let mut h = 0x1234_5678u64;
+        for _ in 0..100_000 {
+            h = crate::hash::mix64(h);
+            let hash = h as u32;
+            let i = k.points().partition_point(|&(v, _)| v < hash);
+            let expected = if i == k.points().len() { 0 } else { i };
+            assert_eq!(k.point_index(hash), expected, "hash {hash}");
+        }
+        for &(v, _) in k.points() {
+            let i = k.point_index(v);
+            assert_eq!(k.points()[i].0, v);
+        }
     }
 
     #[test]
