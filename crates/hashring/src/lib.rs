@@ -100,7 +100,7 @@ pub use hash::{crc16, crc32, murmur3_128, murmur3_32, xxh3, HashFn};
 pub use jump::{jump_bucket, Jump};
 pub use ketama::{Ketama, KETAMA_CONTINUUM_POINTS_MAX, KETAMA_POINTS_DEFAULT, KETAMA_POINTS_MAX};
 pub use maglev::{Maglev, MAGLEV_TABLE_SIZE_DEFAULT, MAGLEV_TABLE_SIZE_MAX};
-pub use modula::{Modula, Random};
+pub use modula::{Modula, Random, MODULA_TABLE_MAX};
 pub use node::{numbered, Node, Placement, NODES_MAX, WEIGHT_MAX};
 pub use range::{Composite, Group, Range};
 pub use rendezvous::Rendezvous;

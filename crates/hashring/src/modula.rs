@@ -6,6 +6,11 @@ use crate::hash::mix64;
 use crate::node::{check_nodes, Node, Placement};
 use crate::{Error, HashFn, HashTag};
 
+/// Most entries in a modula table (one per unit of weight; 4 bytes each,
+/// 64 MiB at the bound). twemproxy has no bound; 10,000 nodes of weight
+/// 1,000 already exceed any real pool.
+pub const MODULA_TABLE_MAX: usize = 1 << 24;
+
 /// Hash mod N, with twemproxy's handling of weights: node `i` appears
 /// `weight_i` times in a table, in node order, and a key goes to
 /// `table[hash % table.len()]`.
@@ -25,6 +30,12 @@ impl Modula {
     /// An invalid node list (see [`crate::Error`]).
     pub fn new(nodes: Vec<Node>, hash: HashFn, tag: HashTag) -> Result<Modula, Error> {
         check_nodes(&nodes)?;
+        let total: usize = nodes.iter().map(|n| n.weight() as usize).sum();
+        if total > MODULA_TABLE_MAX {
+            return Err(Error::InvalidParameter(format!(
+                "modula table of {total} entries (total weight) exceeds {MODULA_TABLE_MAX}"
+            )));
+        }
         let table = nodes
             .iter()
             .enumerate()
@@ -120,6 +131,14 @@ mod tests {
         assert_eq!(m.locate(b"123456789"), 1);
         // An empty key hashes to 0: table[0].
         assert_eq!(m.locate(b""), 0);
+    }
+
+    #[test]
+    fn rejects_huge_tables() {
+        let nodes: Vec<Node> = (0..2_000)
+            .map(|i| Node::weighted(format!("n{i}"), 10_000))
+            .collect();
+        assert!(Modula::new(nodes, HashFn::Xxh3, HashTag::None).is_err());
     }
 
     #[test]
