@@ -1139,8 +1139,11 @@ fn debug(c: &mut Call<'_>) -> Result {
         let (encoding, len) = match &entry.value {
             shoal_store::Value::Str(s) => (entry.value.encoding_name(), s.data.len()),
         };
+        let lru = entry.value.lru();
+        let idle = shoal_store::idle_seconds(lru, c.now_ms);
+        // `at` is an address in Redis; Shoal has none to show.
         let line = format!(
-            "Value at:0x0 refcount:1 encoding:{encoding} serializedlength:{len} lru:0 lru_seconds_idle:0"
+            "Value at:0x0 refcount:1 encoding:{encoding} serializedlength:{len} lru:{lru} lru_seconds_idle:{idle}"
         );
         c.reply().simple(&line);
     } else if is(&sub, "help") && argc == 2 {

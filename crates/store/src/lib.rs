@@ -220,24 +220,33 @@ impl<'a> Ctx<'a> {
         &mut self.store.dbs[self.db]
     }
 
-    /// The value at `key` for reading, after lazy expiry; counts hits and misses.
+    /// The value at `key` for reading, after lazy expiry; counts hits and
+    /// misses and marks the key as accessed.
     pub fn read(&mut self, key: &[u8]) -> Option<&Value> {
         self.store.expire_if_needed(self.db, key, self.now_ms);
-        let found = self.store.dbs[self.db].keys.get(key).map(|e| &e.value);
-        match found {
-            Some(_) => self.store.stats.keyspace_hits += 1,
-            None => self.store.stats.keyspace_misses += 1,
+        let clock = lru_clock(self.now_ms);
+        let stats = &mut self.store.stats;
+        match self.store.dbs[self.db].keys.get_mut(key) {
+            Some(entry) => {
+                stats.keyspace_hits += 1;
+                entry.value.set_lru(clock);
+                Some(&entry.value)
+            }
+            None => {
+                stats.keyspace_misses += 1;
+                None
+            }
         }
-        self.store.dbs[self.db].keys.get(key).map(|e| &e.value)
     }
 
-    /// The value at `key` for writing, after lazy expiry.
+    /// The value at `key` for writing, after lazy expiry; marks it accessed.
     pub fn write(&mut self, key: &[u8]) -> Option<&mut Value> {
         self.store.expire_if_needed(self.db, key, self.now_ms);
-        self.store.dbs[self.db]
-            .keys
-            .get_mut(key)
-            .map(|e| &mut e.value)
+        let clock = lru_clock(self.now_ms);
+        self.store.dbs[self.db].keys.get_mut(key).map(|e| {
+            e.value.set_lru(clock);
+            &mut e.value
+        })
     }
 
     /// Whether `key` exists, after lazy expiry, without touching hit stats.

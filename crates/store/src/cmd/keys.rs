@@ -555,6 +555,7 @@ pub(crate) fn object(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
         return Ok(());
     }
     ctx.store.expire_if_needed(ctx.db, &args[2], ctx.now_ms);
+    let ctx_now = ctx.now_ms;
     let Some(value) = ctx.db().keys.get(&args[2]).map(|e| &e.value) else {
         reply.null();
         return Ok(());
@@ -566,12 +567,67 @@ pub(crate) fn object(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
             && crate::parse_i64_exact(&s.data).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n)));
         reply.integer(if shared { OBJ_SHARED_REFCOUNT } else { 1 });
     } else if is(sub, "idletime") {
-        // Access times are not tracked yet; every key reads as just used.
-        reply.integer(0);
+        // OBJECT reads without touching the key, so asking does not reset it.
+        reply.integer(crate::idle_seconds(value.lru(), ctx_now) as i64);
     } else {
         return Err(Error::Other(
             "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into(),
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod idle_tests {
+    use bytes::Bytes;
+    use shoal_resp::{Protocol, Reply};
+
+    use crate::{execute, lookup_command, Ctx, Store};
+
+    fn run(store: &mut Store, now_ms: u64, args: &[&str]) -> Vec<u8> {
+        let args: Vec<Bytes> = args
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
+        let mut out = Vec::new();
+        let spec = lookup_command(&args[0]).unwrap();
+        let mut ctx = Ctx::new(store, 0, now_ms, 1);
+        if let Err(e) = execute(
+            spec,
+            &mut ctx,
+            &mut Reply::new(&mut out, Protocol::Resp2),
+            &args,
+        ) {
+            out = format!("-{e}\r\n").into_bytes();
+        }
+        out
+    }
+
+    #[test]
+    fn object_idletime_counts_from_the_last_access_and_does_not_touch() {
+        let mut store = Store::new(1);
+        let t0 = 1_700_000_000_000;
+        run(&mut store, t0, &["SET", "k", "v"]);
+        assert_eq!(
+            run(&mut store, t0 + 5_000, &["OBJECT", "IDLETIME", "k"]),
+            b":5\r\n"
+        );
+        // OBJECT itself is not an access.
+        assert_eq!(
+            run(&mut store, t0 + 7_000, &["OBJECT", "IDLETIME", "k"]),
+            b":7\r\n"
+        );
+        run(&mut store, t0 + 8_000, &["GET", "k"]);
+        assert_eq!(
+            run(&mut store, t0 + 10_000, &["OBJECT", "IDLETIME", "k"]),
+            b":2\r\n"
+        );
+        // EXISTS and TYPE do not touch either, as in Redis.
+        run(&mut store, t0 + 11_000, &["EXISTS", "k"]);
+        run(&mut store, t0 + 11_000, &["TYPE", "k"]);
+        assert_eq!(
+            run(&mut store, t0 + 12_000, &["OBJECT", "IDLETIME", "k"]),
+            b":4\r\n"
+        );
+    }
 }
