@@ -149,7 +149,7 @@ impl Conn {
 }
 
 fn start_redis(dir: &Path, port: u16) -> (Proc, Conn) {
-    let mut child = Command::new("redis-server")
+    let child = Command::new("redis-server")
         .args([
             "--port",
             &port.to_string(),
@@ -166,7 +166,9 @@ fn start_redis(dir: &Path, port: u16) -> (Proc, Conn) {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn redis-server (is it installed?)");
-    let stream = connect_until(port, &mut child);
+    // Owned before waiting, so a failed start still kills the process.
+    let mut proc_ = Proc(child);
+    let stream = connect_until(port, &mut proc_.0);
     let mut conn = Conn::new(stream);
     // The listener may accept before the server loads; PING until it answers.
     let deadline = Instant::now() + STARTUP_DEADLINE;
@@ -179,7 +181,7 @@ fn start_redis(dir: &Path, port: u16) -> (Proc, Conn) {
             "redis on {port} never answered PING"
         );
     }
-    (Proc(child), conn)
+    (proc_, conn)
 }
 
 fn keys_of(conn: &mut Conn) -> Vec<Vec<u8>> {
@@ -238,7 +240,7 @@ fn run(dir: &Path, redis: &mut [Conn], setup: &Setup, keys: &[Vec<u8>]) {
     }
     let conf = dir.join(format!("nutcracker-{listen}.yml"));
     std::fs::write(&conf, &yaml).expect("write nutcracker config");
-    let mut child = Command::new("nutcracker")
+    let child = Command::new("nutcracker")
         .arg("-c")
         .arg(&conf)
         .args(["-s", &stats.to_string(), "-a", "127.0.0.1", "-o"])
@@ -247,8 +249,8 @@ fn run(dir: &Path, redis: &mut [Conn], setup: &Setup, keys: &[Vec<u8>]) {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn nutcracker (is it installed?)");
-    let stream = connect_until(listen, &mut child);
-    let _proc = Proc(child);
+    let mut proc_ = Proc(child);
+    let stream = connect_until(listen, &mut proc_.0);
     Conn::new(stream).set_all(keys);
 
     let dist = match setup.distribution {
