@@ -46,10 +46,11 @@ impl<'a> Reply<'a> {
     }
 
     /// `-message`, where the message starts with its code (`ERR …`,
-    /// `WRONGTYPE …`). Newlines become spaces, as Redis sanitizes them, so
-    /// an error can never break the framing.
+    /// `WRONGTYPE …`). As Redis does, newlines at either end are trimmed
+    /// and those inside become spaces, so an error can never break framing.
     pub fn error(&mut self, message: &str) {
         self.out.push(b'-');
+        let message = message.trim_matches(['\r', '\n']);
         self.out.extend(
             message
                 .bytes()
@@ -275,5 +276,6 @@ mod tests {
         assert_eq!(encode(Resp3, |r| r.set(1)), b"~1\r\n");
         assert_eq!(encode(Resp3, |r| r.push(3)), b">3\r\n");
         assert_eq!(encode(Resp2, |r| r.error("ERR a\r\nb")), b"-ERR a  b\r\n");
+        assert_eq!(encode(Resp2, |r| r.error("ERR opt \n")), b"-ERR opt \r\n");
     }
 }

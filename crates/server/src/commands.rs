@@ -354,12 +354,112 @@ fn text(arg: &[u8]) -> String {
     String::from_utf8_lossy(arg).into_owned()
 }
 
+/// Redis's syntax error for a command with subcommands it doesn't
+/// resolve as commands of their own (DEBUG).
 fn unknown_subcommand(args: &[Bytes], container: &str) -> Error {
     Error::Other(format!(
         "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
         text(&args[1]),
         container
     ))
+}
+
+/// Container commands' subcommands with their arity. Redis 7.0 resolves
+/// `client|setname` as a command of its own, so an unknown subcommand and a
+/// known one with the wrong arity get different errors — at MULTI queueing
+/// time too. Subcommands Shoal does not offer are absent, and get Redis's
+/// unknown-subcommand error.
+static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
+    (
+        "client",
+        &[
+            ("getname", 2),
+            ("getredir", 2),
+            ("help", 2),
+            ("id", 2),
+            ("info", 2),
+            ("kill", -3),
+            ("list", -2),
+            ("no-evict", 3),
+            ("pause", -3),
+            ("reply", 3),
+            ("setname", 3),
+            ("unblock", -3),
+            ("unpause", 2),
+        ],
+    ),
+    (
+        "config",
+        &[
+            ("get", -3),
+            ("help", 2),
+            ("resetstat", 2),
+            ("rewrite", 2),
+            ("set", -4),
+        ],
+    ),
+    (
+        "command",
+        &[
+            ("count", 2),
+            ("docs", -2),
+            ("getkeys", -3),
+            ("help", 2),
+            ("info", -2),
+            ("list", -2),
+        ],
+    ),
+    (
+        "object",
+        &[
+            ("encoding", 3),
+            ("freq", 3),
+            ("help", 2),
+            ("idletime", 3),
+            ("refcount", 3),
+        ],
+    ),
+    (
+        "slowlog",
+        &[("get", -2), ("help", 2), ("len", 2), ("reset", 2)],
+    ),
+];
+
+/// C's `%.128s` of an argument: at most 128 bytes, ending at a NUL.
+pub(crate) fn c_string(arg: &[u8]) -> String {
+    let end = arg
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(arg.len())
+        .min(128);
+    String::from_utf8_lossy(&arg[..end]).into_owned()
+}
+
+/// Checks the subcommand of a container command (see [`SUBCOMMANDS`]).
+pub(crate) fn check_subcommand(name: &str, args: &[Bytes]) -> Result {
+    let Some((_, subs)) = SUBCOMMANDS.iter().find(|(n, _)| *n == name) else {
+        return Ok(());
+    };
+    let Some(sub) = args.get(1) else {
+        return Ok(());
+    };
+    let Some((sub_name, arity)) = subs.iter().find(|(s, _)| is(sub, s)) else {
+        return Err(Error::Other(format!(
+            "unknown subcommand '{}'. Try {} HELP.",
+            c_string(sub),
+            name.to_ascii_uppercase()
+        )));
+    };
+    let argc = args.len() as i32;
+    let fits = if *arity >= 0 {
+        argc == *arity
+    } else {
+        argc >= -arity
+    };
+    if !fits {
+        return Err(Error::WrongArity(format!("{name}|{sub_name}")));
+    }
+    Ok(())
 }
 
 fn ping(c: &mut Call<'_>) -> Result {
@@ -474,6 +574,11 @@ fn hello(c: &mut Call<'_>) -> Result {
 
 fn select(c: &mut Call<'_>) -> Result {
     let index = shoal_store::parse_i64_exact(&c.args[1]).ok_or(Error::NotInteger)?;
+    if i32::try_from(index).is_err() {
+        return Err(Error::Other(
+            "value is out of range, value must between -2147483648 and 2147483647".into(),
+        ));
+    }
     if index < 0 || index as usize >= c.engine.store.dbs.len() || index > i64::from(i32::MAX) {
         return Err(Error::DbIndexOutOfRange);
     }
@@ -1006,7 +1111,7 @@ fn command(c: &mut Call<'_>) -> Result {
             for name in &args[2..] {
                 match lookup(name) {
                     Some((_, cmd)) => command_info(&mut r, cmd.spec),
-                    None => r.null_array(),
+                    None => r.null(),
                 }
             }
         }

@@ -432,42 +432,22 @@ fn run_command_inner(
         return "unknown";
     };
     let spec = cmd.spec;
-    if !spec.arity_ok(args.len()) {
-        stats.commands[index].rejected += 1;
-        reply_error(
-            stats,
-            out,
-            protocol,
-            &Error::WrongArity(spec.name.to_string()).to_string(),
-        );
-        if client.multi.is_some() {
-            client.multi_failed = true;
-        }
-        return spec.name;
-    }
-    if !client.authenticated && !spec.has_flag("no-auth") {
-        stats.commands[index].rejected += 1;
-        reply_error(stats, out, protocol, "NOAUTH Authentication required.");
-        if client.multi.is_some() {
-            client.multi_failed = true;
-        }
-        return spec.name;
-    }
-    // noeviction: refuse what could grow memory once over `maxmemory`.
-    let maxmemory = shared.hot.maxmemory_bytes.load(Ordering::Relaxed);
-    if maxmemory > 0
-        && spec.has_flag("denyoom")
-        && shared.hot.used_memory_bytes.load(Ordering::Relaxed) > maxmemory
-    {
-        stats.commands[index].rejected += 1;
-        reply_error(
-            stats,
-            out,
-            protocol,
-            "OOM command not allowed when used memory > 'maxmemory'.",
-        );
-        if client.multi.is_some() {
-            client.multi_failed = true;
+    if let Some(message) = rejection(client, shared, spec, args) {
+        engine.stats.commands[index].rejected += 1;
+        if spec.name == "exec" {
+            // Redis's execCommandAbort: a refused EXEC discards the
+            // transaction and says why.
+            client.multi = None;
+            client.multi_failed = false;
+            client.unwatch_all(&mut engine.store);
+            let reason = message.strip_prefix("ERR ").unwrap_or(&message);
+            let message = format!("EXECABORT Transaction discarded because of: {reason}");
+            reply_error(&mut engine.stats, out, protocol, &message);
+        } else {
+            reply_error(&mut engine.stats, out, protocol, &message);
+            if client.multi.is_some() {
+                client.multi_failed = true;
+            }
         }
         return spec.name;
     }
@@ -583,6 +563,34 @@ fn quote_repr(out: &mut String, bytes: &[u8]) {
     out.push('"');
 }
 
+/// Why a command is refused before it runs (and before MULTI queues it),
+/// in Redis's order: arity, subcommand, authentication, memory.
+fn rejection(
+    client: &ClientState,
+    shared: &Shared,
+    spec: &shoal_store::CommandSpec,
+    args: &[Bytes],
+) -> Option<String> {
+    if !spec.arity_ok(args.len()) {
+        return Some(Error::WrongArity(spec.name.to_string()).to_string());
+    }
+    if let Err(e) = commands::check_subcommand(spec.name, args) {
+        return Some(e.to_string());
+    }
+    if !client.authenticated && !spec.has_flag("no-auth") {
+        return Some("NOAUTH Authentication required.".into());
+    }
+    // noeviction: refuse what could grow memory once over `maxmemory`.
+    let maxmemory = shared.hot.maxmemory_bytes.load(Ordering::Relaxed);
+    if maxmemory > 0
+        && spec.has_flag("denyoom")
+        && shared.hot.used_memory_bytes.load(Ordering::Relaxed) > maxmemory
+    {
+        return Some("OOM command not allowed when used memory > 'maxmemory'.".into());
+    }
+    None
+}
+
 /// Sends an error reply and counts it under its code (INFO errorstats).
 pub(crate) fn reply_error(
     stats: &mut ExecStats,
@@ -602,15 +610,23 @@ pub(crate) fn reply_error(
 
 /// Redis's wording, with up to 128 bytes of the arguments quoted.
 fn unknown_command_message(args: &[Bytes]) -> String {
-    let name = String::from_utf8_lossy(&args[0][..args[0].len().min(128)]).into_owned();
+    let name = commands::c_string(&args[0]);
     let mut rest = String::new();
     for arg in &args[1..] {
         if rest.len() >= 128 {
             break;
         }
+        // `'%.*s' ` with the room left: C strings end at a NUL.
+        let text = commands::c_string(arg);
         let room = 128 - rest.len();
-        let text = String::from_utf8_lossy(&arg[..arg.len().min(room)]).into_owned();
-        rest.push_str(&format!("'{text}' "));
+        let cut: String = text
+            .chars()
+            .scan(0, |used, c| {
+                *used += c.len_utf8();
+                (*used <= room).then_some(c)
+            })
+            .collect();
+        rest.push_str(&format!("'{cut}' "));
     }
     format!("ERR unknown command '{name}', with args beginning with: {rest}")
 }

@@ -27,6 +27,14 @@ impl Value {
         }
     }
 
+    /// Makes this a fresh object, as Redis's COPY duplicates one: a copy of
+    /// a shared integer is its own object.
+    pub fn unshare(&mut self) {
+        match self {
+            Value::Str(s) => s.shared = false,
+        }
+    }
+
     /// The name `OBJECT ENCODING` reports.
     pub fn encoding_name(&self) -> &'static str {
         match self {
@@ -71,6 +79,17 @@ pub struct StrValue {
     /// Last access, in [`lru_clock`] seconds. It sits in padding the
     /// struct has anyway, so tracking it costs no memory per key.
     pub lru: u32,
+    /// Whether Redis would hold this value as one of its shared integer
+    /// objects (0..10000, refcount `OBJ_SHARED_REFCOUNT` in OBJECT
+    /// REFCOUNT). A COPY is never shared. Also sits in padding.
+    pub shared: bool,
+}
+
+/// Redis's `OBJ_SHARED_INTEGERS`: the integers it keeps one object for.
+pub const SHARED_INTEGERS: i64 = 10_000;
+
+fn is_shared_int(data: &[u8]) -> bool {
+    data.len() <= 5 && parse_i64_exact(data).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n))
 }
 
 impl StrValue {
@@ -84,10 +103,12 @@ impl StrValue {
         } else {
             StrEncoding::Raw
         };
+        let shared = encoding == StrEncoding::Int && is_shared_int(&data);
         StrValue {
             data,
             encoding,
             lru: 0,
+            shared,
         }
     }
 
@@ -97,6 +118,7 @@ impl StrValue {
             data,
             encoding: StrEncoding::Raw,
             lru: 0,
+            shared: false,
         }
     }
 
@@ -106,6 +128,7 @@ impl StrValue {
             data: buf.format(n).as_bytes().to_vec(),
             encoding: StrEncoding::Int,
             lru: 0,
+            shared: (0..SHARED_INTEGERS).contains(&n),
         }
     }
 }
@@ -141,31 +164,56 @@ pub fn parse_i64_exact(s: &[u8]) -> Option<i64> {
 /// scores): no leading/trailing space, no NaN; `inf` and `-inf` allowed.
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(s).ok()?;
-    if text.is_empty()
-        || text.starts_with(|c: char| c.is_ascii_whitespace())
-        || text.ends_with(|c: char| c.is_ascii_whitespace())
-    {
+    if text.starts_with(|c: char| c.is_ascii_whitespace()) {
         return None;
     }
-    let lower = text.to_ascii_lowercase();
-    let value = match lower.trim_start_matches(['+', '-']) {
-        "inf" | "infinity" => {
-            if lower.starts_with('-') {
-                f64::NEG_INFINITY
-            } else {
-                f64::INFINITY
-            }
-        }
-        _ => {
-            // Rust accepts forms strtod rejects ("1e", "."), and rejects
-            // some strtod accepts (hex floats); decimal forms agree.
-            if lower.contains(['n', 'x']) {
-                return None;
-            }
-            text.parse::<f64>().ok()?
-        }
+    let (negative, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
     };
+    let lower = body.to_ascii_lowercase();
+    let magnitude = if lower == "inf" || lower == "infinity" {
+        f64::INFINITY
+    } else if let Some(hex) = lower.strip_prefix("0x") {
+        parse_hex_float(hex)?
+    } else {
+        // Decimal forms: Rust and strtod agree, except that Rust also takes
+        // "nan" (refused below) and neither takes trailing garbage.
+        if !lower.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+            return None;
+        }
+        let value = body.parse::<f64>().ok()?;
+        // strtod reports overflow and underflow to zero as ERANGE, and
+        // Redis refuses those: only a literal `inf` is infinite.
+        let mantissa = lower.split('e').next().unwrap_or("");
+        let nonzero = mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b));
+        if value.is_infinite() || (value == 0.0 && nonzero) {
+            return None;
+        }
+        value
+    };
+    let value = if negative { -magnitude } else { magnitude };
     (!value.is_nan()).then_some(value)
+}
+
+/// The part of a C hex float after `0x`: hex digits with an optional
+/// point, then an optional binary exponent `p[+-]digits`.
+fn parse_hex_float(text: &str) -> Option<f64> {
+    let (digits, exponent) = match text.split_once('p') {
+        Some((d, e)) => (d, e.parse::<i32>().ok()?),
+        None => (text, 0),
+    };
+    let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    let mut mantissa = 0f64;
+    for c in int_part.chars().chain(frac_part.chars()) {
+        mantissa = mantissa * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let scale = exponent.checked_sub(4 * frac_part.len() as i32)?;
+    Some(mantissa * 2f64.powi(scale))
 }
 
 #[cfg(test)]
@@ -200,5 +248,15 @@ mod tests {
         assert_eq!(parse_f64(b" 1"), None);
         assert_eq!(parse_f64(b""), None);
         assert_eq!(parse_f64(b"1e3"), Some(1000.0));
+        assert_eq!(parse_f64(b"0x10"), Some(16.0));
+        assert_eq!(parse_f64(b"1e400"), None);
+        assert_eq!(parse_f64(b"1e-400"), None);
+        assert_eq!(parse_f64(b"0e-400"), Some(0.0));
+        assert_eq!(parse_f64(b"-0X1.8p1"), Some(-3.0));
+        assert_eq!(parse_f64(b"0x"), None);
+        assert_eq!(parse_f64(b"--1"), None);
+        assert_eq!(parse_f64(b"+-inf"), None);
+        assert_eq!(parse_f64(b"1 "), None);
+        assert_eq!(parse_f64(b"."), None);
     }
 }

@@ -102,6 +102,9 @@ impl RedisServer {
                     "",
                     "--appendonly",
                     "no",
+                    // Tests switch active expiry off with DEBUG SET-ACTIVE-EXPIRE.
+                    "--enable-debug-command",
+                    "yes",
                 ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

@@ -6,7 +6,7 @@ use shoal_resp::Reply;
 use super::{int_arg, is};
 use crate::error::{Error, Result};
 use crate::glob::glob_match;
-use crate::{Ctx, Entry, StrEncoding, Value};
+use crate::{Ctx, Entry, Value};
 
 pub(crate) fn del(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     let mut deleted = 0;
@@ -120,10 +120,11 @@ pub(crate) fn copy(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> 
             "source and destination objects are the same".into(),
         ));
     }
-    let Some(value) = ctx.read(src).cloned() else {
+    let Some(mut value) = ctx.read(src).cloned() else {
         reply.integer(0);
         return Ok(());
     };
+    value.unshare();
     let expire = ctx.db().expire_at(src);
     let mut target = Ctx::new(ctx.store, target_db, ctx.now_ms, ctx.client);
     if target.exists(dst) {
@@ -240,22 +241,34 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> 
     }
     let now = ctx.now_ms;
     let db = ctx.db();
-    let mut found: Vec<Box<[u8]>> = Vec::new();
+    let mut found: Vec<(Box<[u8]>, &'static str)> = Vec::new();
     let next = db.keys.scan(cursor, count, |e| {
         if let Some(p) = pattern {
             if !glob_match(p, &e.key, false) {
                 return;
             }
         }
-        if let Some(t) = type_filter {
-            if !t.eq_ignore_ascii_case(e.value.type_name().as_bytes()) {
-                return;
-            }
-        }
-        found.push(e.key.clone());
+        found.push((e.key.clone(), e.value.type_name()));
     });
-    // Expired keys are deleted on the way out, as Redis's SCAN does.
-    found.retain(|k| !ctx.store.expire_if_needed(ctx.db, k, now));
+    // Redis's order: after the pattern, the TYPE check looks the key up,
+    // which deletes it if expired and then calls it "none"; without TYPE,
+    // expired keys are deleted and left out. (So `TYPE none` lists keys
+    // that just expired, as Redis 7.0 does.)
+    let found: Vec<Box<[u8]>> = found
+        .into_iter()
+        .filter_map(|(key, type_name)| {
+            let expired = ctx.store.expire_if_needed(ctx.db, &key, now);
+            let keep = match type_filter {
+                Some(t) => t.eq_ignore_ascii_case(if expired {
+                    b"none"
+                } else {
+                    type_name.as_bytes()
+                }),
+                None => !expired,
+            };
+            keep.then_some(key)
+        })
+        .collect();
     reply.array(2);
     reply.bulk(next.to_string().as_bytes());
     reply.array(found.len());
@@ -521,7 +534,6 @@ const OBJECT_HELP: &[&str] = &[
 
 /// Redis shares the integers 0..10000 between keys and reports them with
 /// `OBJ_SHARED_REFCOUNT`.
-const SHARED_INTEGERS: i64 = 10_000;
 const OBJ_SHARED_REFCOUNT: i64 = i32::MAX as i64;
 
 pub(crate) fn object(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
@@ -563,8 +575,10 @@ pub(crate) fn object(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
     if is(sub, "encoding") {
         reply.bulk(value.encoding_name().as_bytes());
     } else if is(sub, "refcount") {
-        let shared = matches!(value, Value::Str(s) if s.encoding == StrEncoding::Int
-            && crate::parse_i64_exact(&s.data).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n)));
+        // Modifying a value in place (APPEND, SETRANGE, SETBIT) makes
+        // Redis unshare it, and those leave it `raw`.
+        let shared =
+            matches!(value, Value::Str(s) if s.shared && s.encoding == crate::StrEncoding::Int);
         reply.integer(if shared { OBJ_SHARED_REFCOUNT } else { 1 });
     } else if is(sub, "idletime") {
         // OBJECT reads without touching the key, so asking does not reset it.

@@ -310,6 +310,7 @@ fn incr_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, key: &[u8], by: i64) -
             s.data.clear();
             s.data.extend_from_slice(buf.format(new).as_bytes());
             s.encoding = StrEncoding::Int;
+            s.shared = (0..crate::value::SHARED_INTEGERS).contains(&new);
             ctx.modified(key);
             new
         }
@@ -375,6 +376,7 @@ pub(crate) fn incrbyfloat(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Byte
     let mut value = StrValue::new(text.into_bytes());
     if value.encoding == StrEncoding::Int {
         value.encoding = StrEncoding::Embstr;
+        value.shared = false;
     }
     ctx.set(key, Value::Str(value), true);
     Ok(())
