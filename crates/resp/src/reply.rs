@@ -59,6 +59,28 @@ impl<'a> Reply<'a> {
         self.out.extend_from_slice(b"\r\n");
     }
 
+    /// [`Reply::error`] for a message that quotes raw client bytes (which
+    /// Redis echoes as they came, not as UTF-8).
+    pub fn error_bytes(&mut self, message: &[u8]) {
+        self.out.push(b'-');
+        let start = message
+            .iter()
+            .position(|b| !matches!(b, b'\r' | b'\n'))
+            .unwrap_or(message.len());
+        let end = message
+            .iter()
+            .rposition(|b| !matches!(b, b'\r' | b'\n'))
+            .map_or(start, |i| i + 1);
+        self.out.extend(message[start..end].iter().map(|&b| {
+            if b == b'\r' || b == b'\n' {
+                b' '
+            } else {
+                b
+            }
+        }));
+        self.out.extend_from_slice(b"\r\n");
+    }
+
     pub fn integer(&mut self, value: i64) {
         self.header(b':', value);
     }

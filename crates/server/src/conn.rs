@@ -425,7 +425,8 @@ fn run_command_inner(
     let stats = &mut engine.stats;
     let Some((index, cmd)) = commands::lookup(&args[0]) else {
         let message = unknown_command_message(args);
-        reply_error(stats, out, protocol, &message);
+        *stats.errors.entry("ERR".to_string()).or_default() += 1;
+        Reply::new(out, protocol).error_bytes(&message);
         if client.multi.is_some() {
             client.multi_failed = true;
         }
@@ -609,26 +610,32 @@ pub(crate) fn reply_error(
 }
 
 /// Redis's wording, with up to 128 bytes of the arguments quoted.
-fn unknown_command_message(args: &[Bytes]) -> String {
-    let name = commands::c_string(&args[0]);
-    let mut rest = String::new();
+fn unknown_command_message(args: &[Bytes]) -> Vec<u8> {
+    // C's `'%.*s' ` over the arguments, 128 bytes in all: raw bytes, each
+    // argument ending at a NUL as a C string does.
+    let c_bytes = |arg: &[u8]| -> Vec<u8> {
+        let end = arg.iter().position(|&b| b == 0).unwrap_or(arg.len());
+        arg[..end].to_vec()
+    };
+    let mut name = c_bytes(&args[0]);
+    name.truncate(128);
+    let mut rest: Vec<u8> = Vec::new();
     for arg in &args[1..] {
         if rest.len() >= 128 {
             break;
         }
-        // `'%.*s' ` with the room left: C strings end at a NUL.
-        let text = commands::c_string(arg);
         let room = 128 - rest.len();
-        let cut: String = text
-            .chars()
-            .scan(0, |used, c| {
-                *used += c.len_utf8();
-                (*used <= room).then_some(c)
-            })
-            .collect();
-        rest.push_str(&format!("'{cut}' "));
+        let mut text = c_bytes(arg);
+        text.truncate(room);
+        rest.push(b'\'');
+        rest.extend_from_slice(&text);
+        rest.extend_from_slice(b"' ");
     }
-    format!("ERR unknown command '{name}', with args beginning with: {rest}")
+    let mut message = b"ERR unknown command '".to_vec();
+    message.extend_from_slice(&name);
+    message.extend_from_slice(b"', with args beginning with: ");
+    message.extend_from_slice(&rest);
+    message
 }
 
 /// Redis keeps at most 32 arguments of 128 bytes in a slowlog entry.
