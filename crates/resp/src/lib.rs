@@ -32,5 +32,7 @@ mod parse;
 mod reply;
 
 pub use frame::{parse_frame, Frame, FrameError};
-pub use parse::{split_args, Command, Limits, Parsed, ProtocolError, RequestParser};
+pub use parse::{
+    parse_redis_int, split_args, Command, Limits, Parsed, ProtocolError, RequestParser,
+};
 pub use reply::{format_double, Protocol, Reply};

@@ -328,7 +328,7 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
 
 /// Redis's `string2ll`: optional `-`, digits, no leading zeros, no `+`,
 /// no spaces, no overflow.
-pub(crate) fn parse_redis_int(s: &[u8]) -> Option<i64> {
+pub fn parse_redis_int(s: &[u8]) -> Option<i64> {
     let (negative, digits) = match s.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, s),

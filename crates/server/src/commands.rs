@@ -671,11 +671,7 @@ fn client(c: &mut Call<'_>) -> Result {
     let sub = c.args[1].clone();
     let argc = c.args.len();
     if is(&sub, "help") && argc == 2 {
-        let mut r = c.reply();
-        r.array(CLIENT_HELP.len());
-        for line in CLIENT_HELP {
-            r.simple(line);
-        }
+        c.reply().help(CLIENT_HELP);
     } else if is(&sub, "id") && argc == 2 {
         let id = c.client.id as i64;
         c.reply().integer(id);
@@ -986,11 +982,7 @@ fn config(c: &mut Call<'_>) -> Result {
     let sub = c.args[1].clone();
     let argc = c.args.len();
     if is(&sub, "help") && argc == 2 {
-        let mut r = c.reply();
-        r.array(CONFIG_HELP.len());
-        for line in CONFIG_HELP {
-            r.simple(line);
-        }
+        c.reply().help(CONFIG_HELP);
     } else if is(&sub, "get") && argc >= 3 {
         let config = c.shared.config.read().clone();
         let mut pairs: Vec<(&str, &str)> = Vec::new();
@@ -1190,11 +1182,7 @@ fn command(c: &mut Call<'_>) -> Result {
             "HELP",
             "    Print this help.",
         ];
-        let mut r = c.reply();
-        r.array(lines.len());
-        for l in lines {
-            r.simple(l);
-        }
+        c.reply().help(&lines);
     } else {
         return Err(unknown_subcommand(args, "COMMAND"));
     }
@@ -1261,11 +1249,7 @@ fn debug(c: &mut Call<'_>) -> Result {
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
         ];
-        let mut r = c.reply();
-        r.array(lines.len());
-        for l in lines {
-            r.simple(l);
-        }
+        c.reply().help(&lines);
     } else {
         return Err(unknown_subcommand(c.args, "DEBUG"));
     }
@@ -1326,11 +1310,7 @@ fn slowlog(c: &mut Call<'_>) -> Result {
             "HELP",
             "    Print this help.",
         ];
-        let mut r = c.reply();
-        r.array(lines.len());
-        for l in lines {
-            r.simple(l);
-        }
+        c.reply().help(&lines);
     } else {
         return Err(unknown_subcommand(c.args, "SLOWLOG"));
     }

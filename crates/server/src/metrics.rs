@@ -16,7 +16,7 @@ use hyper::{Request, Response, StatusCode};
 use tokio::net::TcpListener;
 
 use crate::commands::table;
-use crate::{info, Shared};
+use crate::{info, CommandStats, Shared};
 
 /// Upper bounds of the command latency buckets, in microseconds; a last
 /// bucket counts everything slower. From "as fast as a hash lookup" to
@@ -90,48 +90,29 @@ pub(crate) fn render(shared: &Shared) -> String {
         )
     };
 
-    family(
-        &mut out,
-        "shoal_commands_total",
-        "counter",
-        "Commands executed, by command.",
-    );
-    for (cmd, s) in table().iter().zip(&commands).filter(|(_, s)| s.calls > 0) {
-        let _ = writeln!(
-            out,
-            "shoal_commands_total{{cmd=\"{}\"}} {}",
-            cmd.spec.name, s.calls
-        );
-    }
-    family(
-        &mut out,
-        "shoal_commands_failed_total",
-        "counter",
-        "Commands that replied with an error while executing.",
-    );
-    for (cmd, s) in table().iter().zip(&commands).filter(|(_, s)| s.failed > 0) {
-        let _ = writeln!(
-            out,
-            "shoal_commands_failed_total{{cmd=\"{}\"}} {}",
-            cmd.spec.name, s.failed
-        );
-    }
-    family(
-        &mut out,
-        "shoal_commands_rejected_total",
-        "counter",
-        "Commands refused before executing (arity, authentication).",
-    );
-    for (cmd, s) in table()
-        .iter()
-        .zip(&commands)
-        .filter(|(_, s)| s.rejected > 0)
-    {
-        let _ = writeln!(
-            out,
-            "shoal_commands_rejected_total{{cmd=\"{}\"}} {}",
-            cmd.spec.name, s.rejected
-        );
+    type Field = fn(&CommandStats) -> u64;
+    let per_command: [(&str, &str, Field); 3] = [
+        (
+            "shoal_commands_total",
+            "Commands executed, by command.",
+            |s| s.calls,
+        ),
+        (
+            "shoal_commands_failed_total",
+            "Commands that replied with an error while executing.",
+            |s| s.failed,
+        ),
+        (
+            "shoal_commands_rejected_total",
+            "Commands refused before executing (arity, authentication, memory).",
+            |s| s.rejected,
+        ),
+    ];
+    for (name, help, field) in per_command {
+        family(&mut out, name, "counter", help);
+        for (cmd, s) in table().iter().zip(&commands).filter(|(_, s)| field(s) > 0) {
+            let _ = writeln!(out, "{name}{{cmd=\"{}\"}} {}", cmd.spec.name, field(s));
+        }
     }
     family(
         &mut out,

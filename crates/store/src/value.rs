@@ -136,28 +136,8 @@ impl StrValue {
 /// Redis's `string2ll`: a canonical decimal `i64` (no `+`, no leading
 /// zeros, no spaces).
 pub fn parse_i64_exact(s: &[u8]) -> Option<i64> {
-    let (negative, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, s),
-    };
-    match digits {
-        [] => return None,
-        [b'0'] if !negative => return Some(0),
-        [b'1'..=b'9', ..] => {}
-        _ => return None,
-    }
-    let mut value: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    if negative {
-        (value <= i64::MAX as u64 + 1).then(|| (value as i64).wrapping_neg())
-    } else {
-        i64::try_from(value).ok()
-    }
+    // The same rule the protocol uses for lengths.
+    shoal_resp::parse_redis_int(s)
 }
 
 /// Redis's `strtold`-based float parsing for commands (`INCRBYFLOAT`,

@@ -560,10 +560,7 @@ pub(crate) fn object(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
         return Err(Error::WrongArity(format!("object|{name}")));
     }
     if name == "help" {
-        reply.array(OBJECT_HELP.len());
-        for line in OBJECT_HELP {
-            reply.simple(line);
-        }
+        reply.help(OBJECT_HELP);
         return Ok(());
     }
     ctx.store.expire_if_needed(ctx.db, &args[2], ctx.now_ms);
