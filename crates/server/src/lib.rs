@@ -196,6 +196,42 @@ pub(crate) struct ClientInfo {
     pub watching: usize,
 }
 
+/// Redis's `instantaneous_ops_per_sec`: the mean rate over the last 16
+/// samples the cron takes of the command counter.
+pub(crate) struct OpsMeter {
+    last: Option<(Instant, u64)>,
+    samples: [f64; OPS_SAMPLES],
+    next: usize,
+}
+
+/// Redis's `STATS_METRIC_SAMPLES`.
+const OPS_SAMPLES: usize = 16;
+
+impl OpsMeter {
+    fn new() -> OpsMeter {
+        OpsMeter {
+            last: None,
+            samples: [0.0; OPS_SAMPLES],
+            next: 0,
+        }
+    }
+
+    fn sample(&mut self, now: Instant, processed: u64) {
+        if let Some((then, count)) = self.last {
+            let secs = (now - then).as_secs_f64();
+            if secs > 0.0 {
+                self.samples[self.next] = processed.saturating_sub(count) as f64 / secs;
+                self.next = (self.next + 1) % OPS_SAMPLES;
+            }
+        }
+        self.last = Some((now, processed));
+    }
+
+    pub fn ops_per_sec(&self) -> u64 {
+        (self.samples.iter().sum::<f64>() / OPS_SAMPLES as f64).round() as u64
+    }
+}
+
 /// A CLIENT PAUSE: until when, and whether reads are paused too.
 #[derive(Clone, Copy)]
 pub(crate) struct Pause {
@@ -235,6 +271,7 @@ pub(crate) struct Shared {
     pub monitor_count: std::sync::atomic::AtomicUsize,
     /// CLIENT PAUSE in force, if any; `unpause` wakes the paused clients.
     pub pause: Mutex<Option<Pause>>,
+    pub ops_meter: Mutex<OpsMeter>,
     pub unpause: Notify,
 }
 
@@ -330,6 +367,7 @@ impl Server {
             monitors: Mutex::new(Vec::new()),
             monitor_count: Default::default(),
             pause: Mutex::new(None),
+            ops_meter: Mutex::new(OpsMeter::new()),
             unpause: Notify::new(),
         });
         Ok(Server {
@@ -456,6 +494,8 @@ async fn cron(shared: Arc<Shared>) {
             .hot
             .used_memory_bytes
             .store(used_memory_bytes(), Ordering::Relaxed);
+        let processed = shared.engine.lock().stats.processed;
+        shared.ops_meter.lock().sample(Instant::now(), processed);
         if shared.active_expire.load(Ordering::Relaxed) {
             // Redis samples 20 keys per round; bound the whole cycle so one
             // tick never holds the store lock for long.

@@ -244,3 +244,31 @@ fn maxmemory_noeviction_refuses_growth_but_serves_reads() {
         "eviction policies are refused, not ignored"
     );
 }
+
+#[test]
+fn instantaneous_ops_per_sec_follows_load() {
+    let server = TestServer::start();
+    let mut c = server.connect();
+    let ops = |c: &mut common::Conn| -> u64 {
+        let info = text(c.command(&[b"INFO", b"stats"]));
+        let line = info
+            .lines()
+            .find(|l| l.starts_with("instantaneous_ops_per_sec:"))
+            .expect("field present");
+        line.split(':').nth(1).unwrap().trim().parse().unwrap()
+    };
+    // Keep commands flowing until the sampled rate shows them, bounded.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let burst: Vec<u8> = b"PING\r\n".repeat(500);
+        c.send(&burst);
+        assert_eq!(c.read_exact_or_eof(7 * 500).len(), 7 * 500);
+        if ops(&mut c) > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "instantaneous_ops_per_sec stayed 0 under load"
+        );
+    }
+}
