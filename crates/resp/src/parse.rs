@@ -361,7 +361,6 @@ pub fn parse_redis_int(s: &[u8]) -> Option<i64> {
 /// `\a` and `\<c>`, `'…'` understands only `\'`, and a closing quote must
 /// be followed by whitespace or the end. `None` means unbalanced quotes.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
     let mut args = Vec::new();
     let mut i = 0;
     loop {
@@ -395,10 +394,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     });
                     i += 2;
                 } else if c == b'"' {
-                    if i + 1 < line.len() && !is_space(line[i + 1]) {
-                        return None;
-                    }
-                    i += 1;
+                    i = close_quote(line, i)?;
                     break;
                 } else {
                     current.push(c);
@@ -410,10 +406,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     current.push(b'\'');
                     i += 2;
                 } else if c == b'\'' {
-                    if i + 1 < line.len() && !is_space(line[i + 1]) {
-                        return None;
-                    }
-                    i += 1;
+                    i = close_quote(line, i)?;
                     break;
                 } else {
                     current.push(c);
@@ -431,6 +424,20 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
             }
         }
         args.push(current);
+    }
+}
+
+/// C's `isspace`, which `sdssplitargs` splits on.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
+}
+
+/// Past the closing quote at `i`, which must end the token (whitespace or
+/// the end of the line must follow), as `sdssplitargs` requires.
+fn close_quote(line: &[u8], i: usize) -> Option<usize> {
+    match line.get(i + 1) {
+        Some(&next) if !is_space(next) => None,
+        _ => Some(i + 1),
     }
 }
 
