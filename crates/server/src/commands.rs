@@ -314,8 +314,7 @@ static SERVER_COMMANDS: &[(CommandSpec, ServerHandler)] = &[
 pub(crate) fn table() -> &'static [Command] {
     static TABLE: OnceLock<Vec<Command>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        shoal_store::COMMANDS
-            .iter()
+        shoal_store::commands()
             .map(|spec| Command { spec, server: None })
             .chain(SERVER_COMMANDS.iter().map(|(spec, h)| Command {
                 spec,
@@ -1229,8 +1228,12 @@ fn debug(c: &mut Call<'_>) -> Result {
         let Some(entry) = c.engine.store.dbs[db].keys.get(&key) else {
             return Err(Error::Other("no such key".into()));
         };
-        let (encoding, len) = match &entry.value {
-            shoal_store::Value::Str(s) => (entry.value.encoding_name(), s.data.len()),
+        // serializedlength is the RDB encoding's size in Redis; until RDB
+        // lands, strings report their length and collections 0.
+        let encoding = entry.value.encoding_name();
+        let len = match &entry.value {
+            shoal_store::Value::Str(s) => s.data.len(),
+            _ => 0,
         };
         let lru = entry.value.lru();
         let idle = shoal_store::idle_seconds(lru, c.now_ms);

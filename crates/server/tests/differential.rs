@@ -10,6 +10,14 @@
 //! The runner's seed is printed; set `SHOAL_DIFF_SEED=<hex>` to replay it.
 
 mod common;
+#[path = "differential/hashes.rs"]
+mod hashes;
+#[path = "differential/lists.rs"]
+mod lists;
+#[path = "differential/sets.rs"]
+mod sets;
+#[path = "differential/zsets.rs"]
+mod zsets;
 
 use std::cell::Cell;
 
@@ -416,6 +424,10 @@ fn command() -> impl Strategy<Value = Cmd> {
         8 => keys_command(),
         2 => connection_command(),
         3 => chaos_command(),
+        6 => lists::command(),
+        6 => hashes::command(),
+        6 => sets::command(),
+        8 => zsets::command(),
     ]
 }
 
@@ -478,7 +490,12 @@ fn normalize(cmd: &[Vec<u8>], frame: Frame) -> Frame {
             let keys = normalize(&[b"KEYS".to_vec()], parts.next().unwrap());
             Frame::Array(vec![Frame::Boolean(done), keys])
         }
-        (_, frame) => frame,
+        (_, frame) => {
+            let frame = lists::normalize(cmd, frame);
+            let frame = hashes::normalize(cmd, frame);
+            let frame = sets::normalize(cmd, frame);
+            zsets::normalize(cmd, frame)
+        }
     }
 }
 

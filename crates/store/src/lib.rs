@@ -7,7 +7,7 @@
 //!   serializable.
 //! - [`Ctx`]: what a command runs with (store, selected db, the command's
 //!   clock reading, the client).
-//! - [`COMMANDS`]: the table of data commands (name, arity, flags, key
+//! - [`commands`]: the tables of data commands (name, arity, flags, key
 //!   positions, handler). [`execute`] checks arity and runs one.
 //!
 //! ```
@@ -33,14 +33,16 @@ mod db;
 mod dict;
 mod error;
 pub mod glob;
+pub mod notify;
+pub mod types;
 mod value;
 
-pub use cmd::{execute, lookup_command, CommandSpec, COMMANDS};
+pub use cmd::{commands, execute, lookup_command, CommandSpec};
 pub use db::{ClientId, Db, Entry, Expiry, Watches};
 pub use dict::{Dict, DictItem};
 pub use error::Error;
 pub use value::{
-    idle_seconds, lru_clock, parse_f64, parse_i64_exact, StrEncoding, StrValue, Value,
+    idle_seconds, lru_clock, parse_f64, parse_i64_exact, Coll, StrEncoding, StrValue, Value,
 };
 
 /// Where writes go after they are applied, in execution order: the AOF,
@@ -65,12 +67,32 @@ pub struct Stats {
 pub struct StoreConfig {
     /// `proto-max-bulk-len`: no string may grow beyond it (SETRANGE, APPEND).
     pub proto_max_bulk_len: usize,
+    /// `list-max-listpack-size`: positive, entries per list node; negative
+    /// -1..-5, node size 4, 8, 16, 32, 64 KiB.
+    pub list_max_listpack_size: i64,
+    /// `list-compress-depth` (accepted; nodes are never compressed).
+    pub list_compress_depth: i64,
+    /// `hash-max-listpack-entries` / `hash-max-listpack-value`.
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
+    /// `set-max-intset-entries`.
+    pub set_max_intset_entries: usize,
+    /// `zset-max-listpack-entries` / `zset-max-listpack-value`.
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             proto_max_bulk_len: 512 * 1024 * 1024,
+            list_max_listpack_size: -2,
+            list_compress_depth: 0,
+            hash_max_listpack_entries: 128,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
         }
     }
 }
@@ -83,6 +105,12 @@ pub struct Store {
     pub config: StoreConfig,
     /// Writes since the last save (`rdb_changes_since_last_save`).
     pub dirty: u64,
+    /// `notify-keyspace-events` as [`notify`] flags; 0 is off.
+    pub notify_flags: u32,
+    /// Keyspace events not yet published, in execution order.
+    pub events: Vec<notify::Event>,
+    /// Keys blocked clients wait on, and those that became ready.
+    pub blocking: notify::Blocking,
     write_log: Option<Box<dyn WriteLog>>,
     rng_state: u64,
 }
@@ -95,6 +123,9 @@ impl Store {
             stats: Stats::default(),
             config: StoreConfig::default(),
             dirty: 0,
+            notify_flags: 0,
+            events: Vec::new(),
+            blocking: notify::Blocking::default(),
             write_log: None,
             rng_state: 0x9e37_79b9_7f4a_7c15,
         }
@@ -141,7 +172,21 @@ impl Store {
         self.dbs[db].expires.remove(key);
         self.stats.expired_keys += 1;
         self.watches.touch(db, key);
+        self.notify(db, notify::EXPIRED, "expired", key);
         self.propagate(db, &[b"DEL", key]);
+    }
+
+    /// Records a keyspace event if its class is enabled.
+    pub fn notify(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
+        let flags = self.notify_flags;
+        if flags & class != 0 && flags & (notify::KEYSPACE | notify::KEYEVENT) != 0 {
+            self.events.push(notify::Event {
+                db,
+                class,
+                event,
+                key: key.into(),
+            });
+        }
     }
 
     /// Removes a key and its TTL; true if it existed. Signals watchers.
@@ -204,6 +249,30 @@ pub struct Ctx<'a> {
     /// `mstime()` per call, so a command sees one consistent instant.
     pub now_ms: u64,
     pub client: ClientId,
+    /// Whether a blocking command may block: false inside MULTI/EXEC (it
+    /// then behaves as its non-blocking form) and in store-only callers.
+    pub may_block: bool,
+    /// Set by a blocking command that found nothing to serve: it wrote no
+    /// reply, and the server parks the client on these keys.
+    pub block: Option<Block>,
+}
+
+/// What a blocked client waits for. The server re-runs the same command
+/// when one of `keys` receives data of `kind`, and answers the timeout
+/// reply (a null array) at `deadline_ms`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    pub keys: Vec<bytes::Bytes>,
+    /// Absolute Unix milliseconds; `None` waits forever.
+    pub deadline_ms: Option<u64>,
+    pub kind: BlockKind,
+}
+
+/// Which type of data serves a blocked client (Redis's `btype`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockKind {
+    List,
+    ZSet,
 }
 
 impl<'a> Ctx<'a> {
@@ -213,6 +282,8 @@ impl<'a> Ctx<'a> {
             db,
             now_ms,
             client,
+            may_block: false,
+            block: None,
         }
     }
 
@@ -256,23 +327,43 @@ impl<'a> Ctx<'a> {
     }
 
     /// Stores `value` at `key`, replacing any value. The TTL is removed
-    /// unless `keep_ttl`. Signals watchers and counts a change.
+    /// unless `keep_ttl`. Signals watchers and counts a change; a new key
+    /// raises the `new` event, and a list or sorted set wakes clients
+    /// blocked on the key (Redis's `dbAdd`).
     pub fn set(&mut self, key: &[u8], mut value: Value, keep_ttl: bool) {
         value.set_lru(lru_clock(self.now_ms));
+        let may_serve = matches!(value, Value::List(_) | Value::ZSet(_));
         let db = &mut self.store.dbs[self.db];
-        match db.keys.get_mut(key) {
-            Some(entry) => entry.value = value,
+        let created = match db.keys.get_mut(key) {
+            Some(entry) => {
+                entry.value = value;
+                false
+            }
             None => {
                 db.keys.insert(Box::new(Entry {
                     key: key.into(),
                     value,
                 }));
+                true
             }
-        }
+        };
         if !keep_ttl && !db.expires.is_empty() {
             db.expires.remove(key);
         }
+        if may_serve {
+            self.store.blocking.signal(self.db, key);
+        }
+        if created {
+            self.notify(notify::NEW, "new", key);
+        }
         self.modified(key);
+    }
+
+    /// Records a keyspace event of the selected database (Redis's
+    /// `notifyKeyspaceEvent`): `class` is one of [`notify`]'s flags and
+    /// `event` Redis's name for it.
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        self.store.notify(self.db, class, event, key);
     }
 
     /// Sets or clears the TTL of an existing key.

@@ -1,9 +1,47 @@
 //! Value types and their Redis-visible encodings.
 
-/// A value in the keyspace. More types join as their commands land.
-#[derive(Debug, Clone, PartialEq)]
+use crate::types::{Hash, List, Set, ZSet};
+
+/// A value in the keyspace. Each collection type lives in its own module
+/// under `types/`; this enum only dispatches what every type answers
+/// (TYPE, OBJECT ENCODING, the access clock).
+///
+/// **Invariant:** `Value` is 32 bytes, so an [`Entry`](crate::Entry) stays
+/// in jemalloc's 48-byte class: a collection's payload is at most 24 bytes
+/// (a pointer or a small inline encoding) and its clock sits beside it.
+#[derive(Debug, Clone)]
 pub enum Value {
     Str(StrValue),
+    List(Coll<List>),
+    Hash(Coll<Hash>),
+    Set(Coll<Set>),
+    ZSet(Coll<ZSet>),
+}
+
+/// A collection and its access clock ([`lru_clock`] seconds).
+#[derive(Debug, Clone, Default)]
+pub struct Coll<T> {
+    pub data: T,
+    pub lru: u32,
+}
+
+impl<T> Coll<T> {
+    pub fn new(data: T) -> Coll<T> {
+        Coll { data, lru: 0 }
+    }
+}
+
+impl<T> std::ops::Deref for Coll<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.data
+    }
+}
+
+impl<T> std::ops::DerefMut for Coll<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.data
+    }
 }
 
 impl Value {
@@ -11,6 +49,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -18,12 +60,20 @@ impl Value {
     pub fn lru(&self) -> u32 {
         match self {
             Value::Str(s) => s.lru,
+            Value::List(c) => c.lru,
+            Value::Hash(c) => c.lru,
+            Value::Set(c) => c.lru,
+            Value::ZSet(c) => c.lru,
         }
     }
 
     pub fn set_lru(&mut self, clock: u32) {
         match self {
             Value::Str(s) => s.lru = clock,
+            Value::List(c) => c.lru = clock,
+            Value::Hash(c) => c.lru = clock,
+            Value::Set(c) => c.lru = clock,
+            Value::ZSet(c) => c.lru = clock,
         }
     }
 
@@ -32,6 +82,7 @@ impl Value {
     pub fn unshare(&mut self) {
         match self {
             Value::Str(s) => s.shared = false,
+            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => {}
         }
     }
 
@@ -43,6 +94,10 @@ impl Value {
                 StrEncoding::Embstr => "embstr",
                 StrEncoding::Raw => "raw",
             },
+            Value::List(c) => c.encoding_name(),
+            Value::Hash(c) => c.encoding_name(),
+            Value::Set(c) => c.encoding_name(),
+            Value::ZSet(c) => c.encoding_name(),
         }
     }
 }

@@ -11,9 +11,13 @@ use crate::error::{Error, Result};
 use crate::Ctx;
 
 pub mod bits;
+pub mod hash;
 pub mod keys;
 pub mod lcs;
+pub mod list;
+pub mod set;
 pub mod string;
+pub mod zset;
 
 /// Runs one command: arguments are already arity-checked.
 pub type Handler = fn(&mut Ctx<'_>, &mut Reply<'_>, &[Bytes]) -> Result;
@@ -118,8 +122,23 @@ impl CommandSpec {
     }
 }
 
-/// Every data command the store implements.
-pub static COMMANDS: &[CommandSpec] = &[
+/// Every data command the store implements, one table per family so each
+/// family's file owns its commands.
+pub static TABLES: &[&[CommandSpec]] = &[
+    CORE,
+    list::COMMANDS,
+    hash::COMMANDS,
+    set::COMMANDS,
+    zset::COMMANDS,
+];
+
+/// Every data command, in table order.
+pub fn commands() -> impl Iterator<Item = &'static CommandSpec> {
+    TABLES.iter().flat_map(|t| t.iter())
+}
+
+/// Strings, bit operations and the keyspace commands.
+static CORE: &[CommandSpec] = &[
     // strings
     spec(
         "get",
@@ -623,7 +642,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 /// Finds a command by name, case-insensitively.
 pub fn lookup_command(name: &[u8]) -> Option<&'static CommandSpec> {
     static BY_NAME: OnceLock<HashMap<&'static [u8], &'static CommandSpec>> = OnceLock::new();
-    let map = BY_NAME.get_or_init(|| COMMANDS.iter().map(|c| (c.name.as_bytes(), c)).collect());
+    let map = BY_NAME.get_or_init(|| commands().map(|c| (c.name.as_bytes(), c)).collect());
     // Command names are short: lowercase them on the stack.
     let mut buf = [0u8; 32];
     let lower = buf.get_mut(..name.len())?;
@@ -666,6 +685,34 @@ pub(crate) fn float_arg(arg: &[u8]) -> Result<f64> {
     crate::parse_f64(arg).ok_or(Error::NotFloat)
 }
 
+/// A blocking command's timeout in decimal seconds (Redis's
+/// `getTimeoutFromObjectOrReply` with seconds): 0 waits forever, and the
+/// result is an absolute deadline in Unix milliseconds.
+#[allow(dead_code)] // used by the blocking list and sorted-set commands
+pub(crate) fn block_timeout(arg: &[u8], now_ms: u64) -> Result<Option<u64>> {
+    let secs = crate::parse_f64(arg)
+        .ok_or_else(|| Error::Other("timeout is not a float or out of range".into()))?;
+    // Redis truncates seconds × 1000 toward zero (so -0.0001 means
+    // "forever"); a value beyond `long long` converts, as on x86, to
+    // LLONG_MIN and so reads as negative.
+    let ms = secs * 1000.0;
+    let ms = if ms.is_finite() && ms > i64::MIN as f64 && ms < i64::MAX as f64 {
+        ms as i64
+    } else {
+        i64::MIN
+    };
+    if ms < 0 {
+        return Err(Error::Other("timeout is negative".into()));
+    }
+    if ms == 0 {
+        return Ok(None);
+    }
+    if ms > i64::MAX - now_ms as i64 {
+        return Err(Error::Other("timeout is out of range".into()));
+    }
+    Ok(Some(now_ms + ms as u64))
+}
+
 pub(crate) fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }
@@ -677,7 +724,7 @@ mod tests {
     #[test]
     fn table_is_consistent() {
         let mut seen = std::collections::HashSet::new();
-        for c in COMMANDS {
+        for c in commands() {
             assert!(seen.insert(c.name), "duplicate {}", c.name);
             assert_eq!(c.name, c.name.to_ascii_lowercase());
             assert!(c.handler.is_some());

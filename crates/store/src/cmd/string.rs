@@ -12,6 +12,7 @@ fn read_str<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c [u8]>> {
     match ctx.read(key) {
         None => Ok(None),
         Some(Value::Str(s)) => Ok(Some(&s.data)),
+        Some(_) => return Err(Error::WrongType),
     }
 }
 
@@ -314,6 +315,7 @@ fn incr_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, key: &[u8], by: i64) -
             ctx.modified(key);
             new
         }
+        Some(_) => return Err(Error::WrongType),
     };
     reply.integer(new);
     Ok(())
@@ -364,6 +366,7 @@ pub(crate) fn incrbyfloat(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Byte
     let current = match ctx.read(key) {
         None => 0.0,
         Some(Value::Str(s)) => float_arg(&s.data)?,
+        Some(_) => return Err(Error::WrongType),
     };
     let by = float_arg(&args[2])?;
     let new = current + by;
@@ -407,6 +410,7 @@ pub(crate) fn append(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
             ctx.modified(key);
             len
         }
+        Some(_) => return Err(Error::WrongType),
     };
     reply.integer(new_len as i64);
     Ok(())
@@ -486,6 +490,7 @@ pub(crate) fn setrange(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes])
             ctx.modified(key);
             reply.integer(len as i64);
         }
+        Some(_) => return Err(Error::WrongType),
     }
     Ok(())
 }
