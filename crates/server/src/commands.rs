@@ -1014,7 +1014,7 @@ fn config(c: &mut Call<'_>) -> Result {
                 ))
             })?;
         }
-        c.engine.store.config.proto_max_bulk_len = config.get_int("proto-max-bulk-len") as usize;
+        config.apply_to_store(&mut c.engine.store);
         c.engine.stats.slowlog_threshold_us = config.get_int("slowlog-log-slower-than");
         c.engine.stats.slowlog_max_len = config.get_int("slowlog-max-len") as usize;
         c.engine

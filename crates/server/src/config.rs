@@ -151,9 +151,144 @@ static DIRECTIVES: &[Directive] = &[
     d("pidfile", Kind::Str, "", false),
     d("metrics-port", Kind::Int { min: 0, max: 65535 }, "0", false),
     d("io-threads", Kind::Int { min: 1, max: 128 }, "2", false),
+    d(
+        "list-max-listpack-size",
+        Kind::Int {
+            min: i32::MIN as i64,
+            max: i32::MAX as i64,
+        },
+        "-2",
+        true,
+    ),
+    d(
+        "list-compress-depth",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "0",
+        true,
+    ),
+    d(
+        "hash-max-listpack-entries",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "512",
+        true,
+    ),
+    d("hash-max-listpack-value", Kind::Memory, "64", true),
+    d(
+        "set-max-intset-entries",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "512",
+        true,
+    ),
+    d(
+        "zset-max-listpack-entries",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "128",
+        true,
+    ),
+    d("zset-max-listpack-value", Kind::Memory, "64", true),
+    d("notify-keyspace-events", Kind::Str, "", true),
+    d(
+        "client-output-buffer-limit",
+        Kind::Words,
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        true,
+    ),
 ];
 
+/// Redis 7.0's older names, still accepted and still shown by CONFIG GET.
+static ALIASES: &[(&str, &str)] = &[
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+];
+
+/// One class of `client-output-buffer-limit`: a client is disconnected
+/// when its pending output passes `hard_bytes`, or stays above
+/// `soft_bytes` for `soft_secs` seconds (0 disables each).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutputLimit {
+    pub hard_bytes: u64,
+    pub soft_bytes: u64,
+    pub soft_secs: u64,
+}
+
+const OUTPUT_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
+
+/// Parses `class hard soft secs …` into the three classes' limits, the
+/// ones not mentioned taken from `current`.
+fn parse_output_limits(
+    value: &str,
+    current: [OutputLimit; 3],
+) -> Result<[OutputLimit; 3], ConfigError> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    if words.len() % 4 != 0 {
+        return Err(ConfigError(
+            "Wrong number of arguments in buffer limit configuration.".into(),
+        ));
+    }
+    let mut limits = current;
+    for group in words.chunks(4) {
+        let class = match group[0].to_ascii_lowercase().as_str() {
+            "normal" => 0,
+            // Redis 7 also accepts the newer name.
+            "slave" | "replica" => 1,
+            "pubsub" => 2,
+            _ => {
+                return Err(ConfigError(
+                    "Invalid client class specified in buffer limit configuration.".into(),
+                ))
+            }
+        };
+        let hard = parse_memory(group[1]);
+        let soft = parse_memory(group[2]);
+        let secs = group[3].parse::<i64>().ok();
+        match (hard, soft, secs) {
+            (Some(h), Some(s), Some(t)) if h >= 0 && s >= 0 && t >= 0 => {
+                limits[class] = OutputLimit {
+                    hard_bytes: h as u64,
+                    soft_bytes: s as u64,
+                    soft_secs: t as u64,
+                };
+            }
+            _ => {
+                return Err(ConfigError(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                        .into(),
+                ))
+            }
+        }
+    }
+    Ok(limits)
+}
+
+fn format_output_limits(limits: &[OutputLimit; 3]) -> String {
+    OUTPUT_CLASSES
+        .iter()
+        .zip(limits)
+        .map(|(class, l)| format!("{class} {} {} {}", l.hard_bytes, l.soft_bytes, l.soft_secs))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn directive(name: &str) -> Option<&'static Directive> {
+    let name = ALIASES
+        .iter()
+        .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+        .map_or(name, |(_, canonical)| canonical);
     DIRECTIVES
         .iter()
         .find(|d| d.name.eq_ignore_ascii_case(name))
@@ -331,6 +466,19 @@ impl Config {
                 return Err(ConfigError("Invalid save parameters".into()));
             }
         }
+        let normalized = match dir.name {
+            "notify-keyspace-events" => {
+                let flags = shoal_store::notify::parse_flags(&normalized).ok_or_else(|| {
+                    ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into())
+                })?;
+                shoal_store::notify::flags_to_string(flags)
+            }
+            "client-output-buffer-limit" => {
+                let current = self.output_limits();
+                format_output_limits(&parse_output_limits(&normalized, current)?)
+            }
+            _ => normalized,
+        };
         if dir.name == "maxmemory-policy" && normalized != "noeviction" {
             return Err(ConfigError(format!("maxmemory-policy {normalized} is not supported by this build of shoal yet (noeviction is)")));
         }
@@ -361,13 +509,46 @@ impl Config {
         directive(name).is_some()
     }
 
-    /// Every directive matching a glob, with its value, for CONFIG GET.
+    /// Every directive matching a glob (aliases too), with its value, for
+    /// CONFIG GET.
     pub fn matching(&self, pattern: &[u8]) -> Vec<(&'static str, &str)> {
-        self.values
+        let matches = |name: &str| shoal_store::glob::glob_match(pattern, name.as_bytes(), true);
+        let mut found: Vec<(&'static str, &str)> = self
+            .values
             .iter()
-            .filter(|(name, _)| shoal_store::glob::glob_match(pattern, name.as_bytes(), true))
+            .filter(|(name, _)| matches(name))
             .map(|(name, v)| (*name, v.as_str()))
-            .collect()
+            .collect();
+        for (alias, canonical) in ALIASES {
+            if matches(alias) {
+                found.push((alias, self.get(canonical)));
+            }
+        }
+        found
+    }
+
+    /// `client-output-buffer-limit` as normal, replica and pubsub limits.
+    pub fn output_limits(&self) -> [OutputLimit; 3] {
+        parse_output_limits(
+            self.get("client-output-buffer-limit"),
+            [OutputLimit::default(); 3],
+        )
+        .expect("validated when set")
+    }
+
+    /// The settings the store reads, copied into it.
+    pub fn apply_to_store(&self, store: &mut shoal_store::Store) {
+        let c = &mut store.config;
+        c.proto_max_bulk_len = self.get_int("proto-max-bulk-len") as usize;
+        c.list_max_listpack_size = self.get_int("list-max-listpack-size");
+        c.list_compress_depth = self.get_int("list-compress-depth");
+        c.hash_max_listpack_entries = self.get_int("hash-max-listpack-entries") as usize;
+        c.hash_max_listpack_value = self.get_int("hash-max-listpack-value") as usize;
+        c.set_max_intset_entries = self.get_int("set-max-intset-entries") as usize;
+        c.zset_max_listpack_entries = self.get_int("zset-max-listpack-entries") as usize;
+        c.zset_max_listpack_value = self.get_int("zset-max-listpack-value") as usize;
+        store.notify_flags =
+            shoal_store::notify::parse_flags(self.get("notify-keyspace-events")).unwrap_or(0);
     }
 
     pub fn get(&self, name: &str) -> &str {
@@ -443,6 +624,33 @@ mod tests {
         assert!(Config::from_args(&args(&["--port", "70000"])).is_err());
         assert!(Config::from_args(&args(&["--nosuch", "1"])).is_err());
         assert!(Config::from_args(&args(&["--save", "60"])).is_err());
+    }
+
+    #[test]
+    fn aliases_and_special_values() {
+        let mut c = Config::default();
+        c.set("hash-max-ziplist-entries", "64").unwrap();
+        assert_eq!(c.get("hash-max-listpack-entries"), "64");
+        let got: Vec<_> = c.matching(b"hash-max-*-entries");
+        assert!(got.contains(&("hash-max-ziplist-entries", "64")), "{got:?}");
+        c.set("hash-max-listpack-value", "1kb").unwrap();
+        assert_eq!(c.get("hash-max-listpack-value"), "1024");
+        c.set("notify-keyspace-events", "KEA").unwrap();
+        assert_eq!(c.get("notify-keyspace-events"), "AKE");
+        assert!(c.set("notify-keyspace-events", "Q").is_err());
+        c.set("client-output-buffer-limit", "pubsub 1mb 0 0")
+            .unwrap();
+        assert_eq!(
+            c.get("client-output-buffer-limit"),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 0 0"
+        );
+        assert_eq!(
+            c.set("client-output-buffer-limit", "pubsub 1mb 0")
+                .unwrap_err()
+                .to_string(),
+            "Wrong number of arguments in buffer limit configuration."
+        );
+        assert!(c.set("client-output-buffer-limit", "foo 1 0 0").is_err());
     }
 
     #[test]

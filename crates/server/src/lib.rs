@@ -330,7 +330,7 @@ impl Server {
             }
         };
         let mut store = Store::new(config.get_int("databases") as usize);
-        store.config.proto_max_bulk_len = config.get_int("proto-max-bulk-len") as usize;
+        config.apply_to_store(&mut store);
         store.seed(now_ms() ^ u64::from(std::process::id()));
         let exec_stats = ExecStats {
             commands: vec![CommandStats::default(); commands::table().len()],
