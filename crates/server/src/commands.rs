@@ -28,7 +28,7 @@ pub(crate) struct Call<'a> {
 }
 
 impl Call<'_> {
-    fn reply(&mut self) -> Reply<'_> {
+    pub(crate) fn reply(&mut self) -> Reply<'_> {
         Reply::new(self.out, self.client.protocol)
     }
 }
@@ -307,6 +307,114 @@ static SERVER_COMMANDS: &[(CommandSpec, ServerHandler)] = &[
         ),
         shutdown,
     ),
+    (
+        spec(
+            "subscribe",
+            -2,
+            "pubsub noscript loading stale",
+            (0, 0, 0),
+            "pubsub",
+            "Listen for messages published to the given channels",
+            None,
+        ),
+        crate::pubsub::subscribe,
+    ),
+    (
+        spec(
+            "unsubscribe",
+            -1,
+            "pubsub noscript loading stale",
+            (0, 0, 0),
+            "pubsub",
+            "Stop listening for messages posted to the given channels",
+            None,
+        ),
+        crate::pubsub::unsubscribe,
+    ),
+    (
+        spec(
+            "psubscribe",
+            -2,
+            "pubsub noscript loading stale",
+            (0, 0, 0),
+            "pubsub",
+            "Listen for messages published to channels matching the given patterns",
+            None,
+        ),
+        crate::pubsub::psubscribe,
+    ),
+    (
+        spec(
+            "punsubscribe",
+            -1,
+            "pubsub noscript loading stale",
+            (0, 0, 0),
+            "pubsub",
+            "Stop listening for messages posted to channels matching the given patterns",
+            None,
+        ),
+        crate::pubsub::punsubscribe,
+    ),
+    (
+        spec(
+            "ssubscribe",
+            -2,
+            "pubsub noscript loading stale",
+            (1, -1, 1),
+            "pubsub",
+            "Listen for messages published to the given shard channels",
+            None,
+        ),
+        crate::pubsub::ssubscribe,
+    ),
+    (
+        spec(
+            "sunsubscribe",
+            -1,
+            "pubsub noscript loading stale",
+            (1, -1, 1),
+            "pubsub",
+            "Stop listening for messages posted to the given shard channels",
+            None,
+        ),
+        crate::pubsub::sunsubscribe,
+    ),
+    (
+        spec(
+            "publish",
+            3,
+            "pubsub loading stale fast",
+            (0, 0, 0),
+            "pubsub",
+            "Post a message to a channel",
+            None,
+        ),
+        crate::pubsub::publish,
+    ),
+    (
+        spec(
+            "spublish",
+            3,
+            "pubsub loading stale fast",
+            (1, 1, 1),
+            "pubsub",
+            "Post a message to a shard channel",
+            None,
+        ),
+        crate::pubsub::spublish,
+    ),
+    (
+        spec(
+            "pubsub",
+            -2,
+            "",
+            (0, 0, 0),
+            "pubsub",
+            "A container for Pub/Sub commands",
+            None,
+        ),
+        crate::pubsub::pubsub,
+    ),
 ];
 
 /// Every command: the store's, then the server's. Indexes are stable for
@@ -345,7 +453,7 @@ pub(crate) fn lookup(name: &[u8]) -> Option<(usize, &'static Command)> {
     Some((index, &table()[index]))
 }
 
-fn is(arg: &[u8], word: &str) -> bool {
+pub(crate) fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }
 
@@ -355,7 +463,7 @@ fn text(arg: &[u8]) -> String {
 
 /// Redis's syntax error for a command with subcommands it doesn't
 /// resolve as commands of their own (DEBUG).
-fn unknown_subcommand(args: &[Bytes], container: &str) -> Error {
+pub(crate) fn unknown_subcommand(args: &[Bytes], container: &str) -> Error {
     Error::Other(format!(
         "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
         text(&args[1]),
@@ -422,6 +530,17 @@ static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
         "slowlog",
         &[("get", -2), ("help", 2), ("len", 2), ("reset", 2)],
     ),
+    (
+        "pubsub",
+        &[
+            ("channels", -2),
+            ("help", 2),
+            ("numpat", 2),
+            ("numsub", -2),
+            ("shardchannels", -2),
+            ("shardnumsub", -2),
+        ],
+    ),
 ];
 
 /// C's `%.128s` of an argument: at most 128 bytes, ending at a NUL.
@@ -462,6 +581,18 @@ pub(crate) fn check_subcommand(name: &str, args: &[Bytes]) -> Result {
 }
 
 fn ping(c: &mut Call<'_>) -> Result {
+    if c.client.protocol == Protocol::Resp2 && c.client.subs.active() {
+        // In subscribed mode a RESP2 reply must look like a message.
+        let msg = c.args.get(1).cloned().unwrap_or_default();
+        if c.args.len() > 2 {
+            return Err(Error::WrongArity("ping".into()));
+        }
+        let mut r = c.reply();
+        r.array(2);
+        r.bulk(b"pong");
+        r.bulk(&msg);
+        return Ok(());
+    }
     match c.args.len() {
         1 => c.reply().simple("PONG"),
         2 => {
@@ -551,6 +682,10 @@ fn hello(c: &mut Call<'_>) -> Result {
     }
     c.client.authenticated = true;
     c.client.protocol = protocol;
+    c.client
+        .handle
+        .resp3
+        .store(protocol == Protocol::Resp3, Ordering::Relaxed);
     let id = c.client.id;
     let mut r = c.reply();
     r.map(7);
@@ -593,8 +728,11 @@ fn reset(c: &mut Call<'_>) -> Result {
     c.client.multi = None;
     c.client.multi_failed = false;
     c.client.unwatch_all(&mut c.engine.store);
+    c.engine.pubsub.forget(&mut c.client.subs, c.client.id);
+    c.client.handle.info.lock().subs = [0; 3];
     c.client.db = 0;
     c.client.protocol = Protocol::Resp2;
+    c.client.handle.resp3.store(false, Ordering::Relaxed);
     c.client.reply_mode = ReplyMode::On;
     c.client.name = None;
     c.client.authenticated = c.shared.config.read().get("requirepass").is_empty();
@@ -647,11 +785,24 @@ const CLIENT_HELP: &[&str] = &[
     "    Print this help.",
 ];
 
-fn client_line(h: &crate::ClientHandle) -> String {
+/// One CLIENT LIST line; `blocked` comes from the blocking registry.
+fn client_line(h: &crate::ClientHandle, blocked: bool) -> String {
     let info = h.info.lock().clone();
-    let flags = if info.multi >= 0 { "x" } else { "N" };
+    let mut flags = String::new();
+    if info.subs.iter().any(|&n| n > 0) {
+        flags.push('P');
+    }
+    if info.multi >= 0 {
+        flags.push('x');
+    }
+    if blocked {
+        flags.push('b');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
     format!(
-        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}\n",
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}\n",
         h.id,
         h.addr,
         h.laddr,
@@ -660,6 +811,9 @@ fn client_line(h: &crate::ClientHandle) -> String {
         info.last_interaction.elapsed().as_secs(),
         flags,
         info.db,
+        info.subs[0],
+        info.subs[1],
+        info.subs[2],
         info.multi,
         info.last_command,
         info.resp,
@@ -689,10 +843,13 @@ fn client(c: &mut Call<'_>) -> Result {
         c.reply().ok();
     } else if is(&sub, "info") && argc == 2 {
         c.client.handle.info.lock().name.clone_from(&c.client.name);
-        let line = client_line(&c.client.handle);
+        let line = client_line(&c.client.handle, false);
         c.reply().verbatim("txt", line.as_bytes());
     } else if is(&sub, "list") {
         let mut ids: Option<Vec<u64>> = None;
+        // None: any type; Some(true): only subscribers; Some(false): only
+        // normal clients.
+        let mut pubsub_type: Option<bool> = None;
         let mut i = 2;
         while i < argc {
             if is(&c.args[i], "type") && i + 1 < argc {
@@ -703,7 +860,11 @@ fn client(c: &mut Call<'_>) -> Result {
                 {
                     return Err(Error::Other(format!("Unknown client type '{}'", text(t))));
                 }
-                if !is(t, "normal") {
+                if is(t, "normal") {
+                    pubsub_type = Some(false);
+                } else if is(t, "pubsub") {
+                    pubsub_type = Some(true);
+                } else {
                     ids = Some(Vec::new());
                 }
                 i += 2;
@@ -727,7 +888,10 @@ fn client(c: &mut Call<'_>) -> Result {
         let text: String = handles
             .iter()
             .filter(|h| ids.as_ref().map_or(true, |ids| ids.contains(&h.id)))
-            .map(|h| client_line(h))
+            .filter(|h| {
+                pubsub_type.is_none_or(|want| h.info.lock().subs.iter().any(|&n| n > 0) == want)
+            })
+            .map(|h| client_line(h, c.engine.blocked.contains(h.id)))
             .collect();
         c.reply().verbatim("txt", text.as_bytes());
     } else if is(&sub, "kill") {
@@ -782,9 +946,26 @@ fn client(c: &mut Call<'_>) -> Result {
                 ));
             }
         }
-        // No command blocks a client yet (blocking pops arrive with the
-        // collection types), so no client can be unblocked: Redis's 0.
-        c.reply().integer(0);
+        let id = shoal_store::parse_i64_exact(&c.args[2]).unwrap_or(0) as u64;
+        let as_error = c.args.get(3).is_some_and(|r| is(r, "error"));
+        let engine = &mut *c.engine;
+        let unblocked = match engine.blocked.remove(&mut engine.store, id) {
+            Some(waiter) => {
+                let reply = if as_error {
+                    let mut out = Vec::new();
+                    Reply::new(&mut out, waiter.protocol)
+                        .error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                    *engine.stats.errors.entry("UNBLOCKED".into()).or_default() += 1;
+                    out
+                } else {
+                    waiter.timeout_reply()
+                };
+                waiter.handle.mailbox.unblock(&reply);
+                1
+            }
+            None => 0,
+        };
+        c.reply().integer(unblocked);
     } else if is(&sub, "getredir") && argc == 2 {
         // Client-side caching is not offered, so tracking is always off.
         c.reply().integer(-1);

@@ -60,6 +60,14 @@ pub(crate) struct ClientState {
     /// Lines to forward while in MONITOR mode.
     pub monitor: Option<tokio::sync::mpsc::Receiver<Bytes>>,
     pub name: Option<String>,
+    /// Pub/Sub subscriptions.
+    pub subs: crate::pubsub::Subscriptions,
+    /// Set while the client waits in a blocking command: its deadline in
+    /// Unix milliseconds (`None` waits forever).
+    pub blocked: Option<Option<u64>>,
+    /// Running EXEC's queued commands: blocking commands do not block,
+    /// and blocked clients are served only once EXEC is done.
+    pub in_exec: bool,
 }
 
 impl ClientState {
@@ -113,9 +121,12 @@ pub(crate) async fn serve(mut stream: TcpStream, addr: SocketAddr, shared: Arc<S
             resp: 2,
             multi: -1,
             watching: 0,
+            subs: [0; 3],
         }),
         killed: Default::default(),
         kill: Default::default(),
+        mailbox: Default::default(),
+        resp3: Default::default(),
     });
     shared.clients.lock().insert(id, handle.clone());
     let authenticated = shared.config.read().get("requirepass").is_empty();
@@ -132,12 +143,21 @@ pub(crate) async fn serve(mut stream: TcpStream, addr: SocketAddr, shared: Arc<S
         close_after_reply: false,
         monitor: None,
         name: None,
+        subs: Default::default(),
+        blocked: None,
+        in_exec: false,
     };
     let result = connection_loop(&mut stream, &mut client, &shared).await;
     if let Err(e) = result {
         tracing::debug!(client = id, error = %e, "connection ended");
     }
-    client.unwatch_all(&mut shared.engine.lock().store);
+    {
+        let mut engine = shared.engine.lock();
+        let engine = &mut *engine;
+        client.unwatch_all(&mut engine.store);
+        engine.pubsub.forget(&mut client.subs, id);
+        engine.blocked.remove(&mut engine.store, id);
+    }
     if client.monitor.is_some() {
         stop_monitoring(&shared, id);
     }
@@ -156,45 +176,56 @@ async fn connection_loop(
         client.authenticated,
     );
     let mut parser = RequestParser::new(parser_limits(shared, client));
+    // Commands parsed but not yet run: a blocked client keeps the rest of
+    // its pipeline here until it is unblocked.
     let mut batch: Vec<Command> = Vec::new();
     // Bytes read since the last batch, counted under the store lock.
     let mut unaccounted_input = 0;
+    let mut parsed = Parsed::Pending;
+    let handle = client.handle.clone();
     loop {
-        let parsed = parser.parse(&mut input, &mut batch, BATCH_COMMANDS_MAX);
-        if !batch.is_empty() {
-            wait_while_paused(shared, &batch).await;
-            run_batch(
-                client,
-                shared,
-                &mut batch,
-                &mut out,
-                std::mem::take(&mut unaccounted_input),
-            );
-            let now_for = (
-                shared.hot.generation.load(Ordering::Acquire),
-                client.authenticated,
-            );
-            if now_for != limits_for {
-                // AUTH or CONFIG SET changed what this client may send.
-                *parser.limits_mut() = parser_limits(shared, client);
-                limits_for = now_for;
+        if client.blocked.is_none() {
+            if batch.len() < BATCH_COMMANDS_MAX {
+                let room = BATCH_COMMANDS_MAX - batch.len();
+                parsed = parser.parse(&mut input, &mut batch, room);
+            }
+            if !batch.is_empty() {
+                wait_while_paused(shared, &batch).await;
+                run_batch(
+                    client,
+                    shared,
+                    &mut batch,
+                    &mut out,
+                    std::mem::take(&mut unaccounted_input),
+                );
+                let now_for = (
+                    shared.hot.generation.load(Ordering::Acquire),
+                    client.authenticated,
+                );
+                if now_for != limits_for {
+                    // AUTH or CONFIG SET changed what this client may send.
+                    *parser.limits_mut() = parser_limits(shared, client);
+                    limits_for = now_for;
+                }
+            }
+            if batch.is_empty() {
+                if let Parsed::Error(e) = &parsed {
+                    Reply::new(&mut out, client.protocol).error(&format!("ERR {}", e.message()));
+                    client.close_after_reply = true;
+                }
             }
         }
-        if let Parsed::Error(e) = &parsed {
-            Reply::new(&mut out, client.protocol).error(&format!("ERR {}", e.message()));
-            client.close_after_reply = true;
-        }
         if !out.is_empty() {
-            stream.write_all(&out).await?;
+            write_unless_killed(stream, &handle, &out).await?;
             out.clear();
             if out.capacity() > OUTPUT_KEEP_BYTES_MAX {
                 out.shrink_to(READ_BUFFER_BYTES);
             }
         }
-        if client.close_after_reply || client.handle.killed.load(Ordering::Relaxed) {
+        if client.close_after_reply || handle.killed.load(Ordering::Relaxed) {
             return Ok(());
         }
-        if parsed == Parsed::Full {
+        if client.blocked.is_none() && (parsed == Parsed::Full || !batch.is_empty()) {
             continue;
         }
         if let Some(needed) = parser.bulk_bytes_needed(input.len()) {
@@ -207,6 +238,13 @@ async fn connection_loop(
             input.reserve(READ_BUFFER_BYTES);
         }
         let idle_timeout = shared.hot.timeout_secs.load(Ordering::Relaxed);
+        // Redis never applies the idle timeout to blocked or subscribed
+        // clients: they are waiting on purpose.
+        let idle_timeout = if client.blocked.is_some() || client.subs.active() {
+            0
+        } else {
+            idle_timeout
+        };
         let read = async {
             if idle_timeout > 0 {
                 match tokio::time::timeout(
@@ -222,37 +260,88 @@ async fn connection_loop(
                 read_some(stream, &mut input).await
             }
         };
-        let n = match &mut client.monitor {
-            None => tokio::select! {
-                biased;
-                _ = client.handle.kill.notified() => return Ok(()),
-                n = read => n?,
-            },
-            Some(lines) => tokio::select! {
-                biased;
-                _ = client.handle.kill.notified() => return Ok(()),
-                line = lines.recv() => {
-                    // The sender is dropped when this monitor fell too far behind.
-                    let Some(line) = line else { return Ok(()) };
-                    stream.write_all(&line).await?;
-                    continue;
+        let deadline = client.blocked.flatten();
+        let block_timeout = async {
+            match deadline {
+                Some(at) => {
+                    let wait = at.saturating_sub(now_ms());
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
                 }
-                n = read => n?,
-            },
+                None => std::future::pending().await,
+            }
         };
-        if n == 0 {
-            return Ok(());
+        let monitor_line = async {
+            match &mut client.monitor {
+                Some(lines) => lines.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let event = tokio::select! {
+            biased;
+            _ = handle.kill.notified() => return Ok(()),
+            _ = handle.mailbox.ready.notified() => Wake::Mailbox,
+            _ = block_timeout => Wake::BlockTimeout,
+            line = monitor_line => Wake::Monitor(line),
+            n = read => Wake::Read(n?),
+        };
+        match event {
+            Wake::Mailbox => {
+                let (bytes, unblocked) = handle.mailbox.take();
+                if unblocked {
+                    client.blocked = None;
+                }
+                if !bytes.is_empty() {
+                    write_unless_killed(stream, &handle, &bytes).await?;
+                }
+            }
+            Wake::BlockTimeout => {
+                let mut engine = shared.engine.lock();
+                let engine = &mut *engine;
+                // Served at the same moment? Then the mailbox has the reply.
+                if let Some(waiter) = engine.blocked.remove(&mut engine.store, client.id) {
+                    out.extend_from_slice(&waiter.timeout_reply());
+                    client.blocked = None;
+                }
+            }
+            // The sender is dropped when this monitor fell too far behind.
+            Wake::Monitor(None) => return Ok(()),
+            Wake::Monitor(Some(line)) => write_unless_killed(stream, &handle, &line).await?,
+            Wake::Read(0) => return Ok(()),
+            Wake::Read(n) => {
+                unaccounted_input += n as u64;
+                let limit = shared.hot.query_buffer_limit_bytes.load(Ordering::Relaxed) as usize;
+                if input.len() > limit {
+                    tracing::warn!(
+                        client = client.id,
+                        bytes = input.len(),
+                        "closing client that reached max query buffer length"
+                    );
+                    return Ok(());
+                }
+            }
         }
-        unaccounted_input += n as u64;
-        let limit = shared.hot.query_buffer_limit_bytes.load(Ordering::Relaxed) as usize;
-        if input.len() > limit {
-            tracing::warn!(
-                client = client.id,
-                bytes = input.len(),
-                "closing client that reached max query buffer length"
-            );
-            return Ok(());
-        }
+    }
+}
+
+/// What woke a waiting connection.
+enum Wake {
+    Mailbox,
+    BlockTimeout,
+    Monitor(Option<Bytes>),
+    Read(usize),
+}
+
+/// Writes `bytes`, giving up if the client is killed meanwhile (a
+/// subscriber over its output limit must not hold its task in a write).
+async fn write_unless_killed(
+    stream: &mut TcpStream,
+    handle: &crate::ClientHandle,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    tokio::select! {
+        biased;
+        _ = handle.kill.notified() => Err(std::io::ErrorKind::ConnectionAborted.into()),
+        r = stream.write_all(bytes) => r,
     }
 }
 
@@ -333,7 +422,8 @@ async fn wait_while_paused(shared: &Shared, batch: &[Command]) {
     }
 }
 
-/// Runs a batch of commands under one acquisition of the store lock.
+/// Runs a batch of commands under one acquisition of the store lock. A
+/// command that blocks stops the batch; the rest stays in `batch`.
 fn run_batch(
     client: &mut ClientState,
     shared: &Shared,
@@ -346,13 +436,15 @@ fn run_batch(
     engine.stats.net_input_bytes += input_bytes;
     let mut last = "NULL";
     let mut clock = Clock::start();
-    for args in batch.drain(..) {
-        last = run_command(client, shared, &mut engine, &args, out, &mut clock);
-        if client.close_after_reply {
+    let mut ran = 0;
+    for args in batch.iter() {
+        ran += 1;
+        last = run_command(client, shared, &mut engine, args, out, &mut clock);
+        if client.close_after_reply || client.blocked.is_some() {
             break;
         }
     }
-    batch.clear();
+    batch.drain(..ran);
     engine.stats.net_output_bytes += (out.len() - out_before) as u64;
     drop(engine);
     client.publish_info(last, clock.last);
@@ -401,6 +493,9 @@ pub(crate) fn run_command(
 ) -> &'static str {
     let mark = out.len();
     let name = run_command_inner(client, shared, engine, args, out, clock);
+    if !client.in_exec && engine.store.blocking.has_ready() {
+        crate::blocking::serve_ready(engine, shared, clock.now_ms());
+    }
     match client.reply_mode {
         ReplyMode::On => {}
         ReplyMode::Off => out.truncate(mark),
@@ -478,8 +573,23 @@ fn run_command_inner(
         }),
         None => {
             let mut ctx = Ctx::new(&mut engine.store, client.db, now, client.id);
+            ctx.may_block = !client.in_exec;
             let mut reply = Reply::new(out, protocol);
-            shoal_store::execute(spec, &mut ctx, &mut reply, args)
+            let result = shoal_store::execute(spec, &mut ctx, &mut reply, args);
+            if let Some(block) = ctx.block.take() {
+                client.blocked = Some(block.deadline_ms);
+                let waiter = crate::blocking::Waiter {
+                    handle: client.handle.clone(),
+                    db: client.db,
+                    protocol,
+                    args: args.to_vec(),
+                    keys: block.keys,
+                    kind: block.kind,
+                    deadline_ms: block.deadline_ms,
+                };
+                engine.blocked.block(&mut engine.store, client.id, waiter);
+            }
+            result
         }
     };
     let micros = clock.lap_micros();
@@ -503,6 +613,16 @@ fn run_command_inner(
         && !spec.has_flag("skip_slowlog")
     {
         record_slow(stats, client, args, micros);
+    }
+    if !engine.store.events.is_empty() {
+        // Keyspace events reach a subscribed client before the reply of
+        // the command that raised them, as in Redis.
+        let mut own = Vec::new();
+        let limit = crate::pubsub::pubsub_limit(shared);
+        crate::pubsub::publish_events(engine, limit, (client.id, &mut own));
+        if !own.is_empty() {
+            out.splice(mark..mark, own);
+        }
     }
     spec.name
 }
@@ -580,6 +700,26 @@ fn rejection(
     }
     if !client.authenticated && !spec.has_flag("no-auth") {
         return Some("NOAUTH Authentication required.".into());
+    }
+    if client.protocol == Protocol::Resp2
+        && client.subs.active()
+        && !matches!(
+            spec.name,
+            "ping"
+                | "subscribe"
+                | "ssubscribe"
+                | "unsubscribe"
+                | "sunsubscribe"
+                | "psubscribe"
+                | "punsubscribe"
+                | "quit"
+                | "reset"
+        )
+    {
+        return Some(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        ));
     }
     // noeviction: refuse what could grow memory once over `maxmemory`.
     let maxmemory = shared.hot.maxmemory_bytes.load(Ordering::Relaxed);

@@ -112,9 +112,11 @@ fn render_section(out: &mut String, section: &str, shared: &Shared, engine: &Eng
         "clients" => {
             let _ = write!(
                 out,
-                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
                 shared.clients.lock().len(),
                 config.get("maxclients"),
+                engine.blocked.len(),
+                engine.blocked.with_deadline(),
             );
         }
         "memory" => {
@@ -143,7 +145,7 @@ fn render_section(out: &mut String, section: &str, shared: &Shared, engine: &Eng
             let s = &shared.stats;
             let _ = write!(
                 out,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{}\r\n",
                 s.connections_received.load(Ordering::Relaxed),
                 engine.stats.processed,
                 shared.ops_meter.lock().ops_per_sec(),
@@ -153,6 +155,9 @@ fn render_section(out: &mut String, section: &str, shared: &Shared, engine: &Eng
                 store.stats.expired_keys,
                 store.stats.keyspace_hits,
                 store.stats.keyspace_misses,
+                engine.pubsub.channel_count(),
+                engine.pubsub.pattern_count(),
+                engine.pubsub.shard_channel_count(),
                 engine.stats.errors.values().sum::<u64>(),
             );
         }

@@ -18,11 +18,13 @@
 //! shoal_server::run_blocking(config).unwrap();
 //! ```
 
+mod blocking;
 mod commands;
 mod config;
 mod conn;
 mod info;
 mod metrics;
+mod pubsub;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -137,6 +139,10 @@ pub(crate) struct HotConfig {
     /// The memory figure, refreshed by the cron at `hz` (reading it can cost
     /// a microsecond, too much for every command).
     pub used_memory_bytes: AtomicU64,
+    /// The `pubsub` class of `client-output-buffer-limit`.
+    pub pubsub_hard_bytes: AtomicU64,
+    pub pubsub_soft_bytes: AtomicU64,
+    pub pubsub_soft_secs: AtomicU64,
     pub generation: AtomicU64,
 }
 
@@ -156,6 +162,13 @@ impl HotConfig {
             .store(config.get_int("maxmemory") as u64, Ordering::Relaxed);
         self.used_memory_bytes
             .store(used_memory_bytes(), Ordering::Relaxed);
+        let pubsub = config.output_limits()[2];
+        self.pubsub_hard_bytes
+            .store(pubsub.hard_bytes, Ordering::Relaxed);
+        self.pubsub_soft_bytes
+            .store(pubsub.soft_bytes, Ordering::Relaxed);
+        self.pubsub_soft_secs
+            .store(pubsub.soft_secs, Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::Release);
     }
 }
@@ -164,6 +177,8 @@ impl HotConfig {
 pub(crate) struct Engine {
     pub store: Store,
     pub stats: ExecStats,
+    pub pubsub: pubsub::PubSub,
+    pub blocked: blocking::Blocked,
 }
 
 /// Server-wide counters (INFO stats).
@@ -183,6 +198,10 @@ pub(crate) struct ClientHandle {
     pub info: Mutex<ClientInfo>,
     pub killed: AtomicBool,
     pub kill: Notify,
+    /// Pushed messages and unblocking replies from other clients.
+    pub mailbox: pubsub::Mailbox,
+    /// Whether the client speaks RESP3, for encoding what others push.
+    pub resp3: AtomicBool,
 }
 
 #[derive(Clone)]
@@ -194,6 +213,8 @@ pub(crate) struct ClientInfo {
     pub resp: u8,
     pub multi: i64,
     pub watching: usize,
+    /// Channel, pattern and shard-channel subscriptions.
+    pub subs: [usize; 3],
 }
 
 /// Redis's `instantaneous_ops_per_sec`: the mean rate over the last 16
@@ -350,6 +371,8 @@ impl Server {
             engine: Mutex::new(Engine {
                 store,
                 stats: exec_stats,
+                pubsub: Default::default(),
+                blocked: Default::default(),
             }),
             config: RwLock::new(config),
             clients: Mutex::new(HashMap::new()),
@@ -501,11 +524,14 @@ async fn cron(shared: Arc<Shared>) {
             // tick never holds the store lock for long.
             const SAMPLES_PER_ROUND: usize = 20;
             const SAMPLES_PER_CYCLE_MAX: usize = 2_000;
-            shared.engine.lock().store.active_expire_cycle(
-                now_ms(),
-                SAMPLES_PER_ROUND,
-                SAMPLES_PER_CYCLE_MAX,
-            );
+            let mut engine = shared.engine.lock();
+            engine
+                .store
+                .active_expire_cycle(now_ms(), SAMPLES_PER_ROUND, SAMPLES_PER_CYCLE_MAX);
+            if !engine.store.events.is_empty() {
+                let limit = pubsub::pubsub_limit(&shared);
+                pubsub::publish_events(&mut engine, limit, (0, &mut Vec::new()));
+            }
         }
     }
 }
