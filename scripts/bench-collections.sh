@@ -41,7 +41,7 @@ with open(sys.argv[1], "wb") as f:
     for start in range(0, 100_000, 1000):
         pairs = []
         for i in range(start, start + 1000):
-            pairs += [repr(random.random() * 1000), f"member:{i}"]
+            pairs += [repr(random.random() * 1000), f"member:{i:012d}"]  # redis-benchmark pads __rand_int__ to 12 digits
         f.write(cmd("ZADD", "z100k", *pairs))
 PY
 for port in "$SHOAL_PORT" "$REDIS_PORT"; do
