@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod bench;
+mod check_aof;
 mod ring;
 mod server;
 
@@ -31,6 +32,8 @@ enum Command {
     Ring(ring::Args),
     /// Load-test a RESP server (`shoal bench --host 127.0.0.1 --port 6379`).
     Bench(bench::Args),
+    /// Check (and with --fix, repair) an append-only file.
+    CheckAof(check_aof::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,5 +42,6 @@ fn main() -> anyhow::Result<()> {
         Command::Server(args) => server::run(args),
         Command::Ring(args) => ring::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::CheckAof(args) => check_aof::run(args),
     }
 }

@@ -152,6 +152,7 @@ pub(crate) fn serve_ready(engine: &mut Engine, shared: &crate::Shared, now_ms: u
                 };
                 let (wdb, protocol, args) = (waiter.db, waiter.protocol, waiter.args.clone());
                 let mut out = Vec::new();
+                let dirty_before = engine.store.dirty;
                 let mut ctx = Ctx::new(&mut engine.store, wdb, now_ms, id);
                 ctx.may_block = true;
                 let result = shoal_store::execute(
@@ -163,9 +164,26 @@ pub(crate) fn serve_ready(engine: &mut Engine, shared: &crate::Shared, now_ms: u
                 if ctx.block.is_some() {
                     continue;
                 }
+                let rewrite = std::mem::take(&mut ctx.rewrite);
                 if let Err(e) = result {
                     out.clear();
                     Reply::new(&mut out, protocol).error(&e.to_string());
+                }
+                if engine.aof.enabled {
+                    for entry in engine.store.log.drain(..) {
+                        engine.aof.append(&entry, false);
+                    }
+                    if engine.store.dirty != dirty_before {
+                        let entries = if rewrite.is_empty() {
+                            crate::aof::canonical(&args, now_ms)
+                        } else {
+                            rewrite
+                        };
+                        for args in entries {
+                            let entry = shoal_store::LogEntry { db: wdb, args };
+                            engine.aof.append(&entry, false);
+                        }
+                    }
                 }
                 let waiter = engine
                     .blocked

@@ -1101,9 +1101,12 @@ fn exec(c: &mut Call<'_>) -> Result {
     c.client.unwatch_all(&mut c.engine.store);
     let len = queue.len();
     c.reply().array(len);
+    c.client.in_exec = true;
     for args in &queue {
         run_command(c.client, c.shared, c.engine, args, c.out, c.clock);
     }
+    c.client.in_exec = false;
+    c.engine.aof.end_exec();
     Ok(())
 }
 
@@ -1196,6 +1199,9 @@ fn config(c: &mut Call<'_>) -> Result {
             })?;
         }
         config.apply_to_store(&mut c.engine.store);
+        c.shared
+            .aof
+            .set_policy(crate::aof::Fsync::parse(config.get("appendfsync")));
         c.engine.stats.slowlog_threshold_us = config.get_int("slowlog-log-slower-than");
         c.engine.stats.slowlog_max_len = config.get_int("slowlog-max-len") as usize;
         c.engine

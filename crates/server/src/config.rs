@@ -128,6 +128,22 @@ static DIRECTIVES: &[Directive] = &[
     d("appendonly", Kind::Bool, "no", true),
     d("appendfsync", Kind::Enum(APPENDFSYNC), "everysec", true),
     d("appendfilename", Kind::Str, "appendonly.aof", false),
+    d("appenddirname", Kind::Str, "appendonlydir", false),
+    d("aof-load-truncated", Kind::Bool, "yes", true),
+    d("aof-use-rdb-preamble", Kind::Bool, "yes", true),
+    d("no-appendfsync-on-rewrite", Kind::Bool, "no", true),
+    d("aof-rewrite-incremental-fsync", Kind::Bool, "yes", true),
+    d("aof-timestamp-enabled", Kind::Bool, "no", true),
+    d(
+        "auto-aof-rewrite-percentage",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "100",
+        true,
+    ),
+    d("auto-aof-rewrite-min-size", Kind::Memory, "67108864", true),
     d("dbfilename", Kind::Str, "dump.rdb", true),
     d(
         "slowlog-log-slower-than",
@@ -482,11 +498,6 @@ impl Config {
         if dir.name == "maxmemory-policy" && normalized != "noeviction" {
             return Err(ConfigError(format!("maxmemory-policy {normalized} is not supported by this build of shoal yet (noeviction is)")));
         }
-        if dir.name == "appendonly" && normalized == "yes" {
-            return Err(ConfigError(
-                "appendonly yes is not supported by this build of shoal yet".into(),
-            ));
-        }
         self.values.insert(dir.name, normalized);
         Ok(())
     }
@@ -501,6 +512,13 @@ impl Config {
                 "Unknown option or number of arguments for CONFIG SET".into(),
             )),
             Some(d) if !d.mutable => Err(ConfigError("can't set immutable config".into())),
+            // Turning the AOF on while running needs a rewrite of the
+            // current dataset into a base file, which is not built yet.
+            Some(d) if d.name == "appendonly" && value.to_ascii_lowercase() != self.get("appendonly") => {
+                Err(ConfigError(
+                    "appendonly can only be changed at start-up in this build of shoal (there is no AOF rewrite yet)".into(),
+                ))
+            }
             Some(_) => self.set(name, value),
         }
     }

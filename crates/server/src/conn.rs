@@ -191,13 +191,21 @@ async fn connection_loop(
             }
             if !batch.is_empty() {
                 wait_while_paused(shared, &batch).await;
-                run_batch(
+                let aof_offset = run_batch(
                     client,
                     shared,
                     &mut batch,
                     &mut out,
                     std::mem::take(&mut unaccounted_input),
                 );
+                if let Some(offset) = aof_offset {
+                    shared.aof.wake();
+                    if shared.aof.policy() == crate::aof::Fsync::Always {
+                        // Group commit: the fsync covering this batch covers
+                        // every batch appended before it.
+                        shared.aof.wait_durable(offset).await;
+                    }
+                }
                 let now_for = (
                     shared.hot.generation.load(Ordering::Acquire),
                     client.authenticated,
@@ -424,15 +432,20 @@ async fn wait_while_paused(shared: &Shared, batch: &[Command]) {
 
 /// Runs a batch of commands under one acquisition of the store lock. A
 /// command that blocks stops the batch; the rest stays in `batch`.
+///
+/// Returns the AOF offset the batch's writes end at, if it wrote any: the
+/// replies may go out only once the AOF writer has that far (fsynced, under
+/// `appendfsync always`).
 fn run_batch(
     client: &mut ClientState,
     shared: &Shared,
     batch: &mut Vec<Command>,
     out: &mut Vec<u8>,
     input_bytes: u64,
-) {
+) -> Option<u64> {
     let out_before = out.len();
     let mut engine = shared.engine.lock();
+    let aof_before = engine.aof.appended;
     engine.stats.net_input_bytes += input_bytes;
     let mut last = "NULL";
     let mut clock = Clock::start();
@@ -446,8 +459,10 @@ fn run_batch(
     }
     batch.drain(..ran);
     engine.stats.net_output_bytes += (out.len() - out_before) as u64;
+    let aof_after = engine.aof.appended;
     drop(engine);
     client.publish_info(last, clock.last);
+    (aof_after != aof_before).then_some(aof_after)
 }
 
 /// Command timing with one clock reading per command: each command's end
@@ -561,6 +576,8 @@ fn run_command_inner(
     // is this command's start, so a command costs one clock read.
     let now = clock.now_ms();
     let mark = out.len();
+    let dirty_before = engine.store.dirty;
+    let mut rewrite = Vec::new();
     let result = match cmd.server {
         Some(handler) => handler(&mut Call {
             client,
@@ -576,6 +593,7 @@ fn run_command_inner(
             ctx.may_block = !client.in_exec;
             let mut reply = Reply::new(out, protocol);
             let result = shoal_store::execute(spec, &mut ctx, &mut reply, args);
+            rewrite = std::mem::take(&mut ctx.rewrite);
             if let Some(block) = ctx.block.take() {
                 client.blocked = Some(block.deadline_ms);
                 let waiter = crate::blocking::Waiter {
@@ -592,6 +610,17 @@ fn run_command_inner(
             result
         }
     };
+    if engine.aof.enabled {
+        log_writes(
+            client,
+            engine,
+            cmd.server.is_none(),
+            dirty_before,
+            rewrite,
+            args,
+            now,
+        );
+    }
     let micros = clock.lap_micros();
     if shared.monitor_count.load(Ordering::Relaxed) > 0
         && !spec.has_flag("admin")
@@ -625,6 +654,38 @@ fn run_command_inner(
         }
     }
     spec.name
+}
+
+/// Appends what a command wrote to the AOF: first the store's own entries
+/// (expiry deletions it ran into), then the command — as `rewrite` says, or
+/// in its canonical replayable form — if it changed the dataset.
+fn log_writes(
+    client: &ClientState,
+    engine: &mut Engine,
+    data_command: bool,
+    dirty_before: u64,
+    rewrite: Vec<Vec<Bytes>>,
+    args: &[Bytes],
+    now_ms: u64,
+) {
+    for entry in engine.store.log.drain(..) {
+        engine.aof.append(&entry, client.in_exec);
+    }
+    if !data_command || engine.store.dirty == dirty_before {
+        return;
+    }
+    let entries = if rewrite.is_empty() {
+        crate::aof::canonical(args, now_ms)
+    } else {
+        rewrite
+    };
+    for args in entries {
+        let entry = shoal_store::LogEntry {
+            db: client.db,
+            args,
+        };
+        engine.aof.append(&entry, client.in_exec);
+    }
 }
 
 /// Monitors that fall this many lines behind are disconnected, as Redis's
@@ -700,6 +761,11 @@ fn rejection(
     }
     if !client.authenticated && !spec.has_flag("no-auth") {
         return Some("NOAUTH Authentication required.".into());
+    }
+    if spec.write || spec.name == "ping" {
+        if let Some(message) = shared.aof.refusal() {
+            return Some(message);
+        }
     }
     if client.protocol == Protocol::Resp2
         && client.subs.active()

@@ -18,6 +18,7 @@
 //! shoal_server::run_blocking(config).unwrap();
 //! ```
 
+mod aof;
 mod blocking;
 mod commands;
 mod config;
@@ -38,6 +39,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
+pub use aof::{check_aof, CheckReport};
 pub use config::{Config, ConfigError};
 use shoal_store::{ClientId, Store};
 
@@ -179,6 +181,7 @@ pub(crate) struct Engine {
     pub stats: ExecStats,
     pub pubsub: pubsub::PubSub,
     pub blocked: blocking::Blocked,
+    pub aof: aof::Aof,
 }
 
 /// Server-wide counters (INFO stats).
@@ -294,6 +297,8 @@ pub(crate) struct Shared {
     pub pause: Mutex<Option<Pause>>,
     pub ops_meter: Mutex<OpsMeter>,
     pub unpause: Notify,
+    pub aof: aof::AofSync,
+    pub aof_writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// A bound server, ready to run.
@@ -352,6 +357,24 @@ impl Server {
         };
         let mut store = Store::new(config.get_int("databases") as usize);
         config.apply_to_store(&mut store);
+        let aof_on = config.get("appendonly") == "yes";
+        let opened = if aof_on {
+            let layout = aof::Layout::from_config(&config);
+            let truncated_ok = config.get("aof-load-truncated") == "yes";
+            let started = Instant::now();
+            let opened = aof::load(&layout, &mut store, truncated_ok)?;
+            let keys: usize = store.dbs.iter().map(|d| d.len()).sum();
+            info!(
+                keys,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "DB loaded from append only file"
+            );
+            store.log_enabled = true;
+            Some(opened)
+        } else {
+            None
+        };
+        store.dirty = 0;
         store.seed(now_ms() ^ u64::from(std::process::id()));
         let exec_stats = ExecStats {
             commands: vec![CommandStats::default(); commands::table().len()],
@@ -366,6 +389,7 @@ impl Server {
         };
         let hot = HotConfig::default();
         hot.refresh(&config);
+        let appendfsync = config.get("appendfsync").to_string();
         let shared = Arc::new(Shared {
             hot,
             engine: Mutex::new(Engine {
@@ -373,6 +397,7 @@ impl Server {
                 stats: exec_stats,
                 pubsub: Default::default(),
                 blocked: Default::default(),
+                aof: aof::Aof::new(aof_on),
             }),
             config: RwLock::new(config),
             clients: Mutex::new(HashMap::new()),
@@ -392,7 +417,13 @@ impl Server {
             pause: Mutex::new(None),
             ops_meter: Mutex::new(OpsMeter::new()),
             unpause: Notify::new(),
+            aof: aof::AofSync::new(aof::Fsync::parse(&appendfsync)),
+            aof_writer: Mutex::new(None),
         });
+        if let Some(opened) = opened {
+            let handle = aof::spawn_writer(shared.clone(), opened);
+            *shared.aof_writer.lock() = Some(handle);
+        }
         Ok(Server {
             listeners,
             metrics,
@@ -435,6 +466,7 @@ impl Server {
             _ = shared.shutdown.notified() => {}
         }
         info!("shutting down");
+        aof::stop_writer(&shared);
         Ok(())
     }
 }
@@ -532,6 +564,17 @@ async fn cron(shared: Arc<Shared>) {
                 let limit = pubsub::pubsub_limit(&shared);
                 pubsub::publish_events(&mut engine, limit, (0, &mut Vec::new()));
             }
+            let logged = !engine.store.log.is_empty();
+            if logged {
+                let engine = &mut *engine;
+                for entry in engine.store.log.drain(..) {
+                    engine.aof.append(&entry, false);
+                }
+            }
+            drop(engine);
+            if logged {
+                shared.aof.wake();
+            }
         }
     }
 }
@@ -546,8 +589,14 @@ pub fn run_blocking(config: Config) -> anyhow::Result<()> {
     }
     // Like Redis, the working directory becomes `dir`: files the server
     // writes later (snapshots, AOF) are relative to it.
-    let dir = config.get("dir");
-    std::env::set_current_dir(dir).map_err(|e| anyhow::anyhow!("can't chdir to '{dir}': {e}"))?;
+    let mut config = config;
+    let dir = config.get("dir").to_string();
+    std::env::set_current_dir(&dir).map_err(|e| anyhow::anyhow!("can't chdir to '{dir}': {e}"))?;
+    // Paths are built from `dir` later; make it absolute now that we are in it.
+    let cwd = std::env::current_dir()?;
+    config
+        .set("dir", &cwd.to_string_lossy())
+        .map_err(|e| anyhow::anyhow!("dir: {e}"))?;
     let pidfile = config.get("pidfile").to_string();
     if !pidfile.is_empty() {
         std::fs::write(&pidfile, format!("{}\n", std::process::id()))

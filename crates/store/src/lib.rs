@@ -45,11 +45,12 @@ pub use value::{
     idle_seconds, lru_clock, parse_f64, parse_i64_exact, Coll, StrEncoding, StrValue, Value,
 };
 
-/// Where writes go after they are applied, in execution order: the AOF,
-/// replicas, and later change notifications. Expiry deletions arrive here
-/// as `DEL`, so replicas never expire keys on their own clock.
-pub trait WriteLog: Send {
-    fn append(&mut self, db: usize, args: &[&[u8]]);
+/// One entry of the write log: a command, as it must be replayed, and the
+/// database it applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    pub db: usize,
+    pub args: Vec<bytes::Bytes>,
 }
 
 /// Counters INFO reports under `stats` and `keyspace`.
@@ -111,7 +112,13 @@ pub struct Store {
     pub events: Vec<notify::Event>,
     /// Keys blocked clients wait on, and those that became ready.
     pub blocking: notify::Blocking,
-    write_log: Option<Box<dyn WriteLog>>,
+    /// Whether writes are recorded in `log` (the AOF or a replica needs
+    /// them).
+    pub log_enabled: bool,
+    /// Writes the store made on its own (expiry deletions, as `DEL`), in
+    /// order, not yet taken by the server. Commands' own entries are added
+    /// by the server, which knows what each command changed.
+    pub log: Vec<LogEntry>,
     rng_state: u64,
 }
 
@@ -126,7 +133,8 @@ impl Store {
             notify_flags: 0,
             events: Vec::new(),
             blocking: notify::Blocking::default(),
-            write_log: None,
+            log_enabled: false,
+            log: Vec::new(),
             rng_state: 0x9e37_79b9_7f4a_7c15,
         }
     }
@@ -136,14 +144,16 @@ impl Store {
         self.rng_state = seed | 1;
     }
 
-    pub fn set_write_log(&mut self, log: Box<dyn WriteLog>) {
-        self.write_log = Some(log);
-    }
-
-    /// Appends a write to the log, if one is attached.
+    /// Appends a write to the log, if logging is on.
     pub fn propagate(&mut self, db: usize, args: &[&[u8]]) {
-        if let Some(log) = &mut self.write_log {
-            log.append(db, args);
+        if self.log_enabled {
+            self.log.push(LogEntry {
+                db,
+                args: args
+                    .iter()
+                    .map(|a| bytes::Bytes::copy_from_slice(a))
+                    .collect(),
+            });
         }
     }
 
@@ -255,6 +265,10 @@ pub struct Ctx<'a> {
     /// Set by a blocking command that found nothing to serve: it wrote no
     /// reply, and the server parks the client on these keys.
     pub block: Option<Block>,
+    /// What the write log records instead of the command itself, when
+    /// replaying it as sent would not reproduce its effect (a random pick,
+    /// a relative time, a deletion): see [`Ctx::propagate_instead`].
+    pub rewrite: Vec<Vec<bytes::Bytes>>,
 }
 
 /// What a blocked client waits for. The server re-runs the same command
@@ -284,7 +298,15 @@ impl<'a> Ctx<'a> {
             client,
             may_block: false,
             block: None,
+            rewrite: Vec::new(),
         }
+    }
+
+    /// Logs `args` in place of the running command (call it again to log
+    /// several commands; an empty `args` logs nothing). Redis's
+    /// `rewriteClientCommandVector` / `alsoPropagate`.
+    pub fn propagate_instead(&mut self, args: Vec<bytes::Bytes>) {
+        self.rewrite.push(args);
     }
 
     pub fn db(&mut self) -> &mut Db {

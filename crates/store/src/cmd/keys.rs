@@ -436,7 +436,7 @@ fn expire_generic(
     }
     if when <= ctx.now_ms as i64 {
         ctx.delete(key);
-        ctx.store.propagate(ctx.db, &[b"DEL", key]);
+        ctx.propagate_instead(vec![Bytes::from_static(b"DEL"), key.clone()]);
     } else {
         ctx.set_expire(key, Some(when as u64));
         ctx.modified(key);

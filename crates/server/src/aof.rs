@@ -1,0 +1,883 @@
+//! The append-only file: the write log on disk, as Redis 7 lays it out.
+//!
+//! `appenddirname` holds a manifest naming a **base** file (the dataset at
+//! the last rewrite, as commands) and **incremental** files (every write
+//! since), in RESP, so a person can read them:
+//!
+//! ```text
+//! appendonlydir/appendonly.aof.manifest
+//!   file appendonly.aof.1.base.aof seq 1 type b
+//!   file appendonly.aof.1.incr.aof seq 1 type i
+//! ```
+//!
+//! **Data path.** After each command, the entries it added to the write log
+//! (its arguments, or what `Ctx::propagate_instead` put there; expiry
+//! deletions as `DEL`) are encoded into [`Aof::buf`] under the store lock,
+//! with `SELECT` when the database changes and `MULTI`/`EXEC` around a
+//! transaction's writes. A dedicated thread takes the buffer, writes it and
+//! fsyncs by policy: `always` after every write — a connection whose batch
+//! wrote waits for the fsync that covers it before sending any reply, and
+//! every connection writing meanwhile rides on the same fsync (group
+//! commit) — `everysec` once a second, `no` never.
+//!
+//! **Invariant:** bytes reach the file in log order, exactly once: a failed
+//! or partial write keeps the unwritten rest, retried every second; while
+//! any is pending, writes (and PING) are refused with `-MISCONF`, and
+//! `always` replies stay held, so nothing acknowledged exists only in
+//! memory.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use parking_lot::Mutex;
+use shoal_resp::{Protocol, Reply};
+use shoal_store::{Ctx, LogEntry, Store};
+
+/// `appendfsync`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fsync {
+    Always = 0,
+    EverySec = 1,
+    No = 2,
+}
+
+impl Fsync {
+    pub fn parse(text: &str) -> Fsync {
+        match text {
+            "always" => Fsync::Always,
+            "no" => Fsync::No,
+            _ => Fsync::EverySec,
+        }
+    }
+
+    fn from_u8(n: u8) -> Fsync {
+        match n {
+            0 => Fsync::Always,
+            2 => Fsync::No,
+            _ => Fsync::EverySec,
+        }
+    }
+}
+
+/// The encoding side, under the store lock (in the `Engine`).
+#[derive(Default)]
+pub(crate) struct Aof {
+    pub enabled: bool,
+    /// Encoded entries the writer has not taken yet.
+    buf: Vec<u8>,
+    /// Log offset after the last byte appended (bytes since start-up).
+    pub appended: u64,
+    /// The database the last `SELECT` in the file chose.
+    selected_db: Option<usize>,
+    /// A `MULTI` was written for the running EXEC.
+    in_multi: bool,
+}
+
+impl Aof {
+    pub fn new(enabled: bool) -> Aof {
+        Aof {
+            enabled,
+            ..Aof::default()
+        }
+    }
+
+    fn encode(&mut self, args: &[Bytes]) {
+        let before = self.buf.len();
+        let mut reply = Reply::new(&mut self.buf, Protocol::Resp2);
+        reply.array(args.len());
+        for a in args {
+            reply.bulk(a);
+        }
+        self.appended += (self.buf.len() - before) as u64;
+    }
+
+    /// Appends one write-log entry.
+    pub fn append(&mut self, entry: &LogEntry, in_exec: bool) {
+        if !self.enabled || entry.args.is_empty() {
+            return;
+        }
+        if self.selected_db != Some(entry.db) {
+            let db = Bytes::from(entry.db.to_string());
+            self.encode(&[Bytes::from_static(b"SELECT"), db]);
+            self.selected_db = Some(entry.db);
+        }
+        if in_exec && !self.in_multi {
+            self.encode(&[Bytes::from_static(b"MULTI")]);
+            self.in_multi = true;
+        }
+        self.encode(&entry.args);
+    }
+
+    /// Closes the transaction a `MULTI` opened, if any.
+    pub fn end_exec(&mut self) {
+        if self.in_multi {
+            self.encode(&[Bytes::from_static(b"EXEC")]);
+            self.in_multi = false;
+        }
+    }
+
+    fn take(&mut self) -> (Vec<u8>, u64) {
+        (std::mem::take(&mut self.buf), self.appended)
+    }
+}
+
+/// The state connections and the writer thread share, outside the lock.
+pub(crate) struct AofSync {
+    policy: AtomicU8,
+    wake: std::sync::Mutex<bool>,
+    wake_cv: Condvar,
+    /// Offset known durable (fsynced); `always` replies wait on it.
+    durable: tokio::sync::watch::Sender<u64>,
+    /// False while a write or fsync is failing.
+    pub last_write_ok: AtomicBool,
+    /// Redis's `strerror` text of the last failure.
+    pub last_error: Mutex<String>,
+    /// Bytes in the current incremental file.
+    pub current_size: AtomicU64,
+    pub stop: AtomicBool,
+}
+
+impl AofSync {
+    pub fn new(policy: Fsync) -> AofSync {
+        AofSync {
+            policy: AtomicU8::new(policy as u8),
+            wake: std::sync::Mutex::new(false),
+            wake_cv: Condvar::new(),
+            durable: tokio::sync::watch::channel(0).0,
+            last_write_ok: AtomicBool::new(true),
+            last_error: Mutex::new(String::new()),
+            current_size: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    pub fn policy(&self) -> Fsync {
+        Fsync::from_u8(self.policy.load(Ordering::Relaxed))
+    }
+
+    pub fn set_policy(&self, policy: Fsync) {
+        self.policy.store(policy as u8, Ordering::Relaxed);
+    }
+
+    /// Tells the writer there is something to write.
+    pub fn wake(&self) {
+        let mut flag = self.wake.lock().expect("aof wake lock");
+        *flag = true;
+        self.wake_cv.notify_one();
+    }
+
+    /// Waits until everything up to `offset` is fsynced.
+    pub async fn wait_durable(&self, offset: u64) {
+        let mut rx = self.durable.subscribe();
+        let _ = rx.wait_for(|&d| d >= offset).await;
+    }
+
+    /// `-MISCONF …` while the AOF cannot be written.
+    pub fn refusal(&self) -> Option<String> {
+        if self.last_write_ok.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(format!(
+            "MISCONF Errors writing to the AOF file: {}",
+            self.last_error.lock()
+        ))
+    }
+}
+
+/// C's `strerror` text for an IO error, without Rust's "(os error N)".
+fn strerror(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+/// Where the AOF lives, from the configuration.
+#[derive(Clone, Debug)]
+pub(crate) struct Layout {
+    pub dir: PathBuf,
+    /// `appendfilename`, the prefix of every file.
+    pub name: String,
+}
+
+impl Layout {
+    pub fn from_config(config: &crate::Config) -> Layout {
+        Layout {
+            dir: Path::new(config.get("dir")).join(config.get("appenddirname")),
+            name: config.get("appendfilename").to_string(),
+        }
+    }
+
+    fn manifest_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.manifest", self.name))
+    }
+}
+
+/// One line of the manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ManifestFile {
+    name: String,
+    seq: u64,
+    /// `b` base, `i` incremental, `h` history.
+    kind: char,
+}
+
+fn parse_manifest(text: &str) -> anyhow::Result<Vec<ManifestFile>> {
+    let mut files = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let words: Vec<&str> = line.split(' ').collect();
+        let mut name = None;
+        let mut seq = None;
+        let mut kind = None;
+        for pair in words.chunks(2) {
+            match pair {
+                ["file", v] => name = Some(v.to_string()),
+                ["seq", v] => seq = v.parse::<u64>().ok(),
+                ["type", v] if v.len() == 1 => kind = v.chars().next(),
+                _ => bail!("invalid AOF manifest line {}: '{line}'", n + 1),
+            }
+        }
+        match (name, seq, kind) {
+            (Some(name), Some(seq), Some(kind @ ('b' | 'i' | 'h'))) => {
+                if name.contains('/') {
+                    bail!(
+                        "invalid AOF manifest line {}: file names have no path",
+                        n + 1
+                    );
+                }
+                files.push(ManifestFile { name, seq, kind })
+            }
+            _ => bail!("invalid AOF manifest line {}: '{line}'", n + 1),
+        }
+    }
+    Ok(files)
+}
+
+fn render_manifest(files: &[ManifestFile]) -> String {
+    files
+        .iter()
+        .map(|f| format!("file {} seq {} type {}\n", f.name, f.seq, f.kind))
+        .collect()
+}
+
+/// Writes a file atomically: temporary file, fsync, rename, directory fsync.
+fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// One parsed AOF record, or why the bytes are not one.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Record {
+    Command(Vec<Bytes>, usize),
+    /// The file ends inside a record.
+    Truncated,
+    Corrupt(String),
+}
+
+/// Largest argument an AOF record may declare (Redis's proto-max-bulk-len
+/// default); a bigger one is corruption, never an allocation.
+const ARG_BYTES_MAX: usize = 512 * 1024 * 1024;
+/// Pre-allocate at most this many argument slots for a declared count.
+const ARGS_PREALLOC_MAX: usize = 1024;
+
+fn read_line(data: &[u8], pos: usize) -> Option<(&[u8], usize)> {
+    let rest = data.get(pos..)?;
+    let end = rest.windows(2).position(|w| w == b"\r\n")?;
+    Some((&rest[..end], pos + end + 2))
+}
+
+/// Parses the record at `pos`: `*N` then N `$len` bulk strings.
+pub(crate) fn parse_record(data: &[u8], pos: usize) -> Record {
+    let Some((header, mut at)) = read_line(data, pos) else {
+        return if data.len() - pos > 32 && !data[pos..].starts_with(b"*") {
+            Record::Corrupt("expected '*'".into())
+        } else {
+            Record::Truncated
+        };
+    };
+    let Some(count) = header.strip_prefix(b"*") else {
+        return Record::Corrupt("expected '*'".into());
+    };
+    let count = match shoal_resp::parse_redis_int(count) {
+        Some(n) if (1..=i64::from(i32::MAX)).contains(&n) => n as usize,
+        _ => return Record::Corrupt("invalid argument count".into()),
+    };
+    let mut args = Vec::with_capacity(count.min(ARGS_PREALLOC_MAX));
+    for _ in 0..count {
+        let Some((line, next)) = read_line(data, at) else {
+            return Record::Truncated;
+        };
+        let Some(len) = line.strip_prefix(b"$") else {
+            return Record::Corrupt("expected '$'".into());
+        };
+        let len = match shoal_resp::parse_redis_int(len) {
+            Some(n) if n >= 0 && (n as usize) <= ARG_BYTES_MAX => n as usize,
+            _ => return Record::Corrupt("invalid bulk length".into()),
+        };
+        if data.len() < next + len + 2 {
+            return Record::Truncated;
+        }
+        if &data[next + len..next + len + 2] != b"\r\n" {
+            return Record::Corrupt("bulk string not terminated by CRLF".into());
+        }
+        args.push(Bytes::copy_from_slice(&data[next..next + len]));
+        at = next + len + 2;
+    }
+    Record::Command(args, at)
+}
+
+/// What scanning one AOF file found.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Scan {
+    /// Offset after the last record that can be kept (outside an
+    /// unfinished MULTI).
+    pub valid_up_to: usize,
+    pub commands: usize,
+    pub problem: Option<Problem>,
+}
+
+#[derive(Debug, PartialEq)]
+pub(crate) enum Problem {
+    /// The file ends inside a record or inside a MULTI: a crash cut it.
+    Truncated,
+    /// Bytes that are not a record, at an offset.
+    Corrupt { offset: usize, why: String },
+}
+
+/// Walks a file's records, calling `run` for each command outside a
+/// transaction and for each whole transaction (MULTI … EXEC) at once.
+pub(crate) fn scan(data: &[u8], mut run: impl FnMut(&[Vec<Bytes>])) -> Scan {
+    let mut pos = 0;
+    let mut valid = 0;
+    let mut commands = 0;
+    let mut multi: Option<Vec<Vec<Bytes>>> = None;
+    while pos < data.len() {
+        match parse_record(data, pos) {
+            Record::Command(args, next) => {
+                commands += 1;
+                pos = next;
+                let name = args[0].to_ascii_lowercase();
+                match (&mut multi, name.as_slice()) {
+                    (None, b"multi") => multi = Some(Vec::new()),
+                    (Some(queued), b"exec") => {
+                        run(queued);
+                        multi = None;
+                        valid = pos;
+                    }
+                    (Some(queued), _) => queued.push(args),
+                    (None, _) => {
+                        run(&[args]);
+                        valid = pos;
+                    }
+                }
+            }
+            Record::Truncated => {
+                return Scan {
+                    valid_up_to: valid,
+                    commands,
+                    problem: Some(Problem::Truncated),
+                }
+            }
+            Record::Corrupt(why) => {
+                return Scan {
+                    valid_up_to: valid,
+                    commands,
+                    problem: Some(Problem::Corrupt { offset: pos, why }),
+                }
+            }
+        }
+    }
+    Scan {
+        valid_up_to: valid,
+        commands,
+        problem: multi.map(|_| Problem::Truncated),
+    }
+}
+
+/// Replays one command of the file into the store.
+fn replay(store: &mut Store, db: &mut usize, args: &[Bytes], now_ms: u64) -> anyhow::Result<()> {
+    if args[0].eq_ignore_ascii_case(b"select") {
+        let n = args
+            .get(1)
+            .and_then(|a| shoal_store::parse_i64_exact(a))
+            .filter(|&n| n >= 0 && (n as usize) < store.dbs.len())
+            .with_context(|| "invalid SELECT in the append only file")?;
+        *db = n as usize;
+        return Ok(());
+    }
+    let Some(spec) = shoal_store::lookup_command(&args[0]) else {
+        bail!(
+            "Unknown command '{}' reading the append only file",
+            String::from_utf8_lossy(&args[0])
+        );
+    };
+    let mut ctx = Ctx::new(store, *db, now_ms, 0);
+    let mut sink = Vec::new();
+    // Like Redis's fake AOF client, a command's error reply is ignored.
+    let _ = shoal_store::execute(
+        spec,
+        &mut ctx,
+        &mut Reply::new(&mut sink, Protocol::Resp2),
+        args,
+    );
+    Ok(())
+}
+
+/// Loads the AOF into `store` at start-up, creating the directory, an
+/// empty base and a first incremental file on first use. Returns the
+/// writer's file and the next sequence numbers.
+pub(crate) fn load(
+    layout: &Layout,
+    store: &mut Store,
+    truncated_ok: bool,
+) -> anyhow::Result<Opened> {
+    fs::create_dir_all(&layout.dir)
+        .with_context(|| format!("creating the AOF directory {}", layout.dir.display()))?;
+    let manifest_path = layout.manifest_path();
+    let mut files = match fs::read_to_string(&manifest_path) {
+        Ok(text) => {
+            parse_manifest(&text).with_context(|| format!("reading {}", manifest_path.display()))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", manifest_path.display())),
+    };
+    if files.is_empty() {
+        let base = ManifestFile {
+            name: format!("{}.1.base.aof", layout.name),
+            seq: 1,
+            kind: 'b',
+        };
+        write_atomically(&layout.dir.join(&base.name), b"")?;
+        files.push(base);
+        files.push(ManifestFile {
+            name: format!("{}.1.incr.aof", layout.name),
+            seq: 1,
+            kind: 'i',
+        });
+        File::create(layout.dir.join(&files[1].name))?.sync_all()?;
+        write_atomically(&manifest_path, render_manifest(&files).as_bytes())?;
+        tracing::info!(dir = %layout.dir.display(), "created a new append only file");
+    }
+    let now_ms = crate::now_ms();
+    let mut db = 0;
+    let to_load: Vec<&ManifestFile> = files
+        .iter()
+        .filter(|f| f.kind == 'b')
+        .chain(files.iter().filter(|f| f.kind == 'i'))
+        .collect();
+    let last = to_load.len().saturating_sub(1);
+    for (i, f) in to_load.iter().enumerate() {
+        let path = layout.dir.join(&f.name);
+        let data = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        if data.starts_with(b"REDIS") {
+            bail!(
+                "{}: RDB-format AOF bases are not supported yet; rewrite it with redis-server using aof-use-rdb-preamble no",
+                f.name
+            );
+        }
+        let mut failure = None;
+        let result = scan(&data, |commands| {
+            for args in commands {
+                if failure.is_none() {
+                    if let Err(e) = replay(store, &mut db, args, now_ms) {
+                        failure = Some(e);
+                    }
+                }
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e.context(format!("loading {}", path.display())));
+        }
+        match result.problem {
+            None => {}
+            Some(Problem::Truncated) if i == last && truncated_ok => {
+                tracing::warn!(
+                    file = %f.name,
+                    "!!! Warning: short read while loading the AOF file; AOF loaded anyway because aof-load-truncated is enabled, truncated to offset {}",
+                    result.valid_up_to
+                );
+                let file = OpenOptions::new().write(true).open(&path)?;
+                file.set_len(result.valid_up_to as u64)?;
+                file.sync_all()?;
+            }
+            Some(Problem::Truncated) => bail!(
+                "Unexpected end of file reading the append only file {} (valid up to offset {}). You can: 1) Make a backup of your AOF file, then use `shoal check-aof --fix {}`. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
+                f.name,
+                result.valid_up_to,
+                manifest_path.display()
+            ),
+            Some(Problem::Corrupt { offset, why }) => bail!(
+                "Bad file format reading the append only file {} at offset {offset} ({why}): make a backup of your AOF file, then use `shoal check-aof --fix {}`",
+                f.name,
+                manifest_path.display()
+            ),
+        }
+    }
+    let incr = files
+        .iter()
+        .filter(|f| f.kind == 'i')
+        .max_by_key(|f| f.seq)
+        .context("the AOF manifest names no incremental file")?;
+    let path = layout.dir.join(&incr.name);
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let size = file.metadata()?.len();
+    Ok(Opened { file, size })
+}
+
+/// The incremental file the writer appends to.
+pub(crate) struct Opened {
+    pub file: File,
+    pub size: u64,
+}
+
+/// The writer thread: takes the buffer, writes it in order, fsyncs by
+/// policy, publishes the durable offset.
+pub(crate) fn spawn_writer(
+    shared: Arc<crate::Shared>,
+    opened: Opened,
+) -> std::thread::JoinHandle<()> {
+    shared
+        .aof
+        .current_size
+        .store(opened.size, Ordering::Relaxed);
+    std::thread::Builder::new()
+        .name("shoal-aof".into())
+        .spawn(move || writer_loop(&shared, opened.file))
+        .expect("spawn the AOF writer")
+}
+
+/// Stops the writer after it has written and fsynced everything taken.
+pub(crate) fn stop_writer(shared: &crate::Shared) {
+    shared.aof.stop.store(true, Ordering::Relaxed);
+    shared.aof.wake();
+    if let Some(handle) = shared.aof_writer.lock().take() {
+        let _ = handle.join();
+    }
+}
+
+fn writer_loop(shared: &crate::Shared, mut file: File) {
+    let sync = &shared.aof;
+    // Bytes taken from the engine but not yet written.
+    let mut pending: Vec<u8> = Vec::new();
+    let mut pending_end = 0u64;
+    let mut written = 0u64;
+    let mut durable = 0u64;
+    let mut last_fsync = Instant::now();
+    loop {
+        {
+            let flag = sync.wake.lock().expect("aof wake lock");
+            let (mut flag, _) = sync
+                .wake_cv
+                .wait_timeout_while(flag, Duration::from_millis(1000), |woken| !*woken)
+                .expect("aof wake lock");
+            *flag = false;
+        }
+        let stopping = sync.stop.load(Ordering::Relaxed);
+        let (bytes, end) = shared.engine.lock().aof.take();
+        pending.extend_from_slice(&bytes);
+        pending_end = pending_end.max(end);
+        if !pending.is_empty() {
+            match file.write(&pending) {
+                Ok(n) => {
+                    pending.drain(..n);
+                    sync.current_size.fetch_add(n as u64, Ordering::Relaxed);
+                    // A short write leaves the rest for the next turn, at once.
+                    if !pending.is_empty() {
+                        sync.wake();
+                    }
+                }
+                Err(e) => fail(sync, &e),
+            }
+            written = pending_end - pending.len() as u64;
+        }
+        let policy = sync.policy();
+        let want_fsync = written > durable
+            && match policy {
+                Fsync::Always => true,
+                Fsync::EverySec => last_fsync.elapsed() >= Duration::from_secs(1) || stopping,
+                Fsync::No => stopping,
+            };
+        if want_fsync {
+            match file.sync_data() {
+                Ok(()) => {
+                    durable = written;
+                    last_fsync = Instant::now();
+                    // Offsets are a prefix order: every write up to here is safe.
+                    let _ = sync.durable.send(durable);
+                }
+                Err(e) => fail(sync, &e),
+            }
+        }
+        if pending.is_empty() && !sync.last_write_ok.load(Ordering::Relaxed) && written == durable {
+            tracing::warn!("AOF write error looks solved, Redis can write again.");
+            sync.last_write_ok.store(true, Ordering::Relaxed);
+        }
+        if stopping && pending.is_empty() {
+            return;
+        }
+    }
+}
+
+fn fail(sync: &AofSync, e: &std::io::Error) {
+    if sync.last_write_ok.swap(false, Ordering::Relaxed) {
+        tracing::warn!(error = %e, "error writing to the AOF file");
+    }
+    *sync.last_error.lock() = strerror(e);
+}
+
+/// Redis 7's rewrite of commands whose replay would differ from what they
+/// did: relative expiry times become absolute (`PEXPIREAT`, `SET … PXAT`),
+/// computed from the command's own clock reading.
+pub(crate) fn canonical(args: &[Bytes], now_ms: u64) -> Vec<Vec<Bytes>> {
+    let name = args[0].to_ascii_lowercase();
+    let num = |a: &Bytes| shoal_store::parse_i64_exact(a);
+    let at = |ms: i64| Bytes::from(ms.to_string());
+    let now = now_ms as i64;
+    match name.as_slice() {
+        b"expire" | b"pexpire" | b"expireat" if args.len() >= 3 => {
+            let Some(n) = num(&args[2]) else {
+                return vec![args.to_vec()];
+            };
+            let ms = match name.as_slice() {
+                b"expire" => n.saturating_mul(1000).saturating_add(now),
+                b"pexpire" => n.saturating_add(now),
+                _ => n.saturating_mul(1000),
+            };
+            let mut out = vec![Bytes::from_static(b"PEXPIREAT"), args[1].clone(), at(ms)];
+            out.extend_from_slice(&args[3..]);
+            vec![out]
+        }
+        b"setex" | b"psetex" if args.len() == 4 => {
+            let Some(n) = num(&args[2]) else {
+                return vec![args.to_vec()];
+            };
+            let ms = if name == b"setex" {
+                n.saturating_mul(1000)
+            } else {
+                n
+            };
+            vec![vec![
+                Bytes::from_static(b"SET"),
+                args[1].clone(),
+                args[3].clone(),
+                Bytes::from_static(b"PXAT"),
+                at(now.saturating_add(ms)),
+            ]]
+        }
+        b"set" => {
+            let mut out = args.to_vec();
+            let mut i = 3;
+            while i + 1 < out.len() {
+                let opt = out[i].to_ascii_lowercase();
+                let unit = match opt.as_slice() {
+                    b"ex" => Some(1000),
+                    b"px" => Some(1),
+                    b"exat" => Some(0),
+                    _ => None,
+                };
+                if let (Some(unit), Some(n)) = (unit, num(&out[i + 1])) {
+                    let ms = if unit == 0 {
+                        n.saturating_mul(1000)
+                    } else {
+                        now.saturating_add(n.saturating_mul(unit))
+                    };
+                    out[i] = Bytes::from_static(b"PXAT");
+                    out[i + 1] = at(ms);
+                    i += 2;
+                } else {
+                    i += 1;
+                }
+            }
+            vec![out]
+        }
+        b"getex" if args.len() >= 3 => {
+            let opt = args[2].to_ascii_lowercase();
+            if opt == b"persist" {
+                return vec![vec![Bytes::from_static(b"PERSIST"), args[1].clone()]];
+            }
+            let Some(n) = args.get(3).and_then(num) else {
+                return vec![args.to_vec()];
+            };
+            let ms = match opt.as_slice() {
+                b"ex" => now.saturating_add(n.saturating_mul(1000)),
+                b"px" => now.saturating_add(n),
+                b"exat" => n.saturating_mul(1000),
+                _ => n,
+            };
+            vec![vec![
+                Bytes::from_static(b"PEXPIREAT"),
+                args[1].clone(),
+                at(ms),
+            ]]
+        }
+        _ => vec![args.to_vec()],
+    }
+}
+
+/// What `shoal check-aof` reports about one file.
+pub struct CheckReport {
+    pub file: PathBuf,
+    pub size: u64,
+    pub commands: usize,
+    pub valid_up_to: u64,
+    /// `None` if the file is whole.
+    pub problem: Option<String>,
+    pub fixed: bool,
+}
+
+/// Checks an AOF file (or every file a manifest names) and, with `fix`,
+/// truncates a damaged file after its last whole record.
+///
+/// # Errors
+/// The file or manifest cannot be read or written.
+pub fn check_aof(path: &Path, fix: bool) -> anyhow::Result<Vec<CheckReport>> {
+    let files: Vec<PathBuf> = if path.extension().is_some_and(|e| e == "manifest") {
+        let text =
+            fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let parsed = parse_manifest(&text)?;
+        parsed
+            .iter()
+            .filter(|f| f.kind == 'b')
+            .chain(parsed.iter().filter(|f| f.kind == 'i'))
+            .map(|f| dir.join(&f.name))
+            .collect()
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut reports = Vec::new();
+    for file in files {
+        let data = fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+        let result = scan(&data, |_| {});
+        let problem = result.problem.map(|p| match p {
+            Problem::Truncated => "the file ends inside a command or transaction".to_string(),
+            Problem::Corrupt { offset, why } => format!("bad format at offset {offset}: {why}"),
+        });
+        let mut fixed = false;
+        if fix && problem.is_some() {
+            let f = OpenOptions::new().write(true).open(&file)?;
+            f.set_len(result.valid_up_to as u64)?;
+            f.sync_all()?;
+            fixed = true;
+        }
+        reports.push(CheckReport {
+            file,
+            size: data.len() as u64,
+            commands: result.commands,
+            valid_up_to: result.valid_up_to as u64,
+            problem,
+            fixed,
+        });
+    }
+    Ok(reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(args: &[&str]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut r = Reply::new(&mut out, Protocol::Resp2);
+        r.array(args.len());
+        for a in args {
+            r.bulk(a.as_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn records_truncation_and_corruption() {
+        let mut data = rec(&["SET", "k", "v"]);
+        let whole = data.len();
+        data.extend(rec(&["MULTI"]));
+        data.extend(rec(&["INCR", "n"]));
+        let mut ran = Vec::new();
+        let s = scan(&data, |cmds| ran.push(cmds.len()));
+        // The open MULTI is dropped: only the SET is kept.
+        assert_eq!(s.valid_up_to, whole);
+        assert_eq!(s.problem, Some(Problem::Truncated));
+        assert_eq!(ran, vec![1]);
+        data.extend(rec(&["EXEC"]));
+        let s = scan(&data, |_| {});
+        assert_eq!((s.valid_up_to, s.problem), (data.len(), None));
+        let mut cut = data.clone();
+        cut.truncate(data.len() - 3);
+        assert_eq!(scan(&cut, |_| {}).problem, Some(Problem::Truncated));
+        let mut bad = rec(&["SET", "k", "v"]);
+        bad.extend(b"+garbage\r\n");
+        assert!(matches!(
+            scan(&bad, |_| {}).problem,
+            Some(Problem::Corrupt { offset, .. }) if offset == whole
+        ));
+        // A declared length beyond any bulk is corruption, not an allocation.
+        assert!(matches!(
+            parse_record(b"*1\r\n$99999999999\r\n", 0),
+            Record::Corrupt(_)
+        ));
+        assert!(matches!(
+            parse_record(b"*2147483647\r\n$1\r\na\r\n", 0),
+            Record::Truncated
+        ));
+    }
+
+    #[test]
+    fn manifest_round_trip() {
+        let text = "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n";
+        let files = parse_manifest(text).unwrap();
+        assert_eq!(render_manifest(&files), text);
+        assert!(parse_manifest("file ../x seq 1 type b\n").is_err());
+        assert!(parse_manifest("file x seq one type b\n").is_err());
+    }
+
+    #[test]
+    fn relative_times_become_absolute() {
+        let b =
+            |s: &str| -> Vec<Bytes> { s.split(' ').map(|w| Bytes::from(w.to_string())).collect() };
+        let now = 1_000_000;
+        assert_eq!(
+            canonical(&b("EXPIRE k 10 NX"), now),
+            vec![b("PEXPIREAT k 1010000 NX")]
+        );
+        assert_eq!(
+            canonical(&b("SETEX k 2 v"), now),
+            vec![b("SET k v PXAT 1002000")]
+        );
+        assert_eq!(
+            canonical(&b("SET k v NX PX 5 GET"), now),
+            vec![b("SET k v NX PXAT 1000005 GET")]
+        );
+        assert_eq!(
+            canonical(&b("GETEX k EXAT 7"), now),
+            vec![b("PEXPIREAT k 7000")]
+        );
+        assert_eq!(canonical(&b("GETEX k PERSIST"), now), vec![b("PERSIST k")]);
+        assert_eq!(canonical(&b("INCR k"), now), vec![b("INCR k")]);
+    }
+}

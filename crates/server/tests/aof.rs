@@ -1,0 +1,283 @@
+//! The append-only file: what is written, that a restart replays it,
+//! truncated tails and corruption at start-up, and a full disk.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::{Conn, TestServer};
+use shoal_resp::Frame;
+
+fn bulk(s: &str) -> Frame {
+    Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+fn cmd(conn: &mut Conn, line: &str) -> Frame {
+    let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+    conn.command(&args)
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "shoal-aof-{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn start(dir: &Path, fsync: &str) -> TestServer {
+    TestServer::start_with(&[
+        "--dir",
+        dir.to_str().unwrap(),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        fsync,
+    ])
+}
+
+fn incr_file(dir: &Path) -> PathBuf {
+    dir.join("appendonlydir/appendonly.aof.1.incr.aof")
+}
+
+#[test]
+fn writes_survive_a_restart_and_the_file_is_readable_resp() {
+    let dir = temp_dir("restart");
+    {
+        let server = start(&dir, "always");
+        let mut c = server.connect();
+        cmd(&mut c, "SET k v");
+        cmd(&mut c, "INCR n");
+        cmd(&mut c, "INCR n");
+        cmd(&mut c, "SELECT 3");
+        cmd(&mut c, "SET in3 x EX 1000");
+        cmd(&mut c, "MULTI");
+        cmd(&mut c, "SET a 1");
+        cmd(&mut c, "APPEND a 2");
+        cmd(&mut c, "EXEC");
+        cmd(&mut c, "SET gone v");
+        cmd(&mut c, "EXPIRE gone -1");
+        cmd(&mut c, "GET nothing");
+        let Frame::Bulk(info) = cmd(&mut c, "INFO persistence") else {
+            panic!("INFO");
+        };
+        let info = String::from_utf8_lossy(&info);
+        assert!(info.contains("aof_enabled:1"), "{info}");
+        assert!(info.contains("aof_last_write_status:ok"), "{info}");
+    }
+    let text = std::fs::read_to_string(incr_file(&dir)).unwrap();
+    assert!(
+        text.starts_with(
+            "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
+        ),
+        "{text:?}"
+    );
+    // Relative expiry is logged as an absolute time, a transaction as one,
+    // an expiry in the past as DEL, reads not at all.
+    assert!(text.contains("PXAT"), "{text:?}");
+    assert!(text.contains("*1\r\n$5\r\nMULTI\r\n"), "{text:?}");
+    assert!(
+        text.contains("*2\r\n$3\r\nDEL\r\n$4\r\ngone\r\n"),
+        "{text:?}"
+    );
+    assert!(!text.contains("nothing"), "{text:?}");
+    let manifest =
+        std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+    assert_eq!(
+        manifest,
+        "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    );
+    let server = start(&dir, "everysec");
+    let mut c = server.connect();
+    assert_eq!(cmd(&mut c, "GET k"), bulk("v"));
+    assert_eq!(cmd(&mut c, "GET n"), bulk("2"));
+    assert_eq!(cmd(&mut c, "EXISTS gone"), Frame::Integer(0));
+    cmd(&mut c, "SELECT 3");
+    assert_eq!(cmd(&mut c, "GET a"), bulk("12"));
+    let Frame::Integer(ttl) = cmd(&mut c, "TTL in3") else {
+        panic!("TTL");
+    };
+    assert!((990..=1000).contains(&ttl), "{ttl}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_truncated_tail_is_cut_and_loading_continues() {
+    let dir = temp_dir("truncated");
+    {
+        let server = start(&dir, "always");
+        let mut c = server.connect();
+        cmd(&mut c, "SET kept 1");
+        cmd(&mut c, "SET also 2");
+    }
+    let path = incr_file(&dir);
+    let whole = std::fs::metadata(&path).unwrap().len();
+    // A crash in the middle of a record, and an unfinished transaction.
+    let mut data = std::fs::read(&path).unwrap();
+    data.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$4\r\nlost\r\n$1\r\n1\r\n*3\r\n$3\r\nSET\r\n$2\r\nab");
+    std::fs::write(&path, &data).unwrap();
+    let server = start(&dir, "everysec");
+    let mut c = server.connect();
+    assert_eq!(cmd(&mut c, "GET kept"), bulk("1"));
+    assert_eq!(cmd(&mut c, "GET also"), bulk("2"));
+    assert_eq!(cmd(&mut c, "EXISTS lost"), Frame::Integer(0));
+    drop(c);
+    drop(server);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), whole);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn corruption_in_the_middle_stops_start_up_naming_file_and_offset() {
+    let dir = temp_dir("corrupt");
+    {
+        let server = start(&dir, "always");
+        let mut c = server.connect();
+        cmd(&mut c, "SET a 1");
+    }
+    let path = incr_file(&dir);
+    let good = std::fs::metadata(&path).unwrap().len();
+    let mut data = std::fs::read(&path).unwrap();
+    data.extend_from_slice(b"+this is not a command\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n");
+    std::fs::write(&path, &data).unwrap();
+    let config = shoal_server::Config::from_args(&[
+        "--port".into(),
+        "0".into(),
+        "--dir".into(),
+        dir.to_string_lossy().into_owned(),
+        "--appendonly".into(),
+        "yes".into(),
+    ])
+    .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let err = match runtime.block_on(shoal_server::Server::bind(config)) {
+        Ok(_) => panic!("a corrupt AOF must stop start-up"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("appendonly.aof.1.incr.aof"), "{err}");
+    assert!(err.contains(&format!("offset {good}")), "{err}");
+    assert!(err.contains("shoal check-aof --fix"), "{err}");
+    // check-aof finds the same place, and --fix truncates there.
+    let reports = shoal_server::check_aof(&path, false).unwrap();
+    assert_eq!(reports[0].valid_up_to, good);
+    assert!(reports[0].problem.is_some());
+    shoal_server::check_aof(&path, true).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), good);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn appendonly_needs_a_restart_and_fsync_policy_changes_live() {
+    let dir = temp_dir("config");
+    let server = start(&dir, "everysec");
+    let mut c = server.connect();
+    assert_eq!(
+        cmd(&mut c, "CONFIG SET appendfsync always"),
+        Frame::Simple("OK".into())
+    );
+    assert_eq!(cmd(&mut c, "SET k v"), Frame::Simple("OK".into()));
+    assert!(matches!(
+        cmd(&mut c, "CONFIG SET appendonly no"),
+        Frame::Error(_)
+    ));
+    drop(c);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Mounts a small tmpfs at `dir` (root only); unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "mounting a tmpfs needs root");
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+#[ignore = "needs root to mount a tmpfs"]
+fn a_full_disk_refuses_writes_and_recovers_without_losing_any() {
+    let dir = temp_dir("full");
+    let _fs = Tmpfs::mount(&dir, "1m");
+    let filler = dir.join("filler");
+    {
+        let server = start(&dir, "everysec");
+        let mut c = server.connect();
+        // Leave almost no room.
+        let free = {
+            let out = std::process::Command::new("df")
+                .args(["--output=avail", "-B1"])
+                .arg(&dir)
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .nth(1)
+                .unwrap()
+                .trim()
+                .parse::<u64>()
+                .unwrap()
+        };
+        std::fs::write(&filler, vec![0u8; (free - 16 * 1024) as usize]).unwrap();
+        let value = "x".repeat(4096);
+        let mut acked = Vec::new();
+        let started = Instant::now();
+        let refused = loop {
+            assert!(started.elapsed() < common::DEADLINE, "writes never refused");
+            let key = format!("k{}", acked.len());
+            match c.command(&[b"SET", key.as_bytes(), value.as_bytes()]) {
+                Frame::Simple(_) => acked.push(key),
+                Frame::Error(e) => break e,
+                other => panic!("{other:?}"),
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert_eq!(
+            refused,
+            "MISCONF Errors writing to the AOF file: No space left on device"
+        );
+        assert!(matches!(cmd(&mut c, "PING"), Frame::Error(e) if e.starts_with("MISCONF")));
+        assert!(matches!(cmd(&mut c, "GET k0"), Frame::Bulk(_)));
+        // Space returns: the pending bytes are written, writes resume.
+        std::fs::remove_file(&filler).unwrap();
+        let started = Instant::now();
+        while cmd(&mut c, "PING") != Frame::Simple("PONG".into()) {
+            assert!(started.elapsed() < common::DEADLINE, "never recovered");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(cmd(&mut c, "SET after v"), Frame::Simple("OK".into()));
+        acked.push("after".into());
+        drop(c);
+        drop(server);
+        let server = start(&dir, "everysec");
+        let mut c = server.connect();
+        for key in &acked {
+            assert_eq!(
+                cmd(&mut c, &format!("EXISTS {key}")),
+                Frame::Integer(1),
+                "{key} lost"
+            );
+        }
+    }
+    drop(_fs);
+    let _ = std::fs::remove_dir_all(&dir);
+}
