@@ -34,6 +34,7 @@ mod dict;
 mod error;
 pub mod glob;
 pub mod notify;
+pub mod rdb;
 pub mod types;
 mod value;
 
