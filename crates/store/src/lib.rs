@@ -29,6 +29,7 @@
 //! ```
 
 pub mod cmd;
+pub mod convert;
 mod db;
 mod dict;
 mod error;

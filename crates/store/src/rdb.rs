@@ -134,11 +134,15 @@ impl<'a> Reader<'a> {
     }
 
     pub fn u32_le(&mut self) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.bytes(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.bytes(4)?.try_into().expect("4 bytes"),
+        ))
     }
 
     pub fn u64_le(&mut self) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.bytes(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.bytes(8)?.try_into().expect("8 bytes"),
+        ))
     }
 
     /// A length, or a special string encoding (`Err` of the encoding id).
@@ -185,12 +189,16 @@ impl<'a> Reader<'a> {
                 Ok(self.bytes(len)?.to_vec())
             }
             Err(0) => Ok((self.u8()? as i8).to_string().into_bytes()),
-            Err(1) => Ok(i16::from_le_bytes(self.bytes(2)?.try_into().expect("2 bytes"))
-                .to_string()
-                .into_bytes()),
-            Err(2) => Ok(i32::from_le_bytes(self.bytes(4)?.try_into().expect("4 bytes"))
-                .to_string()
-                .into_bytes()),
+            Err(1) => Ok(
+                i16::from_le_bytes(self.bytes(2)?.try_into().expect("2 bytes"))
+                    .to_string()
+                    .into_bytes(),
+            ),
+            Err(2) => Ok(
+                i32::from_le_bytes(self.bytes(4)?.try_into().expect("4 bytes"))
+                    .to_string()
+                    .into_bytes(),
+            ),
             Err(3) => {
                 let compressed = self.length()?;
                 let len = self.length()?;
@@ -309,10 +317,12 @@ impl<'a> Reader<'a> {
             kind::HASH_LISTPACK | kind::ZSET_LISTPACK => {
                 let start = self.pos;
                 let blob = self.string()?;
-                let flat = listpack_decode(&blob).filter(|f| f.len() % 2 == 0).ok_or(RdbError {
-                    offset: start,
-                    what: "invalid listpack".into(),
-                })?;
+                let flat = listpack_decode(&blob)
+                    .filter(|f| f.len() % 2 == 0)
+                    .ok_or(RdbError {
+                        offset: start,
+                        what: "invalid listpack".into(),
+                    })?;
                 let mut pairs = flat.into_iter();
                 if kind == kind::HASH_LISTPACK {
                     let mut items = Vec::new();
@@ -465,27 +475,34 @@ pub fn dump_payload(value: &Decoded) -> Vec<u8> {
     w.out
 }
 
-/// Checks and decodes a DUMP payload (Redis's `verifyDumpPayload` +
-/// `rdbLoadObject`): `None` for a bad version or checksum, or a malformed
-/// value — RESTORE's "DUMP payload version or checksum are wrong".
-pub fn restore_payload(payload: &[u8]) -> Option<Decoded> {
+/// Redis's `verifyDumpPayload`: at least the 10-byte footer, a version
+/// Shoal can read, and a matching CRC-64.
+pub fn verify_payload(payload: &[u8]) -> bool {
     if payload.len() < 10 {
-        return None;
+        return false;
     }
-    let (body, footer) = payload.split_at(payload.len() - 10);
+    let footer = &payload[payload.len() - 10..];
     let version = u16::from_le_bytes([footer[0], footer[1]]);
-    if version > RDB_VERSION {
-        return None;
-    }
     let crc = u64::from_le_bytes(footer[2..10].try_into().expect("8 bytes"));
-    // Redis accepts a zero checksum (rdbchecksum no).
-    if crc != 0 && crc != crc64(0, &payload[..payload.len() - 8]) {
-        return None;
-    }
+    version <= RDB_VERSION && crc == crc64(0, &payload[..payload.len() - 8])
+}
+
+/// Decodes a verified DUMP payload's value; `None` is RESTORE's "Bad data
+/// format".
+pub fn decode_payload(payload: &[u8]) -> Option<Decoded> {
+    let body = payload.get(..payload.len().checked_sub(10)?)?;
     let mut r = Reader::new(body);
     let kind = r.u8().ok()?;
     let value = r.value(kind).ok()?;
     (r.remaining() == 0).then_some(value)
+}
+
+/// Both steps of RESTORE's payload handling.
+pub fn restore_payload(payload: &[u8]) -> Option<Decoded> {
+    if !verify_payload(payload) {
+        return None;
+    }
+    decode_payload(payload)
 }
 
 /// Decompresses LZF (liblzf's format, as Redis uses it); `None` if the
@@ -632,12 +649,30 @@ mod tests {
 
     #[test]
     fn lengths_and_strings_round_trip() {
-        for n in [0u64, 63, 64, 16_383, 16_384, u64::from(u32::MAX), u64::from(u32::MAX) + 1] {
+        for n in [
+            0u64,
+            63,
+            64,
+            16_383,
+            16_384,
+            u64::from(u32::MAX),
+            u64::from(u32::MAX) + 1,
+        ] {
             let mut w = Writer::new();
             w.length(n);
             assert_eq!(Reader::new(&w.out).length().unwrap(), n);
         }
-        for s in [&b""[..], b"0", b"-128", b"127", b"-32768", b"2147483647", b"2147483648", b"007", b"hello"] {
+        for s in [
+            &b""[..],
+            b"0",
+            b"-128",
+            b"127",
+            b"-32768",
+            b"2147483647",
+            b"2147483648",
+            b"007",
+            b"hello",
+        ] {
             let mut w = Writer::new();
             w.string(s);
             assert_eq!(Reader::new(&w.out).string().unwrap(), s);

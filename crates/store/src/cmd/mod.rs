@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::Ctx;
 
 pub mod bits;
+pub mod dump;
 pub mod hash;
 pub mod keys;
 pub mod lcs;
@@ -627,6 +628,24 @@ static CORE: &[CommandSpec] = &[
         "generic",
         "Remove the expiration from a key",
         Some(keys::persist),
+    ),
+    spec(
+        "dump",
+        2,
+        "readonly",
+        (1, 1, 1),
+        "generic",
+        "Return a serialized version of the value stored at the specified key.",
+        Some(dump::dump),
+    ),
+    spec(
+        "restore",
+        -4,
+        "write denyoom",
+        (1, 1, 1),
+        "generic",
+        "Create a key using the provided serialized value, previously obtained using DUMP.",
+        Some(dump::restore),
     ),
     spec(
         "object",
