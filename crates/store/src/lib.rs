@@ -36,6 +36,7 @@ mod error;
 pub mod glob;
 pub mod notify;
 pub mod rdb;
+pub mod snapshot;
 pub mod types;
 mod value;
 
@@ -114,6 +115,8 @@ pub struct Store {
     pub events: Vec<notify::Event>,
     /// Keys blocked clients wait on, and those that became ready.
     pub blocking: notify::Blocking,
+    /// A snapshot being written, if any (see [`snapshot`]).
+    pub snapshot: Option<Box<snapshot::Snapshot>>,
     /// Whether writes are recorded in `log` (the AOF or a replica needs
     /// them).
     pub log_enabled: bool,
@@ -135,6 +138,7 @@ impl Store {
             notify_flags: 0,
             events: Vec::new(),
             blocking: notify::Blocking::default(),
+            snapshot: None,
             log_enabled: false,
             log: Vec::new(),
             rng_state: 0x9e37_79b9_7f4a_7c15,
@@ -180,6 +184,7 @@ impl Store {
     }
 
     fn delete_expired(&mut self, db: usize, key: &[u8]) {
+        self.cow(db, key);
         self.dbs[db].keys.remove(key);
         self.dbs[db].expires.remove(key);
         self.stats.expired_keys += 1;
@@ -203,6 +208,7 @@ impl Store {
 
     /// Removes a key and its TTL; true if it existed. Signals watchers.
     pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
+        self.cow(db, key);
         let d = &mut self.dbs[db];
         if d.keys.remove(key).is_none() {
             return false;
@@ -337,6 +343,7 @@ impl<'a> Ctx<'a> {
     /// The value at `key` for writing, after lazy expiry; marks it accessed.
     pub fn write(&mut self, key: &[u8]) -> Option<&mut Value> {
         self.store.expire_if_needed(self.db, key, self.now_ms);
+        self.store.cow(self.db, key);
         let clock = lru_clock(self.now_ms);
         self.store.dbs[self.db].keys.get_mut(key).map(|e| {
             e.value.set_lru(clock);
@@ -355,6 +362,7 @@ impl<'a> Ctx<'a> {
     /// raises the `new` event, and a list or sorted set wakes clients
     /// blocked on the key (Redis's `dbAdd`).
     pub fn set(&mut self, key: &[u8], mut value: Value, keep_ttl: bool) {
+        self.store.cow(self.db, key);
         value.set_lru(lru_clock(self.now_ms));
         let may_serve = matches!(value, Value::List(_) | Value::ZSet(_));
         let db = &mut self.store.dbs[self.db];
@@ -392,6 +400,7 @@ impl<'a> Ctx<'a> {
 
     /// Sets or clears the TTL of an existing key.
     pub fn set_expire(&mut self, key: &[u8], at_ms: Option<u64>) {
+        self.store.cow(self.db, key);
         let db = &mut self.store.dbs[self.db];
         match at_ms {
             Some(at_ms) => match db.expires.get_mut(key) {

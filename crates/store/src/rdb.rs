@@ -937,11 +937,13 @@ mod file_tests {
     fn a_file_round_trips_and_damage_is_found() {
         let mut w = FileWriter::start(Vec::new(), 1_700_000_000).unwrap();
         w.select_db(0, 2, 1).unwrap();
-        w.key_value(b"a", &Decoded::Str(b"1".to_vec()), None).unwrap();
+        w.key_value(b"a", &Decoded::Str(b"1".to_vec()), None)
+            .unwrap();
         w.key_value(b"b", &Decoded::List(vec![b"x".to_vec()]), Some(42))
             .unwrap();
         w.select_db(3, 1, 0).unwrap();
-        w.key_value(b"c", &Decoded::Set(vec![b"m".to_vec()]), None).unwrap();
+        w.key_value(b"c", &Decoded::Set(vec![b"m".to_vec()]), None)
+            .unwrap();
         let (data, len) = w.finish().unwrap();
         assert_eq!(len as usize, data.len());
         let mut keys = Vec::new();

@@ -59,6 +59,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes], nx: 
         ctx.delete(dst);
     }
     let expire = ctx.db().expire_at(src);
+    ctx.store.cow(ctx.db, src);
+    ctx.store.cow(ctx.db, dst);
     let entry = ctx.db().keys.remove(src).expect("checked above");
     ctx.db().expires.remove(src);
     ctx.db().keys.insert(Box::new(Entry {
@@ -158,6 +160,7 @@ pub(crate) fn move_(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) ->
         return Ok(());
     }
     let expire = ctx.db().expire_at(key);
+    ctx.store.cow(ctx.db, key);
     let entry = ctx.db().keys.remove(key).expect("checked above");
     ctx.db().expires.remove(key);
     ctx.modified(key);
@@ -317,7 +320,7 @@ fn flush_db(ctx: &mut Ctx<'_>, db: usize) {
     let removed = store.dbs[db].len() as u64;
     let keys = &store.dbs[db].keys;
     store.watches.touch_db(db, |k| keys.contains_key(k));
-    store.dbs[db] = Default::default();
+    store.flush_db(db);
     store.dirty += removed;
 }
 
@@ -362,7 +365,7 @@ pub(crate) fn swapdb(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
         store
             .watches
             .touch_db(b, |k| da.keys.contains_key(k) || db.keys.contains_key(k));
-        store.dbs.swap(a, b);
+        store.swap_dbs(a, b);
         store.dirty += 1;
     }
     reply.ok();
