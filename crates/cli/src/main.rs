@@ -10,6 +10,7 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod bench;
 mod check_aof;
+mod check_rdb;
 mod ring;
 mod server;
 
@@ -34,6 +35,8 @@ enum Command {
     Bench(bench::Args),
     /// Check (and with --fix, repair) an append-only file.
     CheckAof(check_aof::Args),
+    /// Check an RDB snapshot file and summarize it.
+    CheckRdb(check_rdb::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,5 +46,6 @@ fn main() -> anyhow::Result<()> {
         Command::Ring(args) => ring::run(args),
         Command::Bench(args) => bench::run(args),
         Command::CheckAof(args) => check_aof::run(args),
+        Command::CheckRdb(args) => check_rdb::run(args),
     }
 }

@@ -261,6 +261,30 @@ static SERVER_COMMANDS: &[(CommandSpec, ServerHandler)] = &[
     ),
     (
         spec(
+            "save",
+            1,
+            "admin noscript no_async_loading no_multi",
+            (0, 0, 0),
+            "server",
+            "Synchronously save the dataset to disk",
+            None,
+        ),
+        save,
+    ),
+    (
+        spec(
+            "bgsave",
+            -1,
+            "admin noscript no_async_loading",
+            (0, 0, 0),
+            "server",
+            "Asynchronously save the dataset to disk",
+            None,
+        ),
+        bgsave,
+    ),
+    (
+        spec(
             "debug",
             -2,
             "admin noscript loading stale",
@@ -1387,9 +1411,41 @@ fn time(c: &mut Call<'_>) -> Result {
 }
 
 fn lastsave(c: &mut Call<'_>) -> Result {
-    // Nothing is saved yet: the last save is the start (as after loading).
-    let started = crate::now_ms() / 1000 - c.shared.started.elapsed().as_secs();
-    c.reply().integer(started as i64);
+    let at = c.shared.rdb.last_save_secs.load(Ordering::Relaxed);
+    c.reply().integer(at as i64);
+    Ok(())
+}
+
+fn save(c: &mut Call<'_>) -> Result {
+    if c.shared.rdb.in_progress.load(Ordering::Relaxed) {
+        return Err(Error::Other("Background save already in progress".into()));
+    }
+    match crate::rdbfile::save_now(c.shared, &mut c.engine.store) {
+        Ok(()) => c.reply().ok(),
+        Err(_) => return Err(Error::Raw("ERR".into())),
+    }
+    Ok(())
+}
+
+fn bgsave(c: &mut Call<'_>) -> Result {
+    let schedule = match c.args.len() {
+        1 => false,
+        2 if is(&c.args[1], "schedule") => true,
+        _ => return Err(Error::Syntax),
+    };
+    if c.shared.rdb.in_progress.load(Ordering::Relaxed) {
+        if schedule {
+            // The rules will run one again once this one ends.
+            c.reply().simple("Background saving scheduled");
+            return Ok(());
+        }
+        return Err(Error::Other("Background save already in progress".into()));
+    }
+    let shared = c.shared.self_arc();
+    if !crate::rdbfile::start_background(&shared, &mut c.engine.store) {
+        return Err(Error::Other("Background save already in progress".into()));
+    }
+    c.reply().simple("Background saving started");
     Ok(())
 }
 
@@ -1407,6 +1463,18 @@ fn debug(c: &mut Call<'_>) -> Result {
     } else if is(&sub, "set-active-expire") && argc == 3 {
         let on = shoal_store::parse_i64_exact(&c.args[2]).ok_or(Error::NotInteger)?;
         c.shared.active_expire.store(on != 0, Ordering::Relaxed);
+        c.reply().ok();
+    } else if is(&sub, "reload") && argc == 2 {
+        // Save, empty every database, load the file back: all under the
+        // lock, so no command sees the empty state.
+        crate::rdbfile::save_now(c.shared, &mut c.engine.store)
+            .map_err(|e| Error::Other(format!("Error trying to save the DB: {e}")))?;
+        for db in 0..c.engine.store.dbs.len() {
+            c.engine.store.dbs[db] = Default::default();
+        }
+        let path = crate::rdbfile::path(&c.shared.config.read());
+        crate::rdbfile::load(&path, &mut c.engine.store)
+            .map_err(|e| Error::Other(format!("Error trying to load the RDB dump: {e:#}")))?;
         c.reply().ok();
     } else if is(&sub, "object") && argc == 3 {
         let key = c.args[2].clone();
@@ -1532,6 +1600,20 @@ fn shutdown(c: &mut Call<'_>) -> Result {
     }
     if c.args[1..].iter().any(|a| is(a, "abort")) {
         return Err(Error::Other("No shutdown in progress.".into()));
+    }
+    let nosave = c.args[1..].iter().any(|a| is(a, "nosave"));
+    let force_save = c.args[1..].iter().any(|a| is(a, "save"));
+    let has_rules = !c.shared.config.read().get("save").is_empty();
+    if !nosave && (force_save || has_rules) {
+        if let Err(e) = crate::rdbfile::save_now(c.shared, &mut c.engine.store) {
+            tracing::warn!(error = %e, "Error trying to save the DB, can't exit.");
+            let force = c.args[1..].iter().any(|a| is(a, "force"));
+            if !force {
+                return Err(Error::Other(
+                    "Errors trying to SHUTDOWN. Check logs.".into(),
+                ));
+            }
+        }
     }
     tracing::warn!("SHUTDOWN requested by client {}", c.client.id);
     c.shared.shutting_down.store(true, Ordering::Relaxed);

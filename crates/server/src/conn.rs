@@ -759,10 +759,21 @@ fn rejection(
     if let Err(e) = commands::check_subcommand(spec.name, args) {
         return Some(e.to_string());
     }
+    if client.multi.is_some() && spec.has_flag("no_multi") {
+        return Some("ERR Command not allowed inside a transaction".into());
+    }
     if !client.authenticated && !spec.has_flag("no-auth") {
         return Some("NOAUTH Authentication required.".into());
     }
     if spec.write || spec.name == "ping" {
+        // The atomic first: the config lock stays off the hot path.
+        if !shared.rdb.last_ok.load(Ordering::Relaxed) {
+            let config = shared.config.read();
+            if config.get("stop-writes-on-bgsave-error") == "yes" && !config.get("save").is_empty()
+            {
+                return Some(crate::rdbfile::MISCONF_BGSAVE.into());
+            }
+        }
         if let Some(message) = shared.aof.refusal() {
             return Some(message);
         }

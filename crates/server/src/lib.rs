@@ -26,6 +26,7 @@ mod conn;
 mod info;
 mod metrics;
 mod pubsub;
+mod rdbfile;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -41,6 +42,7 @@ use tracing::{info, warn};
 
 pub use aof::{check_aof, CheckReport};
 pub use config::{Config, ConfigError};
+pub use rdbfile::{check_rdb, RdbReport};
 use shoal_store::{ClientId, Store};
 
 /// How the process measures the memory its data uses: the binary installs
@@ -298,10 +300,23 @@ pub(crate) struct Shared {
     pub ops_meter: Mutex<OpsMeter>,
     pub unpause: Notify,
     pub aof: aof::AofSync,
+    pub rdb: rdbfile::RdbState,
+    /// This `Shared` itself, for work that outlives a command (BGSAVE).
+    pub me: std::sync::OnceLock<std::sync::Weak<Shared>>,
     pub aof_writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// A bound server, ready to run.
+impl Shared {
+    /// An owning handle to this state.
+    pub(crate) fn self_arc(&self) -> Arc<Shared> {
+        self.me
+            .get()
+            .and_then(std::sync::Weak::upgrade)
+            .expect("set at bind, alive while serving")
+    }
+}
+
 pub struct Server {
     listeners: Vec<TcpListener>,
     /// The Prometheus endpoint, when `metrics-port` is set.
@@ -358,6 +373,7 @@ impl Server {
         let mut store = Store::new(config.get_int("databases") as usize);
         config.apply_to_store(&mut store);
         let aof_on = config.get("appendonly") == "yes";
+        let rdb_state = rdbfile::RdbState::new();
         let opened = if aof_on {
             let layout = aof::Layout::from_config(&config);
             let truncated_ok = config.get("aof-load-truncated") == "yes";
@@ -372,6 +388,19 @@ impl Server {
             store.log_enabled = true;
             Some(opened)
         } else {
+            let path = rdbfile::path(&config);
+            if path.exists() {
+                let started = Instant::now();
+                let (loaded, expired) = rdbfile::load(&path, &mut store)?;
+                info!(
+                    keys = loaded,
+                    expired,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "DB loaded from disk"
+                );
+                rdb_state.loaded_keys.store(loaded, Ordering::Relaxed);
+                rdb_state.loaded_expired.store(expired, Ordering::Relaxed);
+            }
             None
         };
         store.dirty = 0;
@@ -418,8 +447,11 @@ impl Server {
             ops_meter: Mutex::new(OpsMeter::new()),
             unpause: Notify::new(),
             aof: aof::AofSync::new(aof::Fsync::parse(&appendfsync)),
+            rdb: rdb_state,
+            me: std::sync::OnceLock::new(),
             aof_writer: Mutex::new(None),
         });
+        let _ = shared.me.set(Arc::downgrade(&shared));
         if let Some(opened) = opened {
             let handle = aof::spawn_writer(shared.clone(), opened);
             *shared.aof_writer.lock() = Some(handle);
@@ -551,6 +583,12 @@ async fn cron(shared: Arc<Shared>) {
             .store(used_memory_bytes(), Ordering::Relaxed);
         let processed = shared.engine.lock().stats.processed;
         shared.ops_meter.lock().sample(Instant::now(), processed);
+        if !shared.rdb.in_progress.load(Ordering::Relaxed) {
+            let mut engine = shared.engine.lock();
+            if rdbfile::rule_due(&shared, engine.store.dirty) {
+                rdbfile::start_background(&shared, &mut engine.store);
+            }
+        }
         if shared.active_expire.load(Ordering::Relaxed) {
             // Redis samples 20 keys per round; bound the whole cycle so one
             // tick never holds the store lock for long.

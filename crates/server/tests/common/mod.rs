@@ -29,7 +29,8 @@ impl TestServer {
 
     /// Starts with extra `--directive value` flags (port is always 0).
     pub fn start_with(flags: &[&str]) -> TestServer {
-        let mut args: Vec<String> = vec!["--port".into(), "0".into()];
+        // No automatic snapshots into the test's working directory.
+        let mut args: Vec<String> = vec!["--port".into(), "0".into(), "--save".into(), "".into()];
         args.extend(flags.iter().map(|s| s.to_string()));
         let config = Config::from_args(&args).expect("test config");
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();

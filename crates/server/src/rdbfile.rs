@@ -1,0 +1,292 @@
+//! RDB snapshots on disk: SAVE, BGSAVE, `save <seconds> <changes>` rules,
+//! loading at start-up, DEBUG RELOAD.
+//!
+//! BGSAVE runs on its own thread and never forks: it starts a snapshot in
+//! the store ([`shoal_store::snapshot`]) and then takes the store lock once
+//! per chunk of keys, writing each chunk outside the lock, while commands
+//! run in between. SAVE does the same walk in one go under the lock, so it
+//! blocks the server as Redis's SAVE does. Either way the file is written
+//! as `temp-<pid>.rdb`, fsynced, renamed over `dbfilename`, and the
+//! directory fsynced: a crash at any moment leaves the old file or the new
+//! one, never a torn one.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use parking_lot::Mutex;
+use shoal_store::rdb::{self, FileWriter};
+use shoal_store::snapshot::Step;
+use shoal_store::{Entry, Expiry, Store};
+
+/// Snapshot status, for INFO persistence, LASTSAVE and the save rules.
+pub(crate) struct RdbState {
+    pub in_progress: AtomicBool,
+    /// Unix seconds of the last successful save (or of start-up).
+    pub last_save_secs: AtomicU64,
+    /// Unix seconds of the last attempt, successful or not.
+    pub last_try_secs: AtomicU64,
+    pub last_ok: AtomicBool,
+    pub last_duration_secs: AtomicI64,
+    pub started: Mutex<Option<Instant>>,
+    pub saves: AtomicU64,
+    pub loaded_keys: AtomicU64,
+    pub loaded_expired: AtomicU64,
+}
+
+impl RdbState {
+    pub fn new() -> RdbState {
+        let now = crate::now_ms() / 1000;
+        RdbState {
+            in_progress: AtomicBool::new(false),
+            last_save_secs: AtomicU64::new(now),
+            last_try_secs: AtomicU64::new(now),
+            last_ok: AtomicBool::new(true),
+            last_duration_secs: AtomicI64::new(-1),
+            started: Mutex::new(None),
+            saves: AtomicU64::new(0),
+            loaded_keys: AtomicU64::new(0),
+            loaded_expired: AtomicU64::new(0),
+        }
+    }
+
+    /// Seconds the running BGSAVE has taken, or -1.
+    pub fn current_secs(&self) -> i64 {
+        self.started
+            .lock()
+            .map_or(-1, |t| t.elapsed().as_secs() as i64)
+    }
+}
+
+/// `dir/dbfilename`.
+pub(crate) fn path(config: &crate::Config) -> PathBuf {
+    Path::new(config.get("dir")).join(config.get("dbfilename"))
+}
+
+/// Writes every step of the snapshot `next` produces into `out`.
+fn write_steps(out: impl Write, mut next: impl FnMut() -> Step) -> std::io::Result<()> {
+    let ctime = crate::now_ms() / 1000;
+    let mut w = FileWriter::start(out, ctime)?;
+    loop {
+        match next() {
+            Step::Db {
+                origin,
+                keys,
+                expires,
+            } => {
+                if keys > 0 {
+                    w.select_db(origin, keys, expires)?;
+                }
+            }
+            Step::Keys(keys) => {
+                for (key, value, expire) in keys {
+                    w.key_value(&key, &value, expire)?;
+                }
+            }
+            Step::Done => break,
+        }
+    }
+    let (mut out, _) = w.finish()?;
+    out.flush()
+}
+
+/// Writes `target` atomically from the steps: temp file, fsync, rename,
+/// directory fsync.
+fn write_file(target: &Path, next: impl FnMut() -> Step) -> std::io::Result<()> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!("temp-{}.rdb", std::process::id()));
+    let result = (|| {
+        let file = File::create(&tmp)?;
+        let mut buffered = BufWriter::with_capacity(1 << 20, file);
+        write_steps(&mut buffered, next)?;
+        let file = buffered.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, target)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn finish(shared: &crate::Shared, store: &mut Store, ok: bool, started: Instant) {
+    let state = &shared.rdb;
+    let snap = store.end_snapshot();
+    let now = crate::now_ms() / 1000;
+    state.last_try_secs.store(now, Ordering::Relaxed);
+    state.last_ok.store(ok, Ordering::Relaxed);
+    state
+        .last_duration_secs
+        .store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
+    if ok {
+        state.last_save_secs.store(now, Ordering::Relaxed);
+        state.saves.fetch_add(1, Ordering::Relaxed);
+        if let Some(snap) = snap {
+            store.dirty = store.dirty.saturating_sub(snap.dirty_at_start);
+        }
+    }
+}
+
+/// SAVE: the whole snapshot under the lock the caller holds.
+pub(crate) fn save_now(shared: &crate::Shared, store: &mut Store) -> std::io::Result<()> {
+    let target = path(&shared.config.read());
+    let started = Instant::now();
+    store.begin_snapshot();
+    let result = write_file(&target, || store.snapshot_step());
+    finish(shared, store, result.is_ok(), started);
+    match &result {
+        Ok(()) => tracing::info!("DB saved on disk"),
+        Err(e) => tracing::warn!(error = %e, "failed saving the DB"),
+    }
+    result
+}
+
+/// BGSAVE: starts the snapshot and a thread that writes it; false if one
+/// is already running.
+pub(crate) fn start_background(shared: &Arc<crate::Shared>, store: &mut Store) -> bool {
+    if shared.rdb.in_progress.swap(true, Ordering::AcqRel) {
+        return false;
+    }
+    store.begin_snapshot();
+    *shared.rdb.started.lock() = Some(Instant::now());
+    let worker = shared.clone();
+    let spawned = std::thread::Builder::new()
+        .name("shoal-bgsave".into())
+        .spawn(move || {
+            let shared = worker;
+            let started = Instant::now();
+            let target = path(&shared.config.read());
+            tracing::info!("Background saving started");
+            let result = write_file(&target, || shared.engine.lock().store.snapshot_step());
+            finish(
+                &shared,
+                &mut shared.engine.lock().store,
+                result.is_ok(),
+                started,
+            );
+            match &result {
+                Ok(()) => tracing::info!("Background saving terminated with success"),
+                Err(e) => tracing::warn!(error = %e, "Background saving error"),
+            }
+            *shared.rdb.started.lock() = None;
+            shared.rdb.in_progress.store(false, Ordering::Release);
+        });
+    if spawned.is_err() {
+        store.end_snapshot();
+        *shared.rdb.started.lock() = None;
+        shared.rdb.in_progress.store(false, Ordering::Release);
+        return false;
+    }
+    true
+}
+
+/// Loads an RDB file into `store` (which should be empty); returns how many
+/// keys were loaded and how many skipped as already expired.
+pub(crate) fn load(path: &Path, store: &mut Store) -> anyhow::Result<(u64, u64)> {
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let now = crate::now_ms();
+    let databases = store.dbs.len();
+    let mut loaded = 0;
+    let mut expired = 0;
+    let config = store.config.clone();
+    rdb::read_file(&data, |k| {
+        if k.db >= databases {
+            return Err(rdb::RdbError {
+                offset: 0,
+                what: format!(
+                    "FATAL: Data file was created with a Redis server configured to handle more than {databases} databases. Exiting"
+                ),
+            });
+        }
+        if k.expire_ms.is_some_and(|at| at <= now) {
+            expired += 1;
+            return Ok(());
+        }
+        let Some(mut value) = shoal_store::convert::from_decoded(k.value, &config) else {
+            return Err(rdb::RdbError {
+                offset: 0,
+                what: format!("invalid value for key '{}'", String::from_utf8_lossy(&k.key)),
+            });
+        };
+        let idle = k.idle_secs.unwrap_or(0).min(u64::from(u32::MAX)) as u32;
+        value.set_lru(shoal_store::lru_clock(now).wrapping_sub(idle));
+        let db = &mut store.dbs[k.db];
+        let key: Box<[u8]> = k.key.into();
+        if let Some(at) = k.expire_ms {
+            db.expires.insert(Expiry {
+                key: key.clone(),
+                at_ms: at,
+            });
+        }
+        db.keys.insert(Box::new(Entry { key, value }));
+        loaded += 1;
+        Ok(())
+    })
+    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok((loaded, expired))
+}
+
+/// Whether a `save <seconds> <changes>` rule says it is time for BGSAVE
+/// (Redis's serverCron check, with its 5-second back-off after a failure).
+pub(crate) fn rule_due(shared: &crate::Shared, dirty: u64) -> bool {
+    let rules = shared.config.read().get("save").to_string();
+    let words: Vec<u64> = rules
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let now = crate::now_ms() / 1000;
+    let state = &shared.rdb;
+    let since_save = now.saturating_sub(state.last_save_secs.load(Ordering::Relaxed));
+    let since_try = now.saturating_sub(state.last_try_secs.load(Ordering::Relaxed));
+    let may_retry = state.last_ok.load(Ordering::Relaxed) || since_try > 5;
+    words
+        .chunks(2)
+        .any(|rule| matches!(rule, [secs, changes] if dirty >= *changes && since_save > *secs))
+        && may_retry
+}
+
+/// Redis's `shared.bgsaveerr`: refused writes after a failed snapshot.
+pub(crate) const MISCONF_BGSAVE: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// What `shoal check-rdb` reports.
+pub struct RdbReport {
+    pub keys: u64,
+    pub expires: u64,
+    pub by_type: std::collections::BTreeMap<&'static str, u64>,
+    pub databases: std::collections::BTreeSet<usize>,
+}
+
+/// Reads a whole RDB file and summarizes it.
+///
+/// # Errors
+/// The file cannot be read, or is malformed (the error names the offset).
+pub fn check_rdb(path: &Path) -> anyhow::Result<RdbReport> {
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut report = RdbReport {
+        keys: 0,
+        expires: 0,
+        by_type: Default::default(),
+        databases: Default::default(),
+    };
+    rdb::read_file(&data, |k| {
+        report.keys += 1;
+        report.expires += u64::from(k.expire_ms.is_some());
+        report.databases.insert(k.db);
+        let name = match k.value {
+            rdb::Decoded::Str(_) => "string",
+            rdb::Decoded::List(_) => "list",
+            rdb::Decoded::Set(_) => "set",
+            rdb::Decoded::Hash(_) => "hash",
+            rdb::Decoded::ZSet(_) => "zset",
+        };
+        *report.by_type.entry(name).or_default() += 1;
+        Ok(())
+    })
+    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(report)
+}
