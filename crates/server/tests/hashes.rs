@@ -391,6 +391,10 @@ fn binary_fields_and_values() {
     assert_eq!(bulk(&c.command(&[b"HGET", b"h", f])), b"\x00");
     assert_eq!(bulk(&c.command(&[b"HGET", b"h", b""])), b"empty");
     assert_eq!(c.command(&[b"HSTRLEN", b"h", b""]), Frame::Integer(5));
+    // Redis reads the HSCAN cursor as a C string: it ends at a NUL.
+    let scan = array(c.command(&[b"HSCAN", b"h", b"7\x00x"]));
+    assert_eq!(bulk(&scan[0]), b"0");
+    assert_eq!(array(scan[1].clone()).len(), 4);
     assert_eq!(c.command(&[b"HDEL", b"h", f, b""]), Frame::Integer(2));
     assert_eq!(c.command(&[b"EXISTS", b"h"]), Frame::Integer(0));
 }

@@ -571,7 +571,10 @@ fn randfield_with_count(
 }
 
 pub(crate) fn hscan(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    let cursor = super::keys::parse_cursor(&args[2])?;
+    // Redis reads the cursor with `strtoul` on a C string: it ends at the
+    // first NUL byte.
+    let text = args[2].split(|&b| b == 0).next().unwrap_or_default();
+    let cursor = super::keys::parse_cursor(text)?;
     let Some(h) = read_hash(ctx, &args[1])? else {
         reply.array(2);
         reply.bulk(b"0");
@@ -628,4 +631,87 @@ pub(crate) fn hscan(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) ->
         reply.bulk(&arena[start + flen..start + flen + vlen]);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use shoal_resp::{Protocol, Reply};
+
+    use crate::{execute, lookup_command, notify, Ctx, Store};
+
+    fn run(store: &mut Store, args: &[&str]) -> Vec<u8> {
+        let args: Vec<Bytes> = args
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
+        let spec = lookup_command(&args[0]).expect("known command");
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(store, 0, 1_700_000_000_000, 1);
+        if let Err(e) = execute(
+            spec,
+            &mut ctx,
+            &mut Reply::new(&mut out, Protocol::Resp2),
+            &args,
+        ) {
+            out = format!("-{e}").into_bytes();
+        }
+        out
+    }
+
+    fn events(store: &mut Store) -> Vec<&'static str> {
+        store.events.drain(..).map(|e| e.event).collect()
+    }
+
+    /// Redis's t_hash.c events, in its order, and only on change.
+    #[test]
+    fn keyspace_events() {
+        let mut s = Store::new(1);
+        s.notify_flags = notify::parse_flags("KEAn").unwrap();
+        run(&mut s, &["HSET", "h", "a", "1", "b", "2"]);
+        assert_eq!(events(&mut s), ["new", "hset"]);
+        run(&mut s, &["HSETNX", "h", "a", "1"]);
+        run(&mut s, &["HDEL", "h", "nope"]);
+        run(&mut s, &["HINCRBY", "h", "x", "y"]);
+        assert_eq!(events(&mut s), Vec::<&str>::new());
+        run(&mut s, &["HSETNX", "h", "c", "1"]);
+        run(&mut s, &["HMSET", "h", "c", "2"]);
+        run(&mut s, &["HINCRBY", "h", "a", "2"]);
+        run(&mut s, &["HINCRBYFLOAT", "h", "a", "0.5"]);
+        assert_eq!(events(&mut s), ["hset", "hset", "hincrby", "hincrbyfloat"]);
+        run(&mut s, &["HDEL", "h", "a"]);
+        assert_eq!(events(&mut s), ["hdel"]);
+        run(&mut s, &["HDEL", "h", "b", "c", "zz"]);
+        assert_eq!(events(&mut s), ["hdel", "del"]);
+        assert!(s.dbs[0].is_empty());
+    }
+
+    /// Redis counts one change per pair set or field deleted.
+    #[test]
+    fn dirty_counts_per_field() {
+        let mut s = Store::new(1);
+        run(&mut s, &["HSET", "h", "a", "1", "b", "2", "c", "3"]);
+        assert_eq!(s.dirty, 3);
+        run(&mut s, &["HDEL", "h", "a", "b"]);
+        assert_eq!(s.dirty, 5);
+        run(&mut s, &["HDEL", "h", "c"]);
+        assert_eq!(s.dirty, 6);
+        run(&mut s, &["HGET", "h", "c"]);
+        assert_eq!(s.dirty, 6);
+    }
+
+    /// Errors after the lookup leave no empty hash behind.
+    #[test]
+    fn failed_writes_create_nothing() {
+        let mut s = Store::new(1);
+        assert_eq!(
+            run(&mut s, &["HINCRBYFLOAT", "h", "f", "inf"]),
+            b"-ERR value is NaN or Infinity"
+        );
+        assert_eq!(
+            run(&mut s, &["HINCRBY", "h", "f", "x"]),
+            b"-ERR value is not an integer or out of range"
+        );
+        assert!(s.dbs[0].is_empty());
+    }
 }
