@@ -602,7 +602,7 @@ pub(crate) fn hscan(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) ->
         }
         i += 2;
     }
-    let matches = |f: &[u8]| pattern.is_none_or(|p| glob_match(p, f, false));
+    let matches = |f: &[u8]| pattern.map_or(true, |p| glob_match(p, f, false));
     // Matching pairs, copied out: the reply starts with the cursor, known
     // only after the walk.
     let mut arena: Vec<u8> = Vec::new();

@@ -622,7 +622,7 @@ mod tests {
             let mut f = base.clone();
             f.push(i);
             f.extend(vec![b's'; usize::from(i) * 10]);
-            h.set(&f, &vec![i; 200], limits);
+            h.set(&f, &[i; 200], limits);
         }
         assert!(h.is_packed());
         for i in (0..20u8).step_by(3) {
