@@ -387,6 +387,11 @@ impl Hash {
             Hash::Pack(buf) => {
                 let (count, hdr_len) = pack_header(buf);
                 match pack_find(buf, field) {
+                    Found::At(p) if p.end - p.value_start == value.len() => {
+                        // Same length (counters, fixed-size values): in place.
+                        buf[p.value_start..p.end].copy_from_slice(value);
+                        false
+                    }
                     Found::At(p) => {
                         let old = &buf[..];
                         let len = old.len() - hdr_len - (p.end - p.value_hdr)
