@@ -156,6 +156,23 @@ fn resp2() -> Vec<Case> {
         ("HSET Q a 1", ":0"),
         ("OBJECT ENCODING Q", "$9\r\nhashtable"),
         ("HSCAN Q 0 COUNT 100", "*2\r\n$1\r\n0\r\n*2\r\n$1\r\na\r\n$1\r\n1"),
+        ("HSET t z 1 y 2 x 3", ":3"),
+        ("HRANDFIELD t 3", "*3\r\n$1\r\nz\r\n$1\r\ny\r\n$1\r\nx"),
+        ("HRANDFIELD t 10 WITHVALUES", "*6\r\n$1\r\nz\r\n$1\r\n1\r\n$1\r\ny\r\n$1\r\n2\r\n$1\r\nx\r\n$1\r\n3"),
+        ("HRANDFIELD t 9223372036854775807", "*3\r\n$1\r\nz\r\n$1\r\ny\r\n$1\r\nx"),
+        ("HRANDFIELD t 4611686018427387903 WITHVALUES", "*6\r\n$1\r\nz\r\n$1\r\n1\r\n$1\r\ny\r\n$1\r\n2\r\n$1\r\nx\r\n$1\r\n3"),
+        ("HSET t y 20", ":0"),
+        ("HINCRBY t z 100", ":101"),
+        ("HGETALL t", "*6\r\n$1\r\nz\r\n$3\r\n101\r\n$1\r\ny\r\n$2\r\n20\r\n$1\r\nx\r\n$1\r\n3"),
+        ("HINCRBYFLOAT t x 1e-5", "$7\r\n3.00001"),
+        ("HINCRBYFLOAT t x 1e20", "$21\r\n100000000000000000000"),
+        ("HINCRBYFLOAT t w -0.125", "$6\r\n-0.125"),
+        ("HSTRLEN t x", ":21"),
+        ("HVALS t", "*4\r\n$3\r\n101\r\n$2\r\n20\r\n$21\r\n100000000000000000000\r\n$6\r\n-0.125"),
+        ("HSET t a", "-ERR wrong number of arguments for 'hset' command"),
+        ("HINCRBY t", "-ERR wrong number of arguments for 'hincrby' command"),
+        ("HRANDFIELD", "-ERR wrong number of arguments for 'hrandfield' command"),
+        ("HSCAN t", "-ERR wrong number of arguments for 'hscan' command"),
     ]
 }
 
@@ -197,6 +214,12 @@ fn resp3() -> Vec<Case> {
             "HSCAN h 0 MATCH *1",
             "*2\r\n$1\r\n0\r\n*2\r\n$2\r\nf1\r\n$2\r\nv1",
         ),
+        ("HSET t z 1 y 2 x 3", ":3"),
+        ("HRANDFIELD t 3", "*3\r\n$1\r\nz\r\n$1\r\ny\r\n$1\r\nx"),
+        ("HRANDFIELD t 10 WITHVALUES", "*3\r\n*2\r\n$1\r\nz\r\n$1\r\n1\r\n*2\r\n$1\r\ny\r\n$1\r\n2\r\n*2\r\n$1\r\nx\r\n$1\r\n3"),
+        ("HRANDFIELD t 4611686018427387903 WITHVALUES", "*3\r\n*2\r\n$1\r\nz\r\n$1\r\n1\r\n*2\r\n$1\r\ny\r\n$1\r\n2\r\n*2\r\n$1\r\nx\r\n$1\r\n3"),
+        ("HGETALL t", "%3\r\n$1\r\nz\r\n$1\r\n1\r\n$1\r\ny\r\n$1\r\n2\r\n$1\r\nx\r\n$1\r\n3"),
+        ("HSCAN t 0 COUNT 1", "*2\r\n$1\r\n0\r\n*6\r\n$1\r\nz\r\n$1\r\n1\r\n$1\r\ny\r\n$1\r\n2\r\n$1\r\nx\r\n$1\r\n3"),
     ]
 }
 

@@ -66,7 +66,9 @@ impl Default for Hash {
 #[derive(Debug, Clone)]
 pub struct Pair {
     buf: Box<[u8]>,
-    field_len: u32,
+    /// A `usize` costs nothing over a `u32` here (padding), and takes any
+    /// field length.
+    field_len: usize,
 }
 
 impl Pair {
@@ -76,17 +78,16 @@ impl Pair {
         buf.extend_from_slice(value);
         Pair {
             buf: buf.into_boxed_slice(),
-            // Fields are bulk strings, bounded by proto-max-bulk-len (< 4 GiB).
-            field_len: u32::try_from(field.len()).expect("field shorter than 4 GiB"),
+            field_len: field.len(),
         }
     }
 
     pub fn field(&self) -> &[u8] {
-        &self.buf[..self.field_len as usize]
+        &self.buf[..self.field_len]
     }
 
     pub fn value(&self) -> &[u8] {
-        &self.buf[self.field_len as usize..]
+        &self.buf[self.field_len..]
     }
 }
 
@@ -572,7 +573,8 @@ mod tests {
     /// The payload must leave room for the clock in a 32-byte `Value`.
     #[test]
     fn payload_fits_value() {
-        assert!(std::mem::size_of::<Hash>() <= 24);
+        assert_eq!(std::mem::size_of::<Hash>(), 16);
+        assert_eq!(std::mem::size_of::<Pair>(), 24);
         assert_eq!(std::mem::size_of::<crate::Value>(), 32);
     }
 
