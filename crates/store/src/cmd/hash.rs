@@ -258,7 +258,7 @@ pub(crate) fn hsetnx(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
 
 pub(crate) fn hget(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     match read_hash(ctx, &args[1])?.and_then(|h| h.get(&args[2])) {
-        Some(v) => reply.bulk(v),
+        Some(v) => reply.bulk(&v),
         None => reply.null(),
     }
     Ok(())
@@ -269,7 +269,7 @@ pub(crate) fn hmget(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) ->
     reply.array(args.len() - 2);
     for field in &args[2..] {
         match hash.and_then(|h| h.get(field)) {
-            Some(v) => reply.bulk(v),
+            Some(v) => reply.bulk(&v),
             None => reply.null(),
         }
     }
@@ -291,7 +291,7 @@ pub(crate) fn hexists(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) 
 pub(crate) fn hstrlen(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     let len = read_hash(ctx, &args[1])?
         .and_then(|h| h.get(&args[2]))
-        .map_or(0, <[u8]>::len);
+        .map_or(0, |v| v.len());
     reply.integer(len as i64);
     Ok(())
 }
@@ -382,7 +382,7 @@ pub(crate) fn hincrby(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) 
     let (key, field) = (&args[1], &args[2]);
     let new = write_hash(ctx, key, |h| {
         let current = match h.get(field) {
-            Some(v) => crate::parse_i64_exact(v)
+            Some(v) => crate::parse_i64_exact(&v)
                 .ok_or_else(|| Error::Other("hash value is not an integer".into()))?,
             None => 0,
         };
@@ -407,7 +407,7 @@ pub(crate) fn hincrbyfloat(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Byt
     let (key, field) = (&args[1], &args[2]);
     let text = write_hash(ctx, key, |h| {
         let current = match h.get(field) {
-            Some(v) => crate::parse_f64(v)
+            Some(v) => crate::parse_f64(&v)
                 .ok_or_else(|| Error::Other("hash value is not a float".into()))?,
             None => 0.0,
         };

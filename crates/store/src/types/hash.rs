@@ -159,13 +159,95 @@ fn put_field(out: &mut Vec<u8>, shared: usize, suffix: &[u8]) {
     out.extend_from_slice(suffix);
 }
 
-fn value_encoded_len(len: usize) -> usize {
-    varint_len(len) + len
+/// Integers beyond this magnitude are stored as text: the tag below must
+/// fit a `usize` after zigzag and a shift.
+const PACKED_INT_MAGNITUDE_MAX: u64 = 1 << 60;
+
+/// A value Redis would hold as an integer in its listpack: canonical
+/// decimal text (what `itoa` prints back byte for byte).
+fn packed_int(value: &[u8]) -> Option<i64> {
+    if value.len() > 20 {
+        return None;
+    }
+    let n = crate::parse_i64_exact(value)?;
+    let mut buf = itoa::Buffer::new();
+    (buf.format(n).as_bytes() == value && n.unsigned_abs() < PACKED_INT_MAGNITUDE_MAX).then_some(n)
+}
+
+/// A value's tag varint: `len << 1` for bytes that follow, or
+/// `zigzag(n) << 1 | 1` for an integer stored in the tag itself.
+fn value_tag(value: &[u8]) -> usize {
+    match packed_int(value) {
+        Some(n) => ((((n << 1) ^ (n >> 63)) as usize) << 1) | 1,
+        None => value.len() << 1,
+    }
+}
+
+fn value_encoded_len(value: &[u8]) -> usize {
+    let tag = value_tag(value);
+    varint_len(tag) + if tag & 1 == 1 { 0 } else { value.len() }
 }
 
 fn put_value(out: &mut Vec<u8>, value: &[u8]) {
-    put_varint(out, value.len());
-    out.extend_from_slice(value);
+    let tag = value_tag(value);
+    put_varint(out, tag);
+    if tag & 1 == 0 {
+        out.extend_from_slice(value);
+    }
+}
+
+/// A value read from a pack: borrowed bytes, or an integer's text.
+#[derive(Debug, Clone, Copy)]
+pub enum Val<'a> {
+    Bytes(&'a [u8]),
+    Int { text: [u8; 20], len: u8 },
+}
+
+impl Val<'_> {
+    fn int(n: i64) -> Val<'static> {
+        let mut buf = itoa::Buffer::new();
+        let digits = buf.format(n).as_bytes();
+        let mut text = [0u8; 20];
+        text[..digits.len()].copy_from_slice(digits);
+        Val::Int {
+            text,
+            len: digits.len() as u8,
+        }
+    }
+}
+
+impl std::ops::Deref for Val<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Val::Bytes(b) => b,
+            Val::Int { text, len } => &text[..usize::from(*len)],
+        }
+    }
+}
+
+/// Values up to this many encoded bytes are rewritten in place through a
+/// stack buffer (a varint tag and a short value).
+const VALUE_INPLACE_STACK_BYTES: usize = 32;
+
+/// Writes `value`'s encoding at the start of `out`, which must be long
+/// enough; returns the bytes written.
+fn encode_value_into(out: &mut [u8], value: &[u8]) -> usize {
+    let tag = value_tag(value);
+    let mut n = tag;
+    let mut i = 0;
+    while n >= 0x80 {
+        out[i] = (n as u8 & 0x7f) | 0x80;
+        n >>= 7;
+        i += 1;
+    }
+    out[i] = n as u8;
+    i += 1;
+    if tag & 1 == 0 {
+        out[i..i + value.len()].copy_from_slice(value);
+        i += value.len();
+    }
+    i
 }
 
 /// Where one pair sits in a pack.
@@ -177,11 +259,22 @@ struct PairPos {
     shared: usize,
     suffix_start: usize,
     suffix_end: usize,
-    /// Offset of the value's length varint.
+    /// Offset of the value's tag varint.
     value_hdr: usize,
+    /// The value's bytes (empty for an integer, held in `int`).
     value_start: usize,
     /// One past the value: the next pair's start.
     end: usize,
+    int: Option<i64>,
+}
+
+impl PairPos {
+    fn value<'a>(&self, buf: &'a [u8]) -> Val<'a> {
+        match self.int {
+            Some(n) => Val::int(n),
+            None => Val::Bytes(&buf[self.value_start..self.end]),
+        }
+    }
 }
 
 /// Decodes the pair at `pos`.
@@ -200,7 +293,13 @@ fn pair_at(buf: &[u8], pos: usize) -> PairPos {
     let suffix_end = p + suffix_len;
     let value_hdr = suffix_end;
     let mut p = value_hdr;
-    let value_len = get_varint(buf, &mut p);
+    let tag = get_varint(buf, &mut p);
+    let (int, value_len) = if tag & 1 == 1 {
+        let zz = (tag >> 1) as i64;
+        (Some((zz >> 1) ^ -(zz & 1)), 0)
+    } else {
+        (None, tag >> 1)
+    };
     PairPos {
         start: pos,
         shared,
@@ -209,6 +308,7 @@ fn pair_at(buf: &[u8], pos: usize) -> PairPos {
         value_hdr,
         value_start: p,
         end: p + value_len,
+        int,
     }
 }
 
@@ -269,7 +369,7 @@ fn pack_for_each(buf: &[u8], mut f: impl FnMut(&[u8], &[u8])) {
         let p = pair_at(buf, pos);
         field.truncate(p.shared);
         field.extend_from_slice(&buf[p.suffix_start..p.suffix_end]);
-        f(&field, &buf[p.value_start..p.end]);
+        f(&field, &p.value(buf));
         pos = p.end;
     }
 }
@@ -343,13 +443,14 @@ impl Hash {
         matches!(self, Hash::Pack(_))
     }
 
-    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+    /// The value of `field`; it derefs to its bytes.
+    pub fn get(&self, field: &[u8]) -> Option<Val<'_>> {
         match self {
             Hash::Pack(buf) => match pack_find(buf, field) {
-                Found::At(p) => Some(&buf[p.value_start..p.end]),
+                Found::At(p) => Some(p.value(buf)),
                 Found::Missing { .. } => None,
             },
-            Hash::Table(d) => d.get(field).map(Pair::value),
+            Hash::Table(d) => d.get(field).map(|p| Val::Bytes(p.value())),
         }
     }
 
@@ -388,15 +489,25 @@ impl Hash {
             Hash::Pack(buf) => {
                 let (count, hdr_len) = pack_header(buf);
                 match pack_find(buf, field) {
-                    Found::At(p) if p.end - p.value_start == value.len() => {
-                        // Same length (counters, fixed-size values): in place.
-                        buf[p.value_start..p.end].copy_from_slice(value);
+                    Found::At(p) if p.end - p.value_hdr == value_encoded_len(value) => {
+                        // Same encoded length (counters, fixed-size values):
+                        // rewritten in place, no reallocation.
+                        let mut tmp = Vec::new();
+                        let slot = &mut buf[p.value_hdr..p.end];
+                        if slot.len() <= VALUE_INPLACE_STACK_BYTES {
+                            let mut stack = [0u8; VALUE_INPLACE_STACK_BYTES];
+                            let n = encode_value_into(&mut stack, value);
+                            slot.copy_from_slice(&stack[..n]);
+                        } else {
+                            put_value(&mut tmp, value);
+                            slot.copy_from_slice(&tmp);
+                        }
                         false
                     }
                     Found::At(p) => {
                         let old = &buf[..];
-                        let len = old.len() - hdr_len - (p.end - p.value_hdr)
-                            + value_encoded_len(value.len());
+                        let len =
+                            old.len() - hdr_len - (p.end - p.value_hdr) + value_encoded_len(value);
                         *buf = pack_build(count, len, |out| {
                             out.extend_from_slice(&old[hdr_len..p.value_hdr]);
                             put_value(out, value);
@@ -408,7 +519,7 @@ impl Hash {
                         let old = &buf[..];
                         let len = end - hdr_len
                             + field_encoded_len(lcp, field.len() - lcp)
-                            + value_encoded_len(value.len());
+                            + value_encoded_len(value);
                         *buf = pack_build(count + 1, len, |out| {
                             out.extend_from_slice(&old[hdr_len..end]);
                             put_field(out, lcp, &field[lcp..]);
@@ -526,7 +637,7 @@ impl Hash {
                     field.truncate(p.shared);
                     field.extend_from_slice(&buf[p.suffix_start..p.suffix_end]);
                     if i == target {
-                        f(&field, &buf[p.value_start..p.end]);
+                        f(&field, &p.value(buf));
                         return true;
                     }
                     pos = p.end;
@@ -593,10 +704,31 @@ mod tests {
                 limits,
             );
         }
-        // count 1 + "field1" 7 + 4 × 2 (front coded) + 5 values × 2.
-        assert_eq!(h.packed_bytes(), Some(26));
-        assert_eq!(h.get(b"field3"), Some(&b"3"[..]));
+        // count 1 + "field1" 7 + 4 × 2 (front coded) + 5 integer tags × 1.
+        assert_eq!(h.packed_bytes(), Some(21));
+        assert_eq!(h.get(b"field3").as_deref(), Some(&b"3"[..]));
         assert_eq!(h.encoding_name(), "listpack");
+    }
+
+    /// Integers live in the value's tag; they read back as the same text.
+    #[test]
+    fn integer_values_pack_into_their_tag() {
+        let mut h = Hash::new();
+        let limits = Limits {
+            max_entries: 128,
+            max_value: 64,
+        };
+        h.set(b"f", b"123", limits);
+        // count 1, field 2, tag 2 (zigzag 246 << 1 | 1 needs two bytes).
+        assert_eq!(h.packed_bytes(), Some(5));
+        assert_eq!(h.get(b"f").as_deref(), Some(&b"123"[..]));
+        // Same encoded length: rewritten in place.
+        h.set(b"f", b"124", limits);
+        assert_eq!(h.get(b"f").as_deref(), Some(&b"124"[..]));
+        for v in ["-9223372036854775808", "007", "-0", "abc", "-42", ""] {
+            h.set(b"f", v.as_bytes(), limits);
+            assert_eq!(h.get(b"f").as_deref(), Some(v.as_bytes()));
+        }
     }
 
     #[test]
@@ -636,7 +768,7 @@ mod tests {
             let mut f = base.clone();
             f.push(i);
             f.extend(vec![b's'; usize::from(i) * 10]);
-            assert_eq!(h.get(&f), Some(&vec![i; 200][..]));
+            assert_eq!(h.get(&f).as_deref(), Some(&vec![i; 200][..]));
             assert!(h.remove(&f));
             assert!(h.get(&f).is_none());
         }
@@ -657,6 +789,27 @@ mod tests {
             (0u8..6).prop_map(|i| format!("fie{i}").into_bytes()),
             prop::collection::vec(prop::sample::select(vec![b'a', b'b', 0]), 0..4),
             prop::collection::vec(any::<u8>(), 0..20),
+            // Integers, stored in their tag: small, huge, at the edges of
+            // what is packed, and text that only looks like an integer.
+            (-300i64..300).prop_map(|n| n.to_string().into_bytes()),
+            any::<i64>().prop_map(|n| n.to_string().into_bytes()),
+            prop::sample::select(vec![
+                "1152921504606846975",
+                "1152921504606846976",
+                "-1152921504606846975",
+                "-1152921504606846976",
+                "9223372036854775807",
+                "-9223372036854775808",
+                "007",
+                "-0",
+                "+1",
+                " 1",
+                "1 ",
+                "0",
+                "-1",
+                "99999999999999999999",
+            ])
+            .prop_map(|s| s.as_bytes().to_vec()),
         ]
     }
 
@@ -704,7 +857,7 @@ mod tests {
                     }
                     Op::Get(f) => {
                         let want = model.iter().find(|(mf, _)| *mf == f).map(|p| &p.1[..]);
-                        prop_assert_eq!(h.get(&f), want);
+                        prop_assert_eq!(h.get(&f).map(|v| v.to_vec()), want.map(<[u8]>::to_vec));
                     }
                 }
                 // Never converts back.
@@ -724,7 +877,7 @@ mod tests {
                 prop_assert_eq!(e.len(), model.len());
                 for i in 0..e.len() {
                     let (f, v) = e.get(i);
-                    prop_assert_eq!(h.get(f), Some(v));
+                    prop_assert_eq!(h.get(f).map(|v| v.to_vec()), Some(v.to_vec()));
                 }
             }
         }
