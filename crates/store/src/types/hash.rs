@@ -537,7 +537,14 @@ impl Hash {
             }
             Hash::Table(d) => match d.entry(field) {
                 crate::dict::Entry::Occupied(mut o) => {
-                    *o.get_mut() = Pair::new(field, value);
+                    let pair = o.get_mut();
+                    if pair.value().len() == value.len() {
+                        // Same length (counters): no reallocation.
+                        let start = pair.field_len;
+                        pair.buf[start..].copy_from_slice(value);
+                    } else {
+                        *pair = Pair::new(field, value);
+                    }
                     false
                 }
                 crate::dict::Entry::Vacant(v) => {
