@@ -913,7 +913,9 @@ fn client(c: &mut Call<'_>) -> Result {
             .iter()
             .filter(|h| ids.as_ref().map_or(true, |ids| ids.contains(&h.id)))
             .filter(|h| {
-                pubsub_type.is_none_or(|want| h.info.lock().subs.iter().any(|&n| n > 0) == want)
+                pubsub_type.map_or(true, |want| {
+                    h.info.lock().subs.iter().any(|&n| n > 0) == want
+                })
             })
             .map(|h| client_line(h, c.engine.blocked.contains(h.id)))
             .collect();

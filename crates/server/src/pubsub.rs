@@ -330,12 +330,13 @@ fn count_for(subs: &Subscriptions, kind: Kind) -> usize {
 
 fn subscribe_generic(c: &mut Call<'_>, kind: Kind) -> Result {
     let handle = c.client.handle.clone();
-    for name in c.args[1..].to_vec() {
+    let args = c.args;
+    for name in &args[1..] {
         let new = match kind {
             Kind::Channel => c.client.subs.channels.insert(name.clone()),
             Kind::Shard => c.client.subs.shard_channels.insert(name.clone()),
             Kind::Pattern => {
-                let new = !c.client.subs.patterns.contains(&name);
+                let new = !c.client.subs.patterns.contains(name);
                 if new {
                     c.client.subs.patterns.push(name.clone());
                 }
@@ -343,10 +344,10 @@ fn subscribe_generic(c: &mut Call<'_>, kind: Kind) -> Result {
             }
         };
         if new {
-            c.engine.pubsub.add(kind, &name, &handle);
+            c.engine.pubsub.add(kind, name, &handle);
         }
         let count = count_for(&c.client.subs, kind);
-        confirm(c, kind.verbs().0, Some(&name), count);
+        confirm(c, kind.verbs().0, Some(name), count);
     }
     c.client.handle.info.lock().subs = c.client.subs.counts();
     Ok(())
@@ -454,7 +455,7 @@ pub(crate) fn pubsub(c: &mut Call<'_>) -> Result {
     let names = |table: &HashMap<Bytes, Vec<Arc<ClientHandle>>>, pattern: Option<&Bytes>| {
         table
             .keys()
-            .filter(|k| pattern.is_none_or(|p| glob_match(p, k, false)))
+            .filter(|k| pattern.map_or(true, |p| glob_match(p, k, false)))
             .cloned()
             .collect::<Vec<Bytes>>()
     };

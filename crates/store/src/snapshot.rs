@@ -302,6 +302,6 @@ mod tests {
         });
         assert_eq!(got.len(), want.len());
         assert_eq!(got, want);
-        assert!(store.dbs[0].len() > 0);
+        assert!(!store.dbs[0].is_empty());
     }
 }
