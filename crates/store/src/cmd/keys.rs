@@ -6,13 +6,15 @@ use shoal_resp::Reply;
 use super::{int_arg, is};
 use crate::error::{Error, Result};
 use crate::glob::glob_match;
-use crate::{Ctx, Entry, Value};
+use crate::notify::{GENERIC, KEY_MISS};
+use crate::{Ctx, Value};
 
 pub(crate) fn del(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     let mut deleted = 0;
     for key in &args[1..] {
         ctx.store.expire_if_needed(ctx.db, key, ctx.now_ms);
         if ctx.delete(key) {
+            ctx.notify(GENERIC, "del", key);
             deleted += 1;
         }
     }
@@ -20,15 +22,39 @@ pub(crate) fn del(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> R
     Ok(())
 }
 
+/// Redis's `lookupKeyReadWithFlags(LOOKUP_NOTOUCH)`: lazy expiry, hit and
+/// miss counting and `keymiss`, without marking the key as accessed.
+fn lookup_notouch(ctx: &mut Ctx<'_>, key: &[u8]) -> bool {
+    let found = ctx.exists(key);
+    if found {
+        ctx.store.stats.keyspace_hits += 1;
+    } else {
+        ctx.store.stats.keyspace_misses += 1;
+        ctx.notify(KEY_MISS, "keymiss", key);
+    }
+    found
+}
+
 /// EXISTS and TOUCH: how many of the keys exist (repeats count again).
+/// EXISTS looks without touching, TOUCH is a plain read lookup.
 pub(crate) fn exists(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    let count = args[1..].iter().filter(|k| ctx.exists(k)).count();
+    let touch = is(&args[0], "touch");
+    let count = args[1..]
+        .iter()
+        .filter(|k| {
+            if touch {
+                ctx.read(k).is_some()
+            } else {
+                lookup_notouch(ctx, k)
+            }
+        })
+        .count();
     reply.integer(count as i64);
     Ok(())
 }
 
 pub(crate) fn type_(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    ctx.store.expire_if_needed(ctx.db, &args[1], ctx.now_ms);
+    lookup_notouch(ctx, &args[1]);
     let name = ctx
         .db()
         .keys
@@ -61,13 +87,13 @@ fn rename_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes], nx: 
     let expire = ctx.db().expire_at(src);
     let entry = ctx.db().keys.remove(src).expect("checked above");
     ctx.db().expires.remove(src);
-    ctx.db().keys.insert(Box::new(Entry {
-        key: dst.to_vec().into(),
-        value: entry.value,
-    }));
+    // Redis's `dbAdd` for the destination (`new`, and a wake-up for
+    // clients blocked on it), then the source goes.
+    ctx.set(dst, entry.value, false);
     ctx.set_expire(dst, expire);
     ctx.modified(src);
-    ctx.modified(dst);
+    ctx.notify(GENERIC, "rename_from", src);
+    ctx.notify(GENERIC, "rename_to", dst);
     if nx {
         reply.integer(1)
     } else {
@@ -120,6 +146,7 @@ pub(crate) fn copy(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> 
             "source and destination objects are the same".into(),
         ));
     }
+    // A read lookup, as Redis's (`keymiss` for a missing source).
     let Some(mut value) = ctx.read(src).cloned() else {
         reply.integer(0);
         return Ok(());
@@ -136,6 +163,7 @@ pub(crate) fn copy(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> 
     }
     target.set(dst, value, false);
     target.set_expire(dst, expire);
+    target.notify(GENERIC, "copy_to", dst);
     reply.integer(1);
     Ok(())
 }
@@ -164,6 +192,8 @@ pub(crate) fn move_(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) ->
     let mut target = Ctx::new(ctx.store, target_db, ctx.now_ms, ctx.client);
     target.set(key, entry.value, false);
     target.set_expire(key, expire);
+    ctx.notify(GENERIC, "move_from", key);
+    ctx.store.notify(target_db, GENERIC, "move_to", key);
     reply.integer(1);
     Ok(())
 }
@@ -258,6 +288,15 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> 
         .into_iter()
         .filter_map(|(key, type_name)| {
             let expired = ctx.store.expire_if_needed(ctx.db, &key, now);
+            if type_filter.is_some() {
+                // The TYPE check is a read lookup without touching.
+                if expired {
+                    ctx.store.stats.keyspace_misses += 1;
+                    ctx.store.notify(ctx.db, KEY_MISS, "keymiss", &key);
+                } else {
+                    ctx.store.stats.keyspace_hits += 1;
+                }
+            }
             let keep = match type_filter {
                 Some(t) => t.eq_ignore_ascii_case(if expired {
                     b"none"
@@ -437,9 +476,11 @@ fn expire_generic(
     if when <= ctx.now_ms as i64 {
         ctx.delete(key);
         ctx.store.propagate(ctx.db, &[b"DEL", key]);
+        ctx.notify(GENERIC, "del", key);
     } else {
         ctx.set_expire(key, Some(when as u64));
         ctx.modified(key);
+        ctx.notify(GENERIC, "expire", key);
     }
     reply.integer(1);
     Ok(())
@@ -469,7 +510,7 @@ fn ttl_generic(
     millis: bool,
     absolute: bool,
 ) -> Result {
-    if !ctx.exists(key) {
+    if !lookup_notouch(ctx, key) {
         reply.integer(-2);
         return Ok(());
     }
@@ -507,6 +548,7 @@ pub(crate) fn persist(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) 
     if ctx.exists(key) && ctx.db().expire_at(key).is_some() {
         ctx.set_expire(key, None);
         ctx.modified(key);
+        ctx.notify(GENERIC, "persist", key);
         reply.integer(1);
     } else {
         reply.integer(0);
