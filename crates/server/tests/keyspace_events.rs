@@ -706,9 +706,9 @@ fn normalize(cmd: &Cmd, reply: Frame, mut messages: Vec<String>) -> (Frame, Vec<
     (normalize_reply(cmd, reply, &mut messages), messages)
 }
 
-/// `queued` holds the commands of an open transaction (their replies are
-/// normalized as EXEC returns them).
-fn normalize_reply(cmd: &Cmd, reply: Frame, messages: &mut Vec<String>) -> Frame {
+/// One reply made comparable; `messages` may be reordered where the
+/// order is the hash table's.
+fn normalize_reply(cmd: &Cmd, reply: Frame, messages: &mut [String]) -> Frame {
     let name = upper(&cmd[0]);
     match (name.as_str(), reply) {
         // Times set relative to each server's clock differ by the
@@ -755,7 +755,7 @@ impl Transaction {
                     let replies = queued
                         .iter()
                         .zip(replies)
-                        .map(|(c, r)| normalize_reply(c, r, &mut Vec::new()))
+                        .map(|(c, r)| normalize_reply(c, r, &mut []))
                         .collect();
                     if queued.iter().any(|c| upper(&c[0]) == "SCAN") {
                         messages.sort();

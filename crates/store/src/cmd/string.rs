@@ -13,7 +13,7 @@ fn read_str<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c [u8]>> {
     match ctx.read(key) {
         None => Ok(None),
         Some(Value::Str(s)) => Ok(Some(&s.data)),
-        Some(_) => return Err(Error::WrongType),
+        Some(_) => Err(Error::WrongType),
     }
 }
 
