@@ -605,12 +605,16 @@ pub(crate) fn object(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
         reply.help(OBJECT_HELP);
         return Ok(());
     }
+    // Redis's `lookupKeyReadWithFlags(LOOKUP_NOTOUCH|LOOKUP_NONOTIFY)`:
+    // counted as a hit or miss, but no `keymiss`.
     ctx.store.expire_if_needed(ctx.db, &args[2], ctx.now_ms);
     let ctx_now = ctx.now_ms;
-    let Some(value) = ctx.db().keys.get(&args[2]).map(|e| &e.value) else {
+    let Some(value) = ctx.store.dbs[ctx.db].keys.get(&args[2]).map(|e| &e.value) else {
+        ctx.store.stats.keyspace_misses += 1;
         reply.null();
         return Ok(());
     };
+    ctx.store.stats.keyspace_hits += 1;
     if is(sub, "encoding") {
         reply.bulk(value.encoding_name().as_bytes());
     } else if is(sub, "refcount") {
@@ -654,6 +658,40 @@ mod idle_tests {
             out = format!("-{e}\r\n").into_bytes();
         }
         out
+    }
+
+    #[test]
+    fn lookups_count_hits_and_misses_as_redis_does() {
+        let mut store = Store::new(2);
+        let t0 = 1_700_000_000_000;
+        run(&mut store, t0, &["SET", "k", "v"]);
+        let mut expect = |store: &mut Store, args: &[&str], hits: u64, misses: u64| {
+            let before = (store.stats.keyspace_hits, store.stats.keyspace_misses);
+            run(store, t0, args);
+            let after = (store.stats.keyspace_hits, store.stats.keyspace_misses);
+            assert_eq!(
+                (after.0 - before.0, after.1 - before.1),
+                (hits, misses),
+                "{args:?}"
+            );
+        };
+        // Read lookups, touching or not, count.
+        expect(&mut store, &["EXISTS", "k", "nope", "k"], 2, 1);
+        expect(&mut store, &["TOUCH", "k", "nope"], 1, 1);
+        expect(&mut store, &["TYPE", "nope"], 0, 1);
+        expect(&mut store, &["TTL", "k"], 1, 0);
+        expect(&mut store, &["PEXPIRETIME", "nope"], 0, 1);
+        expect(&mut store, &["OBJECT", "ENCODING", "k"], 1, 0);
+        expect(&mut store, &["OBJECT", "ENCODING", "nope"], 0, 1);
+        expect(&mut store, &["COPY", "nope", "k2"], 0, 1);
+        expect(&mut store, &["SCAN", "0", "TYPE", "string"], 1, 0);
+        // Write lookups do not.
+        expect(&mut store, &["EXPIRE", "nope", "10"], 0, 0);
+        expect(&mut store, &["PERSIST", "k"], 0, 0);
+        expect(&mut store, &["RENAME", "k", "k3"], 0, 0);
+        expect(&mut store, &["MOVE", "k3", "1"], 0, 0);
+        expect(&mut store, &["INCRBYFLOAT", "f", "1"], 0, 0);
+        expect(&mut store, &["DEL", "f", "nope"], 0, 0);
     }
 
     #[test]
