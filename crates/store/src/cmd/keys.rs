@@ -665,7 +665,7 @@ mod idle_tests {
         let mut store = Store::new(2);
         let t0 = 1_700_000_000_000;
         run(&mut store, t0, &["SET", "k", "v"]);
-        let mut expect = |store: &mut Store, args: &[&str], hits: u64, misses: u64| {
+        let expect = |store: &mut Store, args: &[&str], hits: u64, misses: u64| {
             let before = (store.stats.keyspace_hits, store.stats.keyspace_misses);
             run(store, t0, args);
             let after = (store.stats.keyspace_hits, store.stats.keyspace_misses);
