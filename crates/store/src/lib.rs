@@ -351,9 +351,10 @@ impl<'a> Ctx<'a> {
     }
 
     /// Stores `value` at `key`, replacing any value (an expired one is
-    /// expired first). The TTL is removed unless `keep_ttl`. Signals watchers and counts a change; a new key
-    /// raises the `new` event, and a list or sorted set wakes clients
-    /// blocked on the key (Redis's `dbAdd`).
+    /// expired first). The TTL is removed unless `keep_ttl`. Signals
+    /// watchers and counts a change; a new key raises the `new` event, and
+    /// a list or sorted set wakes clients blocked on the key (Redis's
+    /// `dbAdd`).
     pub fn set(&mut self, key: &[u8], mut value: Value, keep_ttl: bool) {
         // Redis's `setKey` looks the key up for writing first: an expired
         // key is deleted (raising `expired`) and then created anew.
