@@ -195,15 +195,7 @@ impl Store {
 
     /// Records a keyspace event if its class is enabled.
     pub fn notify(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
-        let flags = self.notify_flags;
-        if flags & class != 0 && flags & (notify::KEYSPACE | notify::KEYEVENT) != 0 {
-            self.events.push(notify::Event {
-                db,
-                class,
-                event,
-                key: key.into(),
-            });
-        }
+        record_event(&mut self.events, self.notify_flags, db, class, event, key);
     }
 
     /// Removes a key and its TTL; true if it existed. Signals watchers.
@@ -255,6 +247,28 @@ impl Store {
             }
         }
         deleted
+    }
+}
+
+/// Queues an event if `flags` enable its class and at least one of the
+/// two channels, as Redis's `notifyKeyspaceEvent` checks first. A free
+/// function so a caller can hold a borrow of the databases meanwhile.
+#[inline]
+fn record_event(
+    events: &mut Vec<notify::Event>,
+    flags: u32,
+    db: usize,
+    class: u32,
+    event: &'static str,
+    key: &[u8],
+) {
+    if flags & class != 0 && flags & (notify::KEYSPACE | notify::KEYEVENT) != 0 {
+        events.push(notify::Event {
+            db,
+            class,
+            event,
+            key: key.into(),
+        });
     }
 }
 
@@ -322,7 +336,8 @@ impl<'a> Ctx<'a> {
     }
 
     /// The value at `key` for reading, after lazy expiry; counts hits and
-    /// misses and marks the key as accessed.
+    /// misses and marks the key as accessed. A miss raises `keymiss`
+    /// (Redis's `lookupKeyRead`).
     pub fn read(&mut self, key: &[u8]) -> Option<&Value> {
         self.store.expire_if_needed(self.db, key, self.now_ms);
         let clock = lru_clock(self.now_ms);
@@ -335,6 +350,15 @@ impl<'a> Ctx<'a> {
             }
             None => {
                 stats.keyspace_misses += 1;
+                let flags = self.store.notify_flags;
+                record_event(
+                    &mut self.store.events,
+                    flags,
+                    self.db,
+                    notify::KEY_MISS,
+                    "keymiss",
+                    key,
+                );
                 None
             }
         }
@@ -357,11 +381,15 @@ impl<'a> Ctx<'a> {
         self.store.dbs[self.db].keys.contains_key(key)
     }
 
-    /// Stores `value` at `key`, replacing any value. The TTL is removed
-    /// unless `keep_ttl`. Signals watchers and counts a change; a new key
-    /// raises the `new` event, and a list or sorted set wakes clients
-    /// blocked on the key (Redis's `dbAdd`).
+    /// Stores `value` at `key`, replacing any value (an expired one is
+    /// expired first). The TTL is removed unless `keep_ttl`. Signals
+    /// watchers and counts a change; a new key raises the `new` event, and
+    /// a list or sorted set wakes clients blocked on the key (Redis's
+    /// `dbAdd`).
     pub fn set(&mut self, key: &[u8], mut value: Value, keep_ttl: bool) {
+        // Redis's `setKey` looks the key up for writing first: an expired
+        // key is deleted (raising `expired`) and then created anew.
+        self.store.expire_if_needed(self.db, key, self.now_ms);
         self.store.cow(self.db, key);
         value.set_lru(lru_clock(self.now_ms));
         let may_serve = matches!(value, Value::List(_) | Value::ZSet(_));

@@ -52,14 +52,15 @@ fn read_str<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c [u8]>> {
 
 /// Redis's `lookupStringForBitCommand`: the string at `key`, created or
 /// zero-padded to at least `len` bytes and made `raw`; the TTL stays.
-/// Returns the bytes and whether the key was created (creation already
-/// counted as a change).
+/// Returns the bytes, whether the key was created (creation already
+/// counted as a change) and whether it was created or grew (Redis's
+/// `dirty`: then a write counts even if it leaves the bits as they were).
 #[allow(unreachable_patterns)] // Until more value types exist.
 fn string_for_bit_write<'c>(
     ctx: &'c mut Ctx<'_>,
     key: &[u8],
     len: usize,
-) -> Result<(&'c mut Vec<u8>, bool)> {
+) -> Result<(&'c mut Vec<u8>, bool, bool)> {
     let created = match ctx.write(key) {
         None => {
             ctx.set(key, Value::Str(StrValue::raw(vec![0; len])), false);
@@ -71,11 +72,12 @@ fn string_for_bit_write<'c>(
     let Some(Value::Str(s)) = ctx.write(key) else {
         unreachable!("the key holds a string: checked or created above")
     };
-    if s.data.len() < len {
+    let grown = s.data.len() < len;
+    if grown {
         s.data.resize(len, 0);
     }
     s.encoding = StrEncoding::Raw;
-    Ok((&mut s.data, created))
+    Ok((&mut s.data, created, created || grown))
 }
 
 fn get_bit(data: &[u8], offset: u64) -> bool {
@@ -92,7 +94,7 @@ pub(crate) fn setbit(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
         return Err(bit_value_error());
     }
     let byte = (offset >> 3) as usize;
-    let (data, created) = string_for_bit_write(ctx, key, byte + 1)?;
+    let (data, created, dirty) = string_for_bit_write(ctx, key, byte + 1)?;
     let mask = 0x80u8 >> (offset & 7);
     let old = data[byte] & mask != 0;
     if on == 1 {
@@ -100,10 +102,13 @@ pub(crate) fn setbit(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
     } else {
         data[byte] &= !mask;
     }
-    // Redis 7.0 counts SETBIT as a change even when the bit already had
-    // the value: it signals WATCH and bumps dirty unconditionally.
-    if !created {
-        ctx.modified(key);
+    // Redis 7.0 counts SETBIT as a change (WATCH, dirty, the `setbit`
+    // event) only if the key was created or grew, or the bit flipped.
+    if dirty || old != (on == 1) {
+        if !created {
+            ctx.modified(key);
+        }
+        ctx.notify(crate::notify::STRING, "setbit", key);
     }
     reply.integer(i64::from(old));
     Ok(())
@@ -343,8 +348,11 @@ pub(crate) fn bitop(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) ->
     let len = result.len();
     if len > 0 {
         ctx.set(dest, Value::Str(StrValue::raw(result)), false);
-    } else {
-        ctx.delete(dest);
+        ctx.notify(crate::notify::STRING, "set", dest);
+    } else if ctx.delete(dest) {
+        // Redis's `dbDelete`: no expiry check, so an expired destination
+        // is deleted (and announced) rather than expired.
+        ctx.notify(crate::notify::GENERIC, "del", dest);
     }
     reply.integer(len as i64);
     Ok(())
@@ -546,9 +554,9 @@ fn signed_overflow(value: i64, incr: i64, bits: u32, overflow: Overflow) -> Opti
     }
 }
 
-/// Applies a SET or INCRBY to `data`; the reply value, or `None` when
-/// OVERFLOW FAIL refused the write.
-fn apply_write(data: &mut [u8], f: &Field) -> Option<i64> {
+/// Applies a SET or INCRBY to `data`; the reply value and whether the
+/// field's bits changed, or `None` when OVERFLOW FAIL refused the write.
+fn apply_write(data: &mut [u8], f: &Field) -> Option<(i64, bool)> {
     let (value, incr, is_set) = match f.op {
         FieldOp::Set(v) => (v, 0, true),
         FieldOp::IncrBy(by) => (0, by, false),
@@ -563,7 +571,7 @@ fn apply_write(data: &mut [u8], f: &Field) -> Option<i64> {
         }
         let new = over.unwrap_or_else(|| base.wrapping_add(incr));
         set_unsigned(data, f.offset, f.bits, new as u64);
-        Some(if is_set { old } else { new })
+        Some((if is_set { old } else { new }, old != new))
     } else {
         let old = get_unsigned(data, f.offset, f.bits);
         let base = if is_set { value as u64 } else { old };
@@ -574,7 +582,7 @@ fn apply_write(data: &mut [u8], f: &Field) -> Option<i64> {
         let new = over.unwrap_or_else(|| base.wrapping_add(incr as u64));
         set_unsigned(data, f.offset, f.bits, new);
         // Unsigned fields are at most 63 bits: they fit an i64.
-        Some(if is_set { old as i64 } else { new as i64 })
+        Some((if is_set { old as i64 } else { new as i64 }, old != new))
     }
 }
 
@@ -612,7 +620,7 @@ fn bitfield_generic(
             "BITFIELD_RO only supports the GET subcommand".into(),
         ));
     }
-    let (data, created) = string_for_bit_write(ctx, key, (highest_write >> 3) as usize + 1)?;
+    let (data, created, dirty) = string_for_bit_write(ctx, key, (highest_write >> 3) as usize + 1)?;
     reply.array(fields.len());
     let mut changes = 0u64;
     for f in &fields {
@@ -620,20 +628,27 @@ fn bitfield_generic(
             reply.integer(read_field(data, f));
             continue;
         }
-        // As in Redis, a write refused by OVERFLOW FAIL still counts as a
-        // change (the string may have grown).
-        changes += 1;
+        // As in Redis 7.0, a write counts as a change if it was applied
+        // and either the string was created or grew, or the bits changed.
         match apply_write(data, f) {
-            Some(v) => reply.integer(v),
+            Some((v, changed)) => {
+                if dirty || changed {
+                    changes += 1;
+                }
+                reply.integer(v);
+            }
             None => reply.null(),
         }
     }
-    // Redis adds one to dirty per write operation; creating the key (or
-    // `modified`) counted the first.
-    if !created {
-        ctx.modified(key);
+    // Redis adds one to dirty per change; creating the key (or `modified`)
+    // counted the first.
+    if changes > 0 {
+        if !created {
+            ctx.modified(key);
+        }
+        ctx.store.dirty += changes - 1;
+        ctx.notify(crate::notify::STRING, "setbit", key);
     }
-    ctx.store.dirty += changes - 1;
     Ok(())
 }
 

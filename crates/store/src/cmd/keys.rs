@@ -6,13 +6,15 @@ use shoal_resp::Reply;
 use super::{int_arg, is};
 use crate::error::{Error, Result};
 use crate::glob::glob_match;
-use crate::{Ctx, Entry, Value};
+use crate::notify::{GENERIC, KEY_MISS};
+use crate::{Ctx, Value};
 
 pub(crate) fn del(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     let mut deleted = 0;
     for key in &args[1..] {
         ctx.store.expire_if_needed(ctx.db, key, ctx.now_ms);
         if ctx.delete(key) {
+            ctx.notify(GENERIC, "del", key);
             deleted += 1;
         }
     }
@@ -20,15 +22,39 @@ pub(crate) fn del(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> R
     Ok(())
 }
 
+/// Redis's `lookupKeyReadWithFlags(LOOKUP_NOTOUCH)`: lazy expiry, hit and
+/// miss counting and `keymiss`, without marking the key as accessed.
+fn lookup_notouch(ctx: &mut Ctx<'_>, key: &[u8]) -> bool {
+    let found = ctx.exists(key);
+    if found {
+        ctx.store.stats.keyspace_hits += 1;
+    } else {
+        ctx.store.stats.keyspace_misses += 1;
+        ctx.notify(KEY_MISS, "keymiss", key);
+    }
+    found
+}
+
 /// EXISTS and TOUCH: how many of the keys exist (repeats count again).
+/// EXISTS looks without touching, TOUCH is a plain read lookup.
 pub(crate) fn exists(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    let count = args[1..].iter().filter(|k| ctx.exists(k)).count();
+    let touch = is(&args[0], "touch");
+    let count = args[1..]
+        .iter()
+        .filter(|k| {
+            if touch {
+                ctx.read(k).is_some()
+            } else {
+                lookup_notouch(ctx, k)
+            }
+        })
+        .count();
     reply.integer(count as i64);
     Ok(())
 }
 
 pub(crate) fn type_(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    ctx.store.expire_if_needed(ctx.db, &args[1], ctx.now_ms);
+    lookup_notouch(ctx, &args[1]);
     let name = ctx
         .db()
         .keys
@@ -63,13 +89,13 @@ fn rename_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes], nx: 
     ctx.store.cow(ctx.db, dst);
     let entry = ctx.db().keys.remove(src).expect("checked above");
     ctx.db().expires.remove(src);
-    ctx.db().keys.insert(Box::new(Entry {
-        key: dst.to_vec().into(),
-        value: entry.value,
-    }));
+    // Redis's `dbAdd` for the destination (`new`, and a wake-up for
+    // clients blocked on it), then the source goes.
+    ctx.set(dst, entry.value, false);
     ctx.set_expire(dst, expire);
     ctx.modified(src);
-    ctx.modified(dst);
+    ctx.notify(GENERIC, "rename_from", src);
+    ctx.notify(GENERIC, "rename_to", dst);
     if nx {
         reply.integer(1)
     } else {
@@ -122,6 +148,7 @@ pub(crate) fn copy(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> 
             "source and destination objects are the same".into(),
         ));
     }
+    // A read lookup, as Redis's (`keymiss` for a missing source).
     let Some(mut value) = ctx.read(src).cloned() else {
         reply.integer(0);
         return Ok(());
@@ -138,6 +165,7 @@ pub(crate) fn copy(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> 
     }
     target.set(dst, value, false);
     target.set_expire(dst, expire);
+    target.notify(GENERIC, "copy_to", dst);
     reply.integer(1);
     Ok(())
 }
@@ -167,6 +195,8 @@ pub(crate) fn move_(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) ->
     let mut target = Ctx::new(ctx.store, target_db, ctx.now_ms, ctx.client);
     target.set(key, entry.value, false);
     target.set_expire(key, expire);
+    ctx.notify(GENERIC, "move_from", key);
+    ctx.store.notify(target_db, GENERIC, "move_to", key);
     reply.integer(1);
     Ok(())
 }
@@ -261,6 +291,15 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> 
         .into_iter()
         .filter_map(|(key, type_name)| {
             let expired = ctx.store.expire_if_needed(ctx.db, &key, now);
+            if type_filter.is_some() {
+                // The TYPE check is a read lookup without touching.
+                if expired {
+                    ctx.store.stats.keyspace_misses += 1;
+                    ctx.store.notify(ctx.db, KEY_MISS, "keymiss", &key);
+                } else {
+                    ctx.store.stats.keyspace_hits += 1;
+                }
+            }
             let keep = match type_filter {
                 Some(t) => t.eq_ignore_ascii_case(if expired {
                     b"none"
@@ -440,9 +479,11 @@ fn expire_generic(
     if when <= ctx.now_ms as i64 {
         ctx.delete(key);
         ctx.propagate_instead(vec![Bytes::from_static(b"DEL"), key.clone()]);
+        ctx.notify(GENERIC, "del", key);
     } else {
         ctx.set_expire(key, Some(when as u64));
         ctx.modified(key);
+        ctx.notify(GENERIC, "expire", key);
     }
     reply.integer(1);
     Ok(())
@@ -472,7 +513,7 @@ fn ttl_generic(
     millis: bool,
     absolute: bool,
 ) -> Result {
-    if !ctx.exists(key) {
+    if !lookup_notouch(ctx, key) {
         reply.integer(-2);
         return Ok(());
     }
@@ -510,6 +551,7 @@ pub(crate) fn persist(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) 
     if ctx.exists(key) && ctx.db().expire_at(key).is_some() {
         ctx.set_expire(key, None);
         ctx.modified(key);
+        ctx.notify(GENERIC, "persist", key);
         reply.integer(1);
     } else {
         reply.integer(0);
@@ -566,12 +608,16 @@ pub(crate) fn object(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
         reply.help(OBJECT_HELP);
         return Ok(());
     }
+    // Redis's `lookupKeyReadWithFlags(LOOKUP_NOTOUCH|LOOKUP_NONOTIFY)`:
+    // counted as a hit or miss, but no `keymiss`.
     ctx.store.expire_if_needed(ctx.db, &args[2], ctx.now_ms);
     let ctx_now = ctx.now_ms;
-    let Some(value) = ctx.db().keys.get(&args[2]).map(|e| &e.value) else {
+    let Some(value) = ctx.store.dbs[ctx.db].keys.get(&args[2]).map(|e| &e.value) else {
+        ctx.store.stats.keyspace_misses += 1;
         reply.null();
         return Ok(());
     };
+    ctx.store.stats.keyspace_hits += 1;
     if is(sub, "encoding") {
         reply.bulk(value.encoding_name().as_bytes());
     } else if is(sub, "refcount") {
@@ -615,6 +661,40 @@ mod idle_tests {
             out = format!("-{e}\r\n").into_bytes();
         }
         out
+    }
+
+    #[test]
+    fn lookups_count_hits_and_misses_as_redis_does() {
+        let mut store = Store::new(2);
+        let t0 = 1_700_000_000_000;
+        run(&mut store, t0, &["SET", "k", "v"]);
+        let expect = |store: &mut Store, args: &[&str], hits: u64, misses: u64| {
+            let before = (store.stats.keyspace_hits, store.stats.keyspace_misses);
+            run(store, t0, args);
+            let after = (store.stats.keyspace_hits, store.stats.keyspace_misses);
+            assert_eq!(
+                (after.0 - before.0, after.1 - before.1),
+                (hits, misses),
+                "{args:?}"
+            );
+        };
+        // Read lookups, touching or not, count.
+        expect(&mut store, &["EXISTS", "k", "nope", "k"], 2, 1);
+        expect(&mut store, &["TOUCH", "k", "nope"], 1, 1);
+        expect(&mut store, &["TYPE", "nope"], 0, 1);
+        expect(&mut store, &["TTL", "k"], 1, 0);
+        expect(&mut store, &["PEXPIRETIME", "nope"], 0, 1);
+        expect(&mut store, &["OBJECT", "ENCODING", "k"], 1, 0);
+        expect(&mut store, &["OBJECT", "ENCODING", "nope"], 0, 1);
+        expect(&mut store, &["COPY", "nope", "k2"], 0, 1);
+        expect(&mut store, &["SCAN", "0", "TYPE", "string"], 1, 0);
+        // Write lookups do not.
+        expect(&mut store, &["EXPIRE", "nope", "10"], 0, 0);
+        expect(&mut store, &["PERSIST", "k"], 0, 0);
+        expect(&mut store, &["RENAME", "k", "k3"], 0, 0);
+        expect(&mut store, &["MOVE", "k3", "1"], 0, 0);
+        expect(&mut store, &["INCRBYFLOAT", "f", "1"], 0, 0);
+        expect(&mut store, &["DEL", "f", "nope"], 0, 0);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use shoal_resp::Reply;
 
 use super::{float_arg, int_arg, is};
 use crate::error::{Error, Result};
+use crate::notify::{GENERIC, STRING};
 use crate::{Ctx, StrEncoding, StrValue, Value};
 
 /// The string at `key`, or `None`; `WRONGTYPE` for other types.
@@ -165,14 +166,18 @@ pub(crate) fn set(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> R
     Ok(())
 }
 
+/// Redis's `setGenericCommand` once it decided to write: the value (`new`
+/// if created), the `set` event, then the TTL and its `expire` event.
 fn store_string(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], expire: ExpireOpt) {
     ctx.set(
         key,
         Value::Str(StrValue::new(value.to_vec())),
         expire == ExpireOpt::KeepTtl,
     );
+    ctx.notify(STRING, "set", key);
     if let ExpireOpt::At(at) = expire {
         ctx.set_expire(key, Some(at));
+        ctx.notify(GENERIC, "expire", key);
     }
 }
 
@@ -219,6 +224,7 @@ pub(crate) fn getdel(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
     reply_str(reply, old);
     if old.is_some() {
         ctx.delete(&args[1]);
+        ctx.notify(GENERIC, "del", &args[1]);
     }
     Ok(())
 }
@@ -231,21 +237,27 @@ pub(crate) fn getex(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) ->
         return Ok(());
     }
     opts.resolve_expire(ctx, "getex")?;
-    let value = read_str(ctx, key)?.expect("checked above, under the same lock");
-    reply.bulk(value);
+    // The key was looked up (and counted) once, as in Redis.
+    let Some(Value::Str(value)) = ctx.db().keys.get(key).map(|e| &e.value) else {
+        unreachable!("checked above, under the same lock")
+    };
+    reply.bulk(&value.data);
     match opts.expire {
         ExpireOpt::At(at) if at <= ctx.now_ms => {
             // A time already past deletes the key, as Redis does.
             ctx.delete(key);
+            ctx.notify(GENERIC, "del", key);
         }
         ExpireOpt::At(at) => {
             ctx.set_expire(key, Some(at));
             ctx.modified(key);
+            ctx.notify(GENERIC, "expire", key);
         }
         ExpireOpt::Persist => {
             if ctx.db().expire_at(key).is_some() {
                 ctx.set_expire(key, None);
                 ctx.modified(key);
+                ctx.notify(GENERIC, "persist", key);
             }
         }
         ExpireOpt::None | ExpireOpt::KeepTtl => {}
@@ -317,6 +329,7 @@ fn incr_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, key: &[u8], by: i64) -
         }
         Some(_) => return Err(Error::WrongType),
     };
+    ctx.notify(STRING, "incrby", key);
     reply.integer(new);
     Ok(())
 }
@@ -363,7 +376,8 @@ pub fn format_human_float(value: f64) -> String {
 
 pub(crate) fn incrbyfloat(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     let key = &args[1];
-    let current = match ctx.read(key) {
+    // A write lookup, as Redis's: no hit/miss counting, no `keymiss`.
+    let current = match ctx.write(key) {
         None => 0.0,
         Some(Value::Str(s)) => float_arg(&s.data)?,
         Some(_) => return Err(Error::WrongType),
@@ -382,6 +396,7 @@ pub(crate) fn incrbyfloat(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Byte
         value.shared = false;
     }
     ctx.set(key, Value::Str(value), true);
+    ctx.notify(STRING, "incrbyfloat", key);
     Ok(())
 }
 
@@ -412,6 +427,7 @@ pub(crate) fn append(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
         }
         Some(_) => return Err(Error::WrongType),
     };
+    ctx.notify(STRING, "append", key);
     reply.integer(new_len as i64);
     Ok(())
 }
@@ -469,6 +485,7 @@ pub(crate) fn setrange(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes])
             let mut data = vec![0u8; total as usize];
             data[offset as usize..].copy_from_slice(value);
             ctx.set(key, Value::Str(StrValue::raw(data)), false);
+            ctx.notify(STRING, "setrange", key);
             reply.integer(total as i64);
         }
         Some(Value::Str(s)) => {
@@ -488,6 +505,7 @@ pub(crate) fn setrange(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes])
             s.encoding = StrEncoding::Raw;
             let len = s.data.len();
             ctx.modified(key);
+            ctx.notify(STRING, "setrange", key);
             reply.integer(len as i64);
         }
         Some(_) => return Err(Error::WrongType),
