@@ -1,21 +1,734 @@
-//! Placeholder: replaced by the real type.
+//! Sets, encoded as Redis 7.0 encodes them:
+//!
+//! - `intset` while every member is a canonical integer (Redis's
+//!   `string2ll`) and there are at most `set-max-intset-entries` of them:
+//!   a sorted array of integers, all stored with the smallest width (2, 4 or
+//!   8 bytes) that holds the widest one, like Redis's intset. Up to 14 bytes
+//!   of it (7 small integers) live inline in the value itself, with no
+//!   allocation at all; beyond that, one allocation of exactly the bytes
+//!   needed, behind a thin pointer (width and count stay in the value), so
+//!   10 small integers cost one 20-byte allocation where Redis spends 28.
+//! - `hashtable` otherwise: a [`Dict`] of members, whose hash order gives
+//!   SSCAN a cursor that survives resizes.
+//!
+//! A set never converts back from `hashtable` to `intset` (Redis 7.0 does
+//! not either); only sets built afresh (the *STORE commands, SPOP's
+//! rebuilt remainder) pick their encoding from their contents.
+//!
+//! **Invariant:** `size_of::<Set>() == 16`: with its 4-byte clock,
+//! `Coll<Set>` is 24 bytes, which is what fits beside `Value`'s tag in 32
+//! bytes (a 24-byte payload would make `Value` 40 bytes).
 
-#[derive(Debug, Clone, Default)]
-pub struct Set {
-    _private: (),
+use std::ptr::NonNull;
+
+use crate::dict::{Dict, DictItem};
+
+/// Bytes of integers held inline.
+const INLINE_BYTES: usize = 14;
+
+/// A member of a hashtable-encoded set.
+#[derive(Debug, Clone)]
+pub struct Member(pub Box<[u8]>);
+
+impl DictItem for Member {
+    fn key(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Integers inline: `meta` is the count (low 5 bits) and the width in
+/// bytes (high 3 bits hold 2, 4 or 8 as 1, 2, 3).
+#[derive(Clone, Copy)]
+pub struct Inline {
+    meta: u8,
+    data: [u8; INLINE_BYTES],
+}
+
+impl Inline {
+    fn width(&self) -> usize {
+        1 << (self.meta >> 5)
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.meta & 31)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.data[..self.len() * self.width()]
+    }
+
+    fn from_bytes(width: usize, bytes: &[u8]) -> Inline {
+        let mut data = [0u8; INLINE_BYTES];
+        data[..bytes.len()].copy_from_slice(bytes);
+        Inline {
+            meta: ((width.trailing_zeros() as u8) << 5) | (bytes.len() / width) as u8,
+            data,
+        }
+    }
+}
+
+enum Repr {
+    Inline(Inline),
+    /// A heap intset: `len` integers of `width` bytes at `ptr`, allocated
+    /// as a `Box<[u8]>` of exactly `len * width` bytes (never empty).
+    Heap {
+        width: u8,
+        len: u32,
+        ptr: NonNull<u8>,
+    },
+    Hash(Box<Dict<Member>>),
+}
+
+/// A set value. See the module docs for its encodings.
+pub struct Set(Repr);
+
+// SAFETY: the heap pointer is owned exclusively by its `Set`, exactly like
+// the `Box<[u8]>` it came from, so moving or sharing a `Set` across threads
+// is as safe as for a box.
+unsafe impl Send for Set {}
+// SAFETY: as above; `&Set` only ever reads through the pointer.
+unsafe impl Sync for Set {}
+
+/// Turns an intset's bytes into its heap (or inline) representation.
+fn ints_repr(width: usize, bytes: Vec<u8>) -> Repr {
+    if bytes.len() <= INLINE_BYTES {
+        return Repr::Inline(Inline::from_bytes(width, &bytes));
+    }
+    let len = (bytes.len() / width) as u32;
+    let raw = Box::into_raw(bytes.into_boxed_slice());
+    Repr::Heap {
+        width: width as u8,
+        len,
+        // A `Box`'s pointer is never null.
+        ptr: NonNull::new(raw.cast::<u8>()).unwrap_or(NonNull::dangling()),
+    }
+}
+
+/// The box behind a heap intset; the caller must then forget the `Repr`
+/// (overwrite it) so the box is freed once.
+fn heap_box(width: u8, len: u32, ptr: NonNull<u8>) -> Box<[u8]> {
+    let n = len as usize * usize::from(width);
+    // SAFETY: `ptr` came from `Box::into_raw` of a `Box<[u8]>` of exactly
+    // `n` bytes (`ints_repr`), and each caller takes it back only once.
+    unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr.as_ptr(), n)) }
+}
+
+impl Drop for Set {
+    fn drop(&mut self) {
+        self.take_ints();
+    }
+}
+
+impl Clone for Set {
+    fn clone(&self) -> Set {
+        match &self.0 {
+            Repr::Inline(i) => Set(Repr::Inline(*i)),
+            Repr::Heap { width, .. } => {
+                let bytes = self.ints().map_or(&[][..], |(_, b)| b);
+                Set(ints_repr(usize::from(*width), bytes.to_vec()))
+            }
+            Repr::Hash(d) => Set(Repr::Hash(d.clone())),
+        }
+    }
+}
+
+impl Default for Set {
+    fn default() -> Set {
+        Set::new()
+    }
+}
+
+impl std::fmt::Debug for Set {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// A member as a set holds it: an integer of an intset, or bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elem<'a> {
+    Int(i64),
+    Str(&'a [u8]),
+}
+
+impl Elem<'_> {
+    /// Calls `f` with the member's bytes (an integer is formatted on the
+    /// stack).
+    pub fn with_bytes<R>(self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            Elem::Int(n) => f(itoa::Buffer::new().format(n).as_bytes()),
+            Elem::Str(s) => f(s),
+        }
+    }
+
+    pub fn to_vec(self) -> Vec<u8> {
+        self.with_bytes(<[u8]>::to_vec)
+    }
+}
+
+/// A member taken out of a set (SPOP).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owned {
+    Int(i64),
+    Str(Box<[u8]>),
+}
+
+impl Owned {
+    pub fn as_elem(&self) -> Elem<'_> {
+        match self {
+            Owned::Int(n) => Elem::Int(*n),
+            Owned::Str(s) => Elem::Str(s),
+        }
+    }
+}
+
+fn width_for(v: i64) -> usize {
+    if i64::from(v as i16) == v {
+        2
+    } else if i64::from(v as i32) == v {
+        4
+    } else {
+        8
+    }
+}
+
+fn get(width: usize, bytes: &[u8], i: usize) -> i64 {
+    let b = &bytes[i * width..];
+    match width {
+        2 => i64::from(i16::from_ne_bytes([b[0], b[1]])),
+        4 => i64::from(i32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
+        _ => i64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+    }
+}
+
+/// `v` in `width` native-endian bytes (the first `width` of the result).
+fn encode(width: usize, v: i64) -> [u8; 8] {
+    let mut buf = [0u8; 8];
+    match width {
+        2 => buf[..2].copy_from_slice(&(v as i16).to_ne_bytes()),
+        4 => buf[..4].copy_from_slice(&(v as i32).to_ne_bytes()),
+        _ => buf = v.to_ne_bytes(),
+    }
+    buf
+}
+
+fn put(width: usize, out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(&encode(width, v)[..width]);
+}
+
+/// Binary search of a sorted intset.
+fn search(width: usize, bytes: &[u8], v: i64) -> Result<usize, usize> {
+    if width < 8 && width_for(v) > width {
+        // Out of this width's range: not present, and it sorts at an end.
+        return Err(if v < 0 { 0 } else { bytes.len() / width });
+    }
+    let (mut lo, mut hi) = (0, bytes.len() / width);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        match get(width, bytes, mid).cmp(&v) {
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+            std::cmp::Ordering::Equal => return Ok(mid),
+        }
+    }
+    Err(lo)
+}
+
+/// The integer a member stands for, if it is a canonical one.
+fn as_int(member: &[u8]) -> Option<i64> {
+    if member.len() > 20 {
+        return None;
+    }
+    crate::parse_i64_exact(member)
 }
 
 impl Set {
+    /// An empty set, `intset`-encoded (as a STORE command's result starts).
+    pub fn new() -> Set {
+        Set(Repr::Inline(Inline::from_bytes(2, &[])))
+    }
+
     /// The name OBJECT ENCODING reports.
     pub fn encoding_name(&self) -> &'static str {
-        "intset"
+        match self.0 {
+            Repr::Hash(_) => "hashtable",
+            _ => "intset",
+        }
+    }
+
+    pub fn is_intset(&self) -> bool {
+        !matches!(self.0, Repr::Hash(_))
     }
 
     pub fn len(&self) -> usize {
-        0
+        match &self.0 {
+            Repr::Inline(i) => i.len(),
+            Repr::Heap { len, .. } => *len as usize,
+            Repr::Hash(d) => d.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The intset's width and bytes; `None` for a hashtable.
+    fn ints(&self) -> Option<(usize, &[u8])> {
+        match &self.0 {
+            Repr::Inline(i) => Some((i.width(), i.bytes())),
+            Repr::Heap { width, len, ptr } => {
+                let n = *len as usize * usize::from(*width);
+                // SAFETY: `ptr` points to `n` initialized bytes owned by
+                // this set (see `ints_repr`), borrowed for `&self`.
+                let bytes = unsafe { std::slice::from_raw_parts(ptr.as_ptr(), n) };
+                Some((usize::from(*width), bytes))
+            }
+            Repr::Hash(_) => None,
+        }
+    }
+
+    pub fn contains(&self, member: &[u8]) -> bool {
+        match &self.0 {
+            Repr::Hash(d) => d.contains_key(member),
+            _ => as_int(member).is_some_and(|v| self.contains_int(v)),
+        }
+    }
+
+    fn contains_int(&self, v: i64) -> bool {
+        match self.ints() {
+            Some((w, b)) => search(w, b, v).is_ok(),
+            None => Elem::Int(v).with_bytes(|s| self.contains(s)),
+        }
+    }
+
+    pub fn contains_elem(&self, e: Elem<'_>) -> bool {
+        match e {
+            Elem::Int(v) => self.contains_int(v),
+            Elem::Str(s) => self.contains(s),
+        }
+    }
+
+    /// Adds `member`; false if it was there. Converts to a hashtable when
+    /// the member is not an integer or the intset would exceed
+    /// `max_intset` entries (Redis's `setTypeAdd`).
+    pub fn add(&mut self, member: &[u8], max_intset: usize) -> bool {
+        if let Repr::Hash(d) = &mut self.0 {
+            return add_to_dict(d, member);
+        }
+        match as_int(member) {
+            Some(v) => self.add_int(v, max_intset),
+            None => {
+                self.convert(1);
+                self.add(member, max_intset)
+            }
+        }
+    }
+
+    pub fn add_elem(&mut self, e: Elem<'_>, max_intset: usize) -> bool {
+        match e {
+            Elem::Int(v) => self.add_int(v, max_intset),
+            Elem::Str(s) => self.add(s, max_intset),
+        }
+    }
+
+    fn add_int(&mut self, v: i64, max_intset: usize) -> bool {
+        let Some((w, bytes)) = self.ints() else {
+            return Elem::Int(v).with_bytes(|s| self.add(s, max_intset));
+        };
+        let pos = match search(w, bytes, v) {
+            Ok(_) => return false,
+            Err(pos) => pos,
+        };
+        let n = bytes.len() / w;
+        let new_w = w.max(width_for(v));
+        if let Repr::Inline(i) = &mut self.0 {
+            if new_w == w && (n + 1) * w <= INLINE_BYTES {
+                // In place: shift the tail right by one integer.
+                i.data.copy_within(pos * w..n * w, (pos + 1) * w);
+                i.data[pos * w..(pos + 1) * w].copy_from_slice(&encode(w, v)[..w]);
+                i.meta += 1;
+                if n + 1 > max_intset {
+                    self.convert(0);
+                }
+                return true;
+            }
+        }
+        let (w, mut vec) = self.take_ints().unwrap_or((2, Vec::new()));
+        let vec = if new_w == w {
+            vec.reserve_exact(w);
+            let mut tail = vec.split_off(pos * w);
+            put(w, &mut vec, v);
+            vec.append(&mut tail);
+            vec
+        } else {
+            let mut out = Vec::with_capacity((n + 1) * new_w);
+            for i in 0..pos {
+                put(new_w, &mut out, get(w, &vec, i));
+            }
+            put(new_w, &mut out, v);
+            for i in pos..n {
+                put(new_w, &mut out, get(w, &vec, i));
+            }
+            out
+        };
+        self.0 = ints_repr(new_w, vec);
+        if n + 1 > max_intset || n + 1 >= u32::MAX as usize {
+            self.convert(0);
+        }
+        true
+    }
+
+    /// Takes an intset's integers out as bytes (leaving an empty intset);
+    /// `None` for a hashtable.
+    fn take_ints(&mut self) -> Option<(usize, Vec<u8>)> {
+        match std::mem::replace(&mut self.0, Repr::Inline(Inline::from_bytes(2, &[]))) {
+            Repr::Inline(i) => Some((i.width(), i.bytes().to_vec())),
+            Repr::Heap { width, len, ptr } => {
+                Some((usize::from(width), heap_box(width, len, ptr).into_vec()))
+            }
+            hash @ Repr::Hash(_) => {
+                self.0 = hash;
+                None
+            }
+        }
+    }
+
+    /// Turns an intset into a hashtable with room for `extra` more members.
+    fn convert(&mut self, extra: usize) {
+        let Some((w, bytes)) = self.take_ints() else {
+            return;
+        };
+        let n = bytes.len() / w;
+        let mut d = Dict::with_capacity(n + extra);
+        for i in 0..n {
+            Elem::Int(get(w, &bytes, i)).with_bytes(|s| d.insert(Member(s.into())));
+        }
+        self.0 = Repr::Hash(Box::new(d));
+    }
+
+    /// Removes `member`; false if it was not there.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        match &mut self.0 {
+            Repr::Hash(d) => d.remove(member).is_some(),
+            _ => as_int(member).is_some_and(|v| self.remove_int(v)),
+        }
+    }
+
+    pub fn remove_elem(&mut self, e: Elem<'_>) -> bool {
+        match e {
+            Elem::Int(v) => match self.0 {
+                Repr::Hash(_) => Elem::Int(v).with_bytes(|s| self.remove(s)),
+                _ => self.remove_int(v),
+            },
+            Elem::Str(s) => self.remove(s),
+        }
+    }
+
+    fn remove_int(&mut self, v: i64) -> bool {
+        let Some((w, bytes)) = self.ints() else {
+            return false;
+        };
+        let Ok(pos) = search(w, bytes, v) else {
+            return false;
+        };
+        self.remove_at(w, pos);
+        true
+    }
+
+    /// Removes the `pos`th integer of an intset of width `w`.
+    fn remove_at(&mut self, w: usize, pos: usize) {
+        match &mut self.0 {
+            Repr::Inline(i) => {
+                let len = i.len();
+                i.data.copy_within((pos + 1) * w..len * w, pos * w);
+                i.meta -= 1;
+            }
+            Repr::Heap { .. } => {
+                if let Some((w, mut vec)) = self.take_ints() {
+                    vec.drain(pos * w..(pos + 1) * w);
+                    self.0 = ints_repr(w, vec);
+                }
+            }
+            Repr::Hash(_) => {}
+        }
+    }
+
+    /// A random member, from `r` (the store's RNG); `None` when empty.
+    pub fn random(&self, r: u64) -> Option<Elem<'_>> {
+        match &self.0 {
+            Repr::Hash(d) => d.random(r).map(|m| Elem::Str(&m.0)),
+            _ => {
+                let (w, bytes) = self.ints()?;
+                let n = bytes.len() / w;
+                (n > 0).then(|| Elem::Int(get(w, bytes, pick(r, n))))
+            }
+        }
+    }
+
+    /// Removes and returns a random member.
+    pub fn pop_random(&mut self, r: u64) -> Option<Owned> {
+        match &mut self.0 {
+            Repr::Hash(d) => {
+                let key = d.random(r)?.0.clone();
+                d.remove(&key);
+                Some(Owned::Str(key))
+            }
+            _ => {
+                let (w, bytes) = self.ints()?;
+                let n = bytes.len() / w;
+                if n == 0 {
+                    return None;
+                }
+                let pos = pick(r, n);
+                let v = get(w, bytes, pos);
+                self.remove_at(w, pos);
+                Some(Owned::Int(v))
+            }
+        }
+    }
+
+    /// Members in the set's order: ascending for an intset, hash order for a
+    /// hashtable.
+    pub fn iter(&self) -> Iter<'_> {
+        match &self.0 {
+            Repr::Hash(d) => Iter::Hash(d.iter()),
+            _ => {
+                let (w, bytes) = self.ints().unwrap_or((2, &[]));
+                Iter::Ints {
+                    width: w,
+                    bytes,
+                    next: 0,
+                }
+            }
+        }
+    }
+
+    /// One SSCAN step: an intset returns everything and cursor 0 (as Redis
+    /// does); a hashtable resumes from `cursor` (see [`Dict::scan`]).
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(Elem<'_>)) -> u64 {
+        match &self.0 {
+            Repr::Hash(d) => d.scan(cursor, count, |m| f(Elem::Str(&m.0))),
+            _ => {
+                self.iter().for_each(f);
+                0
+            }
+        }
+    }
+}
+
+/// `r` mapped uniformly onto `0..n` without a division.
+fn pick(r: u64, n: usize) -> usize {
+    ((u128::from(r) * n as u128) >> 64) as usize
+}
+
+fn add_to_dict(d: &mut Dict<Member>, member: &[u8]) -> bool {
+    match d.entry(member) {
+        crate::dict::Entry::Occupied(_) => false,
+        crate::dict::Entry::Vacant(v) => {
+            v.insert(Member(member.into()));
+            true
+        }
+    }
+}
+
+/// Iterator over a set's members; see [`Set::iter`].
+pub enum Iter<'a> {
+    Ints {
+        width: usize,
+        bytes: &'a [u8],
+        next: usize,
+    },
+    Hash(crate::dict::Iter<'a, Member>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = Elem<'a>;
+
+    fn next(&mut self) -> Option<Elem<'a>> {
+        match self {
+            Iter::Ints { width, bytes, next } => {
+                if *next * *width >= bytes.len() {
+                    return None;
+                }
+                let v = get(*width, bytes, *next);
+                *next += 1;
+                Some(Elem::Int(v))
+            }
+            Iter::Hash(it) => it.next().map(|m| Elem::Str(&m.0)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn payload_fits_beside_the_clock() {
+        assert_eq!(std::mem::size_of::<Set>(), 16);
+        assert_eq!(std::mem::size_of::<crate::Coll<Set>>(), 24);
+        assert_eq!(std::mem::size_of::<crate::Value>(), 32);
+    }
+
+    #[test]
+    fn small_integer_sets_are_inline_and_sorted() {
+        let mut s = Set::new();
+        for (i, v) in [5, -3, 10, 0, 7, 1, 2, 3, 4, 6].into_iter().enumerate() {
+            assert!(s.add(v.to_string().as_bytes(), 512));
+            assert!(!s.add(v.to_string().as_bytes(), 512));
+            // Seven 2-byte integers inline, then one 20-byte allocation.
+            assert_eq!(matches!(s.0, Repr::Inline(_)), i < 7);
+        }
+        assert!(matches!(
+            s.0,
+            Repr::Heap {
+                width: 2,
+                len: 10,
+                ..
+            }
+        ));
+        let copy = s.clone();
+        assert_eq!(s.encoding_name(), "intset");
+        let got: Vec<Elem<'_>> = s.iter().collect();
+        let want: Vec<Elem<'_>> = [-3, 0, 1, 2, 3, 4, 5, 6, 7, 10]
+            .into_iter()
+            .map(Elem::Int)
+            .collect();
+        assert_eq!(got, want);
+        // A wider value widens every element and leaves the inline space.
+        assert!(s.add(b"100000", 512));
+        assert!(matches!(
+            s.0,
+            Repr::Heap {
+                width: 4,
+                len: 11,
+                ..
+            }
+        ));
+        assert!(s.contains(b"100000") && s.contains(b"-3"));
+        assert!(!s.contains(b"-03") && !s.contains(b"x"));
+        assert!(s.add(i64::MIN.to_string().as_bytes(), 512));
+        assert!(matches!(s.0, Repr::Heap { width: 8, .. }));
+        assert_eq!(s.iter().next(), Some(Elem::Int(i64::MIN)));
+        assert_eq!(copy.len(), 10);
+        assert!(copy.contains(b"10") && !copy.contains(b"100000"));
+        for v in [5, -3, 10, 0, 7, 1, 2, 3, 4, 6] {
+            assert!(s.remove(v.to_string().as_bytes()));
+        }
+        assert_eq!(s.len(), 2);
+        assert!(matches!(
+            s.0,
+            Repr::Heap {
+                width: 8,
+                len: 2,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn converts_on_strings_and_size_never_back() {
+        let mut s = Set::new();
+        assert!(s.add(b"1", 2));
+        assert!(s.add(b"2", 2));
+        assert_eq!(s.encoding_name(), "intset");
+        assert!(s.add(b"3", 2));
+        assert_eq!(s.encoding_name(), "hashtable");
+        assert!(s.remove(b"3"));
+        assert_eq!(s.encoding_name(), "hashtable");
+        let mut t = Set::new();
+        assert!(t.add(b"-0", 512));
+        assert_eq!(t.encoding_name(), "hashtable");
+        // max 0: even one integer is a hashtable, as in Redis.
+        let mut u = Set::new();
+        assert!(u.add(b"1", 0));
+        assert_eq!(u.encoding_name(), "hashtable");
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add(Vec<u8>),
+        Remove(Vec<u8>),
+        Pop(u64),
+        Contains(Vec<u8>),
+    }
+
+    fn member() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            6 => (-40i64..40).prop_map(|v| v.to_string().into_bytes()),
+            2 => any::<i64>().prop_map(|v| v.to_string().into_bytes()),
+            2 => prop::sample::select(vec![
+                40_000i64, -40_000, 3_000_000_000, -3_000_000_000, i64::MAX, i64::MIN, 32767, -32768, 32768, -32769
+            ]).prop_map(|v| v.to_string().into_bytes()),
+            1 => prop::sample::select(vec!["a", "", "-0", "01", "+1", " 1", "x"]).prop_map(|s| s.as_bytes().to_vec()),
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            5 => member().prop_map(Op::Add),
+            3 => member().prop_map(Op::Remove),
+            1 => any::<u64>().prop_map(Op::Pop),
+            2 => member().prop_map(Op::Contains),
+        ]
+    }
+
+    fn model_key(m: &[u8]) -> (bool, i64, Vec<u8>) {
+        // Integers first, in numeric order, as an intset iterates.
+        match as_int(m) {
+            Some(v) => (false, v, Vec::new()),
+            None => (true, 0, m.to_vec()),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn matches_a_model(ops in prop::collection::vec(op(), 0..200), max in 0usize..24) {
+            let mut set = Set::new();
+            let mut model: BTreeSet<Vec<u8>> = BTreeSet::new();
+            // Redis's rule: intset while all members are integers and the
+            // count never exceeded `max`; a hashtable never converts back.
+            let mut hashtable = false;
+            for op in ops {
+                match op {
+                    Op::Add(m) => {
+                        let added = model.insert(m.clone());
+                        prop_assert_eq!(set.add(&m, max), added);
+                        if added && (as_int(&m).is_none() || model.len() > max) {
+                            hashtable = true;
+                        }
+                    }
+                    Op::Remove(m) => prop_assert_eq!(set.remove(&m), model.remove(&m)),
+                    Op::Pop(r) => {
+                        let popped = set.pop_random(r);
+                        prop_assert_eq!(popped.is_some(), !model.is_empty());
+                        if let Some(p) = popped {
+                            prop_assert!(model.remove(&p.as_elem().to_vec()));
+                        }
+                    }
+                    Op::Contains(m) => prop_assert_eq!(set.contains(&m), model.contains(&m)),
+                }
+                prop_assert_eq!(set.len(), model.len());
+                prop_assert_eq!(set.encoding_name(), if hashtable { "hashtable" } else { "intset" });
+                let mut got: Vec<Vec<u8>> = set.iter().map(Elem::to_vec).collect();
+                if hashtable {
+                    got.sort_by_key(|m| model_key(m));
+                } else {
+                    // An intset iterates in ascending order as it is.
+                    let mut sorted = got.clone();
+                    sorted.sort_by_key(|m| model_key(m));
+                    prop_assert_eq!(&got, &sorted);
+                }
+                let mut want: Vec<Vec<u8>> = model.iter().cloned().collect();
+                want.sort_by_key(|m| model_key(m));
+                prop_assert_eq!(got, want);
+                if let Some(e) = set.random(12345) {
+                    prop_assert!(model.contains(&e.to_vec()));
+                }
+            }
+        }
     }
 }
