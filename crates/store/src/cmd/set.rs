@@ -405,9 +405,10 @@ fn spop_count(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Resul
     ctx.notify(notify::SET, "spop", key);
     if count >= size {
         // The whole set, in the order of a set rebuilt from it (as Redis
-        // replies through SUNION).
-        if let Some(set) = peek(ctx, key) {
-            reply_union(ctx, reply, &[Some(set)]);
+        // replies through SUNION, which looks the key up again).
+        let max = max_intset(ctx);
+        if let Ok(Some(set)) = read_set(ctx, key) {
+            reply_set(reply, &union(&[Some(set)], max));
         }
         delete_emptied(ctx, key);
         return Ok(());
@@ -546,15 +547,11 @@ pub(crate) fn srandmember(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Byte
     Ok(())
 }
 
-/// Looks up every source key (Redis's `lookupKeyRead`, or `lookupKeyWrite`
-/// for the STORE variants) and checks that each is a set or missing.
-fn check_sources(ctx: &mut Ctx<'_>, keys: &[Bytes], write: bool) -> Result {
+/// Looks up every source key (Redis's `lookupKeyRead`, for the STORE
+/// variants too) and checks that each is a set or missing.
+fn check_sources(ctx: &mut Ctx<'_>, keys: &[Bytes]) -> Result {
     for key in keys {
-        if write {
-            write_set(ctx, key)?;
-        } else {
-            read_set(ctx, key)?;
-        }
+        read_set(ctx, key)?;
     }
     Ok(())
 }
@@ -594,7 +591,15 @@ fn intersect<'s>(sets: &[Option<&'s Set>], limit: usize) -> Vec<Elem<'s>> {
 /// SINTER and SMEMBERS (Redis 7.0 runs SMEMBERS as SINTER of one key).
 pub(crate) fn sinter(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     let keys = &args[1..];
-    check_sources(ctx, keys, false)?;
+    check_sources(ctx, keys)?;
+    if let [key] = keys {
+        // SMEMBERS, or SINTER of one key: the set as it iterates.
+        match peek(ctx, key) {
+            Some(set) => reply_set(reply, set),
+            None => reply.set(0),
+        }
+        return Ok(());
+    }
     let sets = sources(ctx, keys);
     let members = intersect(&sets, 0);
     reply.set(members.len());
@@ -632,7 +637,7 @@ pub(crate) fn sintercard(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes
         i += 1;
     }
     let keys = &args[2..2 + numkeys];
-    check_sources(ctx, keys, false)?;
+    check_sources(ctx, keys)?;
     let sets = sources(ctx, keys);
     let n = intersect(&sets, limit).len();
     reply.integer(n as i64);
@@ -663,7 +668,7 @@ fn store_result(
 
 pub(crate) fn sinterstore(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     let (dst, keys) = (&args[1], &args[2..]);
-    check_sources(ctx, keys, true)?;
+    check_sources(ctx, keys)?;
     let max = max_intset(ctx);
     let sets = sources(ctx, keys);
     let mut result = Set::new();
@@ -732,7 +737,7 @@ fn difference(sets: &[Option<&Set>], max: usize) -> Set {
 
 pub(crate) fn sunion(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     let keys = &args[1..];
-    check_sources(ctx, keys, false)?;
+    check_sources(ctx, keys)?;
     let sets = sources(ctx, keys);
     reply_union(ctx, reply, &sets);
     Ok(())
@@ -740,7 +745,7 @@ pub(crate) fn sunion(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
 
 pub(crate) fn sunionstore(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     let (dst, keys) = (&args[1], &args[2..]);
-    check_sources(ctx, keys, true)?;
+    check_sources(ctx, keys)?;
     let result = union(&sources(ctx, keys), max_intset(ctx));
     store_result(ctx, reply, dst, result, "sunionstore");
     Ok(())
@@ -748,7 +753,7 @@ pub(crate) fn sunionstore(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Byte
 
 pub(crate) fn sdiff(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     let keys = &args[1..];
-    check_sources(ctx, keys, false)?;
+    check_sources(ctx, keys)?;
     let result = difference(&sources(ctx, keys), max_intset(ctx));
     reply_set(reply, &result);
     Ok(())
@@ -756,7 +761,7 @@ pub(crate) fn sdiff(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) ->
 
 pub(crate) fn sdiffstore(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     let (dst, keys) = (&args[1], &args[2..]);
-    check_sources(ctx, keys, true)?;
+    check_sources(ctx, keys)?;
     let result = difference(&sources(ctx, keys), max_intset(ctx));
     store_result(ctx, reply, dst, result, "sdiffstore");
     Ok(())
