@@ -167,6 +167,26 @@ pub static COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
+/// xorshift64*, seeded from the store's RNG once per command, so loops that
+/// draw many random members need not look the key up again per draw and
+/// runs stay reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn new(ctx: &mut Ctx<'_>) -> Rng {
+        Rng(ctx.store.next_random() | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
 fn max_intset(ctx: &Ctx<'_>) -> usize {
     ctx.store.config.set_max_intset_entries
 }
@@ -414,15 +434,16 @@ fn spop_count(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Resul
         return Ok(());
     }
     let max = max_intset(ctx);
+    let mut rng = Rng::new(ctx);
+    let Some(set) = peek_mut(ctx, key) else {
+        return Ok(());
+    };
     reply.set(count as usize);
     let remaining = size - count;
     if remaining * SPOP_MOVE_STRATEGY_MUL > count {
         for _ in 0..count {
-            let r = ctx.store.next_random();
-            let Some(set) = peek_mut(ctx, key) else { break };
-            match set.pop_random(r) {
-                Some(e) => reply_elem(reply, e.as_elem()),
-                None => break,
+            if let Some(e) = set.pop_random(rng.next()) {
+                reply_elem(reply, e.as_elem());
             }
         }
     } else {
@@ -430,15 +451,12 @@ fn spop_count(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Resul
         // is left in the old one.
         let mut kept = Set::new();
         for _ in 0..remaining {
-            let r = ctx.store.next_random();
-            let Some(set) = peek_mut(ctx, key) else { break };
-            let Some(e) = set.pop_random(r) else { break };
-            kept.add_elem(e.as_elem(), max);
+            if let Some(e) = set.pop_random(rng.next()) {
+                kept.add_elem(e.as_elem(), max);
+            }
         }
-        if let Some(set) = peek_mut(ctx, key) {
-            let old = std::mem::replace(set, kept);
-            old.iter().for_each(|e| reply_elem(reply, e));
-        }
+        let old = std::mem::replace(set, kept);
+        old.iter().for_each(|e| reply_elem(reply, e));
     }
     ctx.modified(key);
     Ok(())
@@ -490,10 +508,11 @@ pub(crate) fn srandmember(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Byte
     }
     if !uniq || count == 1 {
         // Streamed: a huge negative count never preallocates.
+        let mut rng = Rng::new(ctx);
         reply.array(count as usize);
+        let set = peek(ctx, key);
         for _ in 0..count {
-            let r = ctx.store.next_random();
-            match peek(ctx, key).and_then(|s| s.random(r)) {
+            match set.and_then(|s| s.random(rng.next())) {
                 Some(e) => reply_elem(reply, e),
                 None => reply.null(),
             }
@@ -508,21 +527,16 @@ pub(crate) fn srandmember(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Byte
         return Ok(());
     }
     // count < size from here, so the picks are bounded by the set's size.
-    let mut picked: Vec<Elem<'_>> = Vec::with_capacity(count as usize);
-    let randoms: Vec<u64> = if count * SRANDMEMBER_SUB_STRATEGY_MUL > size {
-        (0..size - count).map(|_| ctx.store.next_random()).collect()
-    } else {
-        Vec::new()
-    };
+    let mut rng = Rng::new(ctx);
     if count * SRANDMEMBER_SUB_STRATEGY_MUL > size {
         // Copy everything, then drop random members down to `count`.
         let Some(set) = peek(ctx, key) else {
             reply.array(0);
             return Ok(());
         };
-        picked.extend(set.iter());
-        for r in randoms {
-            let i = ((u128::from(r) * picked.len() as u128) >> 64) as usize;
+        let mut picked: Vec<Elem<'_>> = set.iter().collect();
+        for _ in 0..size - count {
+            let i = ((u128::from(rng.next()) * picked.len() as u128) >> 64) as usize;
             picked.swap_remove(i);
         }
         reply.array(picked.len());
@@ -530,20 +544,22 @@ pub(crate) fn srandmember(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Byte
         return Ok(());
     }
     // Draw distinct members until there are `count` of them.
-    let mut chosen: Vec<Vec<u8>> = Vec::with_capacity(count as usize);
+    let Some(set) = peek(ctx, key) else {
+        reply.array(0);
+        return Ok(());
+    };
+    let mut chosen: Vec<Elem<'_>> = Vec::with_capacity(count as usize);
     let mut seen = std::collections::HashSet::with_capacity(count as usize);
     while (chosen.len() as u64) < count {
-        let r = ctx.store.next_random();
-        let Some(e) = peek(ctx, key).and_then(|s| s.random(r)) else {
+        let Some(e) = set.random(rng.next()) else {
             break;
         };
-        let bytes = e.to_vec();
-        if seen.insert(bytes.clone()) {
-            chosen.push(bytes);
+        if seen.insert(e) {
+            chosen.push(e);
         }
     }
     reply.array(chosen.len());
-    chosen.iter().for_each(|b| reply.bulk(b));
+    chosen.into_iter().for_each(|e| reply_elem(reply, e));
     Ok(())
 }
 
@@ -815,4 +831,120 @@ pub(crate) fn sscan(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) ->
     reply.array(found.len());
     found.iter().for_each(|e| reply_elem(reply, e.as_elem()));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{execute, lookup_command, Store};
+    use shoal_resp::Protocol;
+
+    fn run(store: &mut Store, line: &str) -> Vec<u8> {
+        let args: Vec<Bytes> = line
+            .split(' ')
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
+        let spec = lookup_command(&args[0]).expect("known command");
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(store, 0, 1_700_000_000_000, 1);
+        if let Err(e) = execute(
+            spec,
+            &mut ctx,
+            &mut Reply::new(&mut out, Protocol::Resp2),
+            &args,
+        ) {
+            out.extend_from_slice(format!("-{e}\r\n").as_bytes());
+        }
+        out
+    }
+
+    /// The events Redis 7.0.15 publishes for the same commands (captured
+    /// with `PSUBSCRIBE __keyevent@0__:*` and `notify-keyspace-events AEn`).
+    #[test]
+    fn keyspace_events_follow_redis() {
+        let mut store = Store::new(1);
+        store.notify_flags = notify::ALL | notify::KEYEVENT | notify::NEW;
+        for line in [
+            "SADD s 1 2",
+            "SADD s 1",
+            "SREM s 1 9",
+            "SREM s 2",
+            "SADD a 1 2",
+            "SMOVE a b 1",
+            "SMOVE a b 2",
+            "SMOVE b b 1",
+            "SMOVE b c 9",
+            "SADD x 1 2 3",
+            "SPOP x",
+            "SPOP x 0",
+            "SPOP x 5",
+            "SADD y 1 2 3",
+            "SINTERSTORE d y missing",
+            "SINTERSTORE d y y",
+            "SUNIONSTORE d y",
+            "SDIFFSTORE d y y",
+            "SDIFFSTORE d y y",
+        ] {
+            run(&mut store, line);
+        }
+        let got: Vec<String> = store
+            .events
+            .iter()
+            .map(|e| format!("{} {}", e.event, String::from_utf8_lossy(&e.key)))
+            .collect();
+        let want = [
+            "new s",
+            "sadd s",
+            "srem s",
+            "srem s",
+            "del s",
+            "new a",
+            "sadd a",
+            "srem a",
+            "new b",
+            "sadd b",
+            "srem a",
+            "del a",
+            "sadd b",
+            "new x",
+            "sadd x",
+            "spop x",
+            "spop x",
+            "del x",
+            "new y",
+            "sadd y",
+            "new d",
+            "sinterstore d",
+            "sunionstore d",
+            "del d",
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn huge_counts_do_not_preallocate_or_panic() {
+        let mut store = Store::new(1);
+        run(&mut store, "SADD s 1 2 3 x");
+        for line in [
+            "SPOP s 9223372036854775807",
+            "SADD s 1 2 3",
+            "SRANDMEMBER s 9223372036854775807",
+            "SINTERCARD 1 s LIMIT 9223372036854775807",
+            "SSCAN s 0 COUNT 9223372036854775807",
+            "SSCAN s 18446744073709551615",
+            "SINTERCARD 9223372036854775807 s",
+        ] {
+            let out = run(&mut store, line);
+            assert!(!out.is_empty(), "{line}");
+        }
+        assert_eq!(run(&mut store, "SCARD s"), b":3\r\n");
+        assert_eq!(
+            run(&mut store, "SRANDMEMBER s -9223372036854775808"),
+            b"-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807\r\n"
+        );
+        // A large negative count streams exactly that many members.
+        let out = run(&mut store, "SRANDMEMBER s -100000");
+        assert!(out.starts_with(b"*100000\r\n"));
+        assert_eq!(out.iter().filter(|&&b| b == b'$').count(), 100_000);
+    }
 }

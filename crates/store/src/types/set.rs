@@ -144,8 +144,10 @@ impl std::fmt::Debug for Set {
     }
 }
 
-/// A member as a set holds it: an integer of an intset, or bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A member as a set holds it: an integer of an intset, or bytes. (One set
+/// yields only one kind, so comparing `Elem`s of one set is comparing
+/// members.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Elem<'a> {
     Int(i64),
     Str(&'a [u8]),
@@ -355,10 +357,12 @@ impl Set {
         }
         let (w, mut vec) = self.take_ints().unwrap_or((2, Vec::new()));
         let vec = if new_w == w {
+            // One realloc, then a memmove, as Redis's intsetAdd.
             vec.reserve_exact(w);
-            let mut tail = vec.split_off(pos * w);
-            put(w, &mut vec, v);
-            vec.append(&mut tail);
+            let old_len = vec.len();
+            vec.resize(old_len + w, 0);
+            vec.copy_within(pos * w..old_len, (pos + 1) * w);
+            vec[pos * w..(pos + 1) * w].copy_from_slice(&encode(w, v)[..w]);
             vec
         } else {
             let mut out = Vec::with_capacity((n + 1) * new_w);
