@@ -241,6 +241,67 @@ fn sscan_visits_every_member_of_a_growing_hashtable() {
     assert!(seen.contains(b"x".as_slice()));
 }
 
+/// Loads `keys` sets of 10 integers below `range`, pipelined, and returns
+/// the server's `used_memory_rss` growth in bytes.
+fn load_small_sets(conn: &mut Conn, keys: usize, range: usize) -> u64 {
+    let rss = |conn: &mut Conn| -> u64 {
+        let Frame::Bulk(info) = conn.command(&[b"INFO", b"memory"]) else {
+            panic!("INFO")
+        };
+        let info = String::from_utf8_lossy(&info).into_owned();
+        info.lines()
+            .find_map(|l| l.strip_prefix("used_memory_rss:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let before = rss(conn);
+    let batch = 1000;
+    for start in (0..keys).step_by(batch) {
+        let mut out = Vec::new();
+        let end = (start + batch).min(keys);
+        for k in start..end {
+            let key = format!("set:{k}");
+            let members: Vec<String> = (0..10)
+                .map(|i| ((k * 7 + i * 13) % range).to_string())
+                .collect();
+            let mut args: Vec<&[u8]> = vec![b"SADD", key.as_bytes()];
+            args.extend(members.iter().map(|m| m.as_bytes()));
+            out.extend_from_slice(&encode(&args));
+        }
+        conn.send(&out);
+        for _ in start..end {
+            conn.read_frame();
+        }
+    }
+    rss(conn).saturating_sub(before)
+}
+
+/// The memory goal, measured: 1,000,000 sets of 10 integers. Prints both
+/// servers' RSS growth (the test binary uses the system allocator, where
+/// the real server uses jemalloc, so compare with care).
+#[test]
+#[ignore = "needs redis-server; slow"]
+fn memory_of_a_million_small_sets() {
+    let keys = 1_000_000;
+    // Below 100 (the default): one byte each, inline in Shoal. Below 1000
+    // (SHOAL_SET_RANGE=1000): two bytes each, one 20-byte allocation. One
+    // range per run: freed memory stays in this process's RSS.
+    let range = std::env::var("SHOAL_SET_RANGE")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(100);
+    let shoal = TestServer::start();
+    let shoal_bytes = load_small_sets(&mut shoal.connect(), keys, range);
+    drop(shoal);
+    let redis = RedisServer::start();
+    let redis_bytes = load_small_sets(&mut redis.connect(), keys, range);
+    eprintln!(
+        "{keys} sets of 10 integers below {range}: redis {} B/key, shoal {} B/key",
+        redis_bytes / keys as u64,
+        shoal_bytes / keys as u64
+    );
+}
+
 const RESP2: &[Case] = &[
     ("SADD s 3 1 2 1", ":3\r\n"),
     ("SADD s -5 100000", ":2\r\n"),

@@ -2,12 +2,14 @@
 //!
 //! - `intset` while every member is a canonical integer (Redis's
 //!   `string2ll`) and there are at most `set-max-intset-entries` of them:
-//!   a sorted array of integers, all stored with the smallest width (2, 4 or
-//!   8 bytes) that holds the widest one, like Redis's intset. Up to 14 bytes
-//!   of it (7 small integers) live inline in the value itself, with no
-//!   allocation at all; beyond that, one allocation of exactly the bytes
-//!   needed, behind a thin pointer (width and count stay in the value), so
-//!   10 small integers cost one 20-byte allocation where Redis spends 28.
+//!   a sorted array of integers, all stored with the smallest width (1, 2,
+//!   4 or 8 bytes) that holds the widest one, like Redis's intset (whose
+//!   smallest width is 2; the width never shows). Up to 14 bytes of it (14
+//!   integers in -128..=127, 7 in i16) live inline in the value itself,
+//!   with no allocation at all; beyond that, one allocation of exactly the
+//!   bytes needed, behind a thin pointer (width and count stay in the
+//!   value), so 10 integers under 32768 cost one 20-byte allocation where
+//!   Redis allocates 28.
 //! - `hashtable` otherwise: a [`Dict`] of members, whose hash order gives
 //!   SSCAN a cursor that survives resizes.
 //!
@@ -37,7 +39,7 @@ impl DictItem for Member {
 }
 
 /// Integers inline: `meta` is the count (low 5 bits) and the width in
-/// bytes (high 3 bits hold 2, 4 or 8 as 1, 2, 3).
+/// bytes (high 3 bits hold 1, 2, 4 or 8 as 0, 1, 2, 3).
 #[derive(Clone, Copy)]
 pub struct Inline {
     meta: u8,
@@ -185,7 +187,9 @@ impl Owned {
 }
 
 fn width_for(v: i64) -> usize {
-    if i64::from(v as i16) == v {
+    if i64::from(v as i8) == v {
+        1
+    } else if i64::from(v as i16) == v {
         2
     } else if i64::from(v as i32) == v {
         4
@@ -197,6 +201,7 @@ fn width_for(v: i64) -> usize {
 fn get(width: usize, bytes: &[u8], i: usize) -> i64 {
     let b = &bytes[i * width..];
     match width {
+        1 => i64::from(b[0] as i8),
         2 => i64::from(i16::from_ne_bytes([b[0], b[1]])),
         4 => i64::from(i32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
         _ => i64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
@@ -207,6 +212,7 @@ fn get(width: usize, bytes: &[u8], i: usize) -> i64 {
 fn encode(width: usize, v: i64) -> [u8; 8] {
     let mut buf = [0u8; 8];
     match width {
+        1 => buf[0] = v as i8 as u8,
         2 => buf[..2].copy_from_slice(&(v as i16).to_ne_bytes()),
         4 => buf[..4].copy_from_slice(&(v as i32).to_ne_bytes()),
         _ => buf = v.to_ne_bytes(),
@@ -247,7 +253,7 @@ fn as_int(member: &[u8]) -> Option<i64> {
 impl Set {
     /// An empty set, `intset`-encoded (as a STORE command's result starts).
     pub fn new() -> Set {
-        Set(Repr::Inline(Inline::from_bytes(2, &[])))
+        Set(Repr::Inline(Inline::from_bytes(1, &[])))
     }
 
     /// The name OBJECT ENCODING reports.
@@ -355,7 +361,7 @@ impl Set {
                 return true;
             }
         }
-        let (w, mut vec) = self.take_ints().unwrap_or((2, Vec::new()));
+        let (w, mut vec) = self.take_ints().unwrap_or((1, Vec::new()));
         let vec = if new_w == w {
             // One realloc, then a memmove, as Redis's intsetAdd.
             vec.reserve_exact(w);
@@ -385,7 +391,7 @@ impl Set {
     /// Takes an intset's integers out as bytes (leaving an empty intset);
     /// `None` for a hashtable.
     fn take_ints(&mut self) -> Option<(usize, Vec<u8>)> {
-        match std::mem::replace(&mut self.0, Repr::Inline(Inline::from_bytes(2, &[]))) {
+        match std::mem::replace(&mut self.0, Repr::Inline(Inline::from_bytes(1, &[]))) {
             Repr::Inline(i) => Some((i.width(), i.bytes().to_vec())),
             Repr::Heap { width, len, ptr } => {
                 Some((usize::from(width), heap_box(width, len, ptr).into_vec()))
@@ -497,7 +503,7 @@ impl Set {
         match &self.0 {
             Repr::Hash(d) => Iter::Hash(d.iter()),
             _ => {
-                let (w, bytes) = self.ints().unwrap_or((2, &[]));
+                let (w, bytes) = self.ints().unwrap_or((1, &[]));
                 Iter::Ints {
                     width: w,
                     bytes,
@@ -579,20 +585,27 @@ mod tests {
     #[test]
     fn small_integer_sets_are_inline_and_sorted() {
         let mut s = Set::new();
-        for (i, v) in [5, -3, 10, 0, 7, 1, 2, 3, 4, 6].into_iter().enumerate() {
+        for v in [5, -3, 10, 0, 7, 1, 2, 3, 4, 6] {
             assert!(s.add(v.to_string().as_bytes(), 512));
             assert!(!s.add(v.to_string().as_bytes(), 512));
+            // Ten 1-byte integers: inline, no allocation.
+            assert!(matches!(s.0, Repr::Inline(_)));
+        }
+        let mut wide = Set::new();
+        for (i, v) in [500, -3, 10, 0, 7, 1, 2, 3, 4, 6].into_iter().enumerate() {
+            assert!(wide.add(v.to_string().as_bytes(), 512));
             // Seven 2-byte integers inline, then one 20-byte allocation.
-            assert_eq!(matches!(s.0, Repr::Inline(_)), i < 7);
+            assert_eq!(matches!(wide.0, Repr::Inline(_)), i < 7);
         }
         assert!(matches!(
-            s.0,
+            wide.0,
             Repr::Heap {
                 width: 2,
                 len: 10,
                 ..
             }
         ));
+        assert_eq!(wide.iter().last(), Some(Elem::Int(500)));
         let copy = s.clone();
         assert_eq!(s.encoding_name(), "intset");
         let got: Vec<Elem<'_>> = s.iter().collect();
