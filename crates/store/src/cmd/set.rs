@@ -375,12 +375,8 @@ pub(crate) fn spop(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> 
         return Err(Error::Syntax);
     }
     let key = &args[1];
-    if write_set(ctx, key)?.is_none() {
-        reply.null();
-        return Ok(());
-    }
     let r = ctx.store.next_random();
-    let Some(set) = peek_mut(ctx, key) else {
+    let Some(set) = write_set(ctx, key)? else {
         reply.null();
         return Ok(());
     };
@@ -440,7 +436,7 @@ fn spop_count(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Resul
     };
     reply.set(count as usize);
     let remaining = size - count;
-    if remaining * SPOP_MOVE_STRATEGY_MUL > count {
+    if remaining.saturating_mul(SPOP_MOVE_STRATEGY_MUL) > count {
         for _ in 0..count {
             if let Some(e) = set.pop_random(rng.next()) {
                 reply_elem(reply, e.as_elem());
@@ -485,12 +481,8 @@ pub(crate) fn srandmember(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Byte
     }
     let key = &args[1];
     if args.len() == 2 {
-        if read_set(ctx, key)?.is_none() {
-            reply.null();
-            return Ok(());
-        }
         let r = ctx.store.next_random();
-        match peek(ctx, key).and_then(|s| s.random(r)) {
+        match read_set(ctx, key)?.and_then(|s| s.random(r)) {
             Some(e) => reply_elem(reply, e),
             None => reply.null(),
         }
@@ -528,7 +520,7 @@ pub(crate) fn srandmember(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Byte
     }
     // count < size from here, so the picks are bounded by the set's size.
     let mut rng = Rng::new(ctx);
-    if count * SRANDMEMBER_SUB_STRATEGY_MUL > size {
+    if count.saturating_mul(SRANDMEMBER_SUB_STRATEGY_MUL) > size {
         // Copy everything, then drop random members down to `count`.
         let Some(set) = peek(ctx, key) else {
             reply.array(0);
