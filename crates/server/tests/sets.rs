@@ -283,9 +283,10 @@ fn load_small_sets(conn: &mut Conn, keys: usize, range: usize) -> u64 {
 #[ignore = "needs redis-server; slow"]
 fn memory_of_a_million_small_sets() {
     let keys = 1_000_000;
-    // Below 100 (the default): one byte each, inline in Shoal. Below 1000
-    // (SHOAL_SET_RANGE=1000): two bytes each, one 20-byte allocation. One
-    // range per run: freed memory stays in this process's RSS.
+    // Below 100 (the default) or 1000 (SHOAL_SET_RANGE=1000): packed
+    // inline in Shoal, no allocation. Below 30000: two bytes each, one
+    // 20-byte allocation. One range per run: freed memory stays in this
+    // process's RSS.
     let range = std::env::var("SHOAL_SET_RANGE")
         .ok()
         .and_then(|r| r.parse().ok())

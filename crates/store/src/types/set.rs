@@ -2,14 +2,14 @@
 //!
 //! - `intset` while every member is a canonical integer (Redis's
 //!   `string2ll`) and there are at most `set-max-intset-entries` of them:
-//!   a sorted array of integers, all stored with the smallest width (1, 2,
-//!   4 or 8 bytes) that holds the widest one, like Redis's intset (whose
-//!   smallest width is 2; the width never shows). Up to 14 bytes of it (14
-//!   integers in -128..=127, 7 in i16) live inline in the value itself,
-//!   with no allocation at all; beyond that, one allocation of exactly the
-//!   bytes needed, behind a thin pointer (width and count stay in the
-//!   value), so 10 integers under 32768 cost one 20-byte allocation where
-//!   Redis allocates 28.
+//!   a sorted array of integers. Up to 14 of them live inline in the value
+//!   itself, with no allocation, packed as fields of one bit width (8, 11,
+//!   16, 22, 32, 56 or 64 bits: 14 integers in -128..=127, 10 in
+//!   -1024..=1023, 7 in i16, …). Beyond that, one allocation of exactly the
+//!   bytes needed, all integers of the smallest byte width (1, 2, 4 or 8)
+//!   that holds the widest, like Redis's intset, behind a thin pointer
+//!   (width and count stay in the value): 10 integers under 32768 cost one
+//!   20-byte allocation where Redis allocates 28. The widths never show.
 //! - `hashtable` otherwise: a [`Dict`] of members, whose hash order gives
 //!   SSCAN a cursor that survives resizes.
 //!
@@ -28,6 +28,9 @@ use crate::dict::{Dict, DictItem};
 /// Bytes of integers held inline.
 const INLINE_BYTES: usize = 14;
 
+/// Most integers held inline (8-bit ones).
+const INLINE_MAX: usize = 14;
+
 /// A member of a hashtable-encoded set.
 #[derive(Debug, Clone)]
 pub struct Member(pub Box<[u8]>);
@@ -38,8 +41,13 @@ impl DictItem for Member {
     }
 }
 
-/// Integers inline: `meta` is the count (low 5 bits) and the width in
-/// bytes (high 3 bits hold 1, 2, 4 or 8 as 0, 1, 2, 3).
+/// Bit widths of the inline form, smallest first, and how many integers
+/// of each fit in its 112 bits: 14 of 8 bits, 10 of 11 bits, 7 of 16, …
+const INLINE_BITS: [u32; 7] = [8, 11, 16, 22, 32, 56, 64];
+
+/// Up to 14 integers packed inline, sorted, each a two's-complement field
+/// of the same bit width: `meta` holds the count (low 4 bits) and the
+/// width's index in [`INLINE_BITS`] (high 4 bits).
 #[derive(Clone, Copy)]
 pub struct Inline {
     meta: u8,
@@ -47,25 +55,125 @@ pub struct Inline {
 }
 
 impl Inline {
-    fn width(&self) -> usize {
-        1 << (self.meta >> 5)
-    }
+    const EMPTY: Inline = Inline {
+        meta: 0,
+        data: [0; INLINE_BYTES],
+    };
 
     fn len(&self) -> usize {
-        usize::from(self.meta & 31)
+        usize::from(self.meta & 15)
     }
 
-    fn bytes(&self) -> &[u8] {
-        &self.data[..self.len() * self.width()]
-    }
-
-    fn from_bytes(width: usize, bytes: &[u8]) -> Inline {
-        let mut data = [0u8; INLINE_BYTES];
-        data[..bytes.len()].copy_from_slice(bytes);
-        Inline {
-            meta: ((width.trailing_zeros() as u8) << 5) | (bytes.len() / width) as u8,
-            data,
+    fn view(&self) -> View<'static> {
+        let mut word = [0u8; 16];
+        word[..INLINE_BYTES].copy_from_slice(&self.data);
+        View::Packed {
+            bits: INLINE_BITS[usize::from(self.meta >> 4)],
+            len: self.len(),
+            word: u128::from_le_bytes(word),
         }
+    }
+
+    /// Packs sorted `values` with the narrowest width that holds them all,
+    /// if they fit.
+    fn pack(values: &[i64]) -> Option<Inline> {
+        let (lo, hi) = match (values.first(), values.last()) {
+            (Some(&lo), Some(&hi)) => (lo, hi),
+            _ => return Some(Inline::EMPTY),
+        };
+        let code = INLINE_BITS.iter().position(|&bits| {
+            let fits = |v: i64| bits == 64 || (v >> (bits - 1) == 0 || v >> (bits - 1) == -1);
+            values.len() * bits as usize <= INLINE_BYTES * 8 && fits(lo) && fits(hi)
+        })?;
+        let bits = INLINE_BITS[code];
+        let mask = if bits == 64 {
+            u64::MAX
+        } else {
+            (1u64 << bits) - 1
+        };
+        let mut word = 0u128;
+        for (i, &v) in values.iter().enumerate() {
+            word |= u128::from(v as u64 & mask) << (i as u32 * bits);
+        }
+        let mut data = [0u8; INLINE_BYTES];
+        data.copy_from_slice(&word.to_le_bytes()[..INLINE_BYTES]);
+        Some(Inline {
+            meta: ((code as u8) << 4) | values.len() as u8,
+            data,
+        })
+    }
+}
+
+/// A read-only view of an intset: packed inline, or `len` integers of one
+/// byte width on the heap.
+#[derive(Clone, Copy)]
+enum View<'a> {
+    Packed { bits: u32, len: usize, word: u128 },
+    Bytes { width: usize, bytes: &'a [u8] },
+}
+
+impl View<'_> {
+    fn len(&self) -> usize {
+        match self {
+            View::Packed { len, .. } => *len,
+            View::Bytes { width, bytes } => bytes.len() / width,
+        }
+    }
+
+    fn get(&self, i: usize) -> i64 {
+        match *self {
+            View::Packed { bits, word, .. } => {
+                let raw = (word >> (i as u32 * bits)) as u64;
+                // Sign-extend the field.
+                ((raw << (64 - bits)) as i64) >> (64 - bits)
+            }
+            View::Bytes { width, bytes } => get(width, bytes, i),
+        }
+    }
+
+    /// Binary search: the index of `v`, or where it would go.
+    fn search(&self, v: i64) -> Result<usize, usize> {
+        if let View::Bytes { width, bytes } = *self {
+            return search(width, bytes, v);
+        }
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.get(mid).cmp(&v) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(lo)
+    }
+
+    /// Every integer, decoded, when there are at most `N` of them.
+    fn to_array<const N: usize>(self) -> Option<([i64; N], usize)> {
+        let n = self.len();
+        if n > N {
+            return None;
+        }
+        let mut out = [0i64; N];
+        for (i, slot) in out.iter_mut().enumerate().take(n) {
+            *slot = self.get(i);
+        }
+        Some((out, n))
+    }
+
+    /// The integers as bytes of the smallest common byte width.
+    fn to_bytes(self) -> (usize, Vec<u8>) {
+        let n = self.len();
+        let w = if n == 0 {
+            1
+        } else {
+            width_for(self.get(0)).max(width_for(self.get(n - 1)))
+        };
+        let mut out = Vec::with_capacity(n * w);
+        for i in 0..n {
+            put(w, &mut out, self.get(i));
+        }
+        (w, out)
     }
 }
 
@@ -91,10 +199,17 @@ unsafe impl Send for Set {}
 // SAFETY: as above; `&Set` only ever reads through the pointer.
 unsafe impl Sync for Set {}
 
-/// Turns an intset's bytes into its heap (or inline) representation.
+/// Turns an intset's bytes (sorted integers of `width` bytes) into its
+/// representation: packed inline when they fit, else on the heap.
 fn ints_repr(width: usize, bytes: Vec<u8>) -> Repr {
-    if bytes.len() <= INLINE_BYTES {
-        return Repr::Inline(Inline::from_bytes(width, &bytes));
+    let view = View::Bytes {
+        width,
+        bytes: &bytes,
+    };
+    if let Some((values, n)) = view.to_array::<INLINE_MAX>() {
+        if let Some(inline) = Inline::pack(&values[..n]) {
+            return Repr::Inline(inline);
+        }
     }
     let len = (bytes.len() / width) as u32;
     let raw = Box::into_raw(bytes.into_boxed_slice());
@@ -125,10 +240,12 @@ impl Clone for Set {
     fn clone(&self) -> Set {
         match &self.0 {
             Repr::Inline(i) => Set(Repr::Inline(*i)),
-            Repr::Heap { width, .. } => {
-                let bytes = self.ints().map_or(&[][..], |(_, b)| b);
-                Set(ints_repr(usize::from(*width), bytes.to_vec()))
-            }
+            Repr::Heap { width, .. } => match self.view() {
+                Some(View::Bytes { bytes, .. }) => {
+                    Set(ints_repr(usize::from(*width), bytes.to_vec()))
+                }
+                _ => Set::new(),
+            },
             Repr::Hash(d) => Set(Repr::Hash(d.clone())),
         }
     }
@@ -253,7 +370,7 @@ fn as_int(member: &[u8]) -> Option<i64> {
 impl Set {
     /// An empty set, `intset`-encoded (as a STORE command's result starts).
     pub fn new() -> Set {
-        Set(Repr::Inline(Inline::from_bytes(1, &[])))
+        Set(Repr::Inline(Inline::EMPTY))
     }
 
     /// The name OBJECT ENCODING reports.
@@ -280,16 +397,19 @@ impl Set {
         self.len() == 0
     }
 
-    /// The intset's width and bytes; `None` for a hashtable.
-    fn ints(&self) -> Option<(usize, &[u8])> {
+    /// The intset's integers; `None` for a hashtable.
+    fn view(&self) -> Option<View<'_>> {
         match &self.0 {
-            Repr::Inline(i) => Some((i.width(), i.bytes())),
+            Repr::Inline(i) => Some(i.view()),
             Repr::Heap { width, len, ptr } => {
                 let n = *len as usize * usize::from(*width);
                 // SAFETY: `ptr` points to `n` initialized bytes owned by
                 // this set (see `ints_repr`), borrowed for `&self`.
                 let bytes = unsafe { std::slice::from_raw_parts(ptr.as_ptr(), n) };
-                Some((usize::from(*width), bytes))
+                Some(View::Bytes {
+                    width: usize::from(*width),
+                    bytes,
+                })
             }
             Repr::Hash(_) => None,
         }
@@ -303,8 +423,8 @@ impl Set {
     }
 
     fn contains_int(&self, v: i64) -> bool {
-        match self.ints() {
-            Some((w, b)) => search(w, b, v).is_ok(),
+        match self.view() {
+            Some(view) => view.search(v).is_ok(),
             None => Elem::Int(v).with_bytes(|s| self.contains(s)),
         }
     }
@@ -340,28 +460,30 @@ impl Set {
     }
 
     fn add_int(&mut self, v: i64, max_intset: usize) -> bool {
-        let Some((w, bytes)) = self.ints() else {
+        let Some(view) = self.view() else {
             return Elem::Int(v).with_bytes(|s| self.add(s, max_intset));
         };
-        let pos = match search(w, bytes, v) {
+        let pos = match view.search(v) {
             Ok(_) => return false,
             Err(pos) => pos,
         };
-        let n = bytes.len() / w;
-        let new_w = w.max(width_for(v));
-        if let Repr::Inline(i) = &mut self.0 {
-            if new_w == w && (n + 1) * w <= INLINE_BYTES {
-                // In place: shift the tail right by one integer.
-                i.data.copy_within(pos * w..n * w, (pos + 1) * w);
-                i.data[pos * w..(pos + 1) * w].copy_from_slice(&encode(w, v)[..w]);
-                i.meta += 1;
-                if n + 1 > max_intset {
-                    self.convert(0);
+        let n = view.len();
+        if n < INLINE_MAX {
+            if let Some((mut values, _)) = view.to_array::<INLINE_MAX>() {
+                values.copy_within(pos..n, pos + 1);
+                values[pos] = v;
+                if let Some(inline) = Inline::pack(&values[..=n]) {
+                    self.take_ints();
+                    self.0 = Repr::Inline(inline);
+                    if n + 1 > max_intset {
+                        self.convert(0);
+                    }
+                    return true;
                 }
-                return true;
             }
         }
         let (w, mut vec) = self.take_ints().unwrap_or((1, Vec::new()));
+        let new_w = w.max(width_for(v));
         let vec = if new_w == w {
             // One realloc, then a memmove, as Redis's intsetAdd.
             vec.reserve_exact(w);
@@ -391,8 +513,8 @@ impl Set {
     /// Takes an intset's integers out as bytes (leaving an empty intset);
     /// `None` for a hashtable.
     fn take_ints(&mut self) -> Option<(usize, Vec<u8>)> {
-        match std::mem::replace(&mut self.0, Repr::Inline(Inline::from_bytes(1, &[]))) {
-            Repr::Inline(i) => Some((i.width(), i.bytes().to_vec())),
+        match std::mem::replace(&mut self.0, Repr::Inline(Inline::EMPTY)) {
+            Repr::Inline(i) => Some(i.view().to_bytes()),
             Repr::Heap { width, len, ptr } => {
                 Some((usize::from(width), heap_box(width, len, ptr).into_vec()))
             }
@@ -435,23 +557,24 @@ impl Set {
     }
 
     fn remove_int(&mut self, v: i64) -> bool {
-        let Some((w, bytes)) = self.ints() else {
+        let Some(Ok(pos)) = self.view().map(|view| view.search(v)) else {
             return false;
         };
-        let Ok(pos) = search(w, bytes, v) else {
-            return false;
-        };
-        self.remove_at(w, pos);
+        self.remove_at(pos);
         true
     }
 
-    /// Removes the `pos`th integer of an intset of width `w`.
-    fn remove_at(&mut self, w: usize, pos: usize) {
+    /// Removes the `pos`th integer of an intset.
+    fn remove_at(&mut self, pos: usize) {
         match &mut self.0 {
             Repr::Inline(i) => {
-                let len = i.len();
-                i.data.copy_within((pos + 1) * w..len * w, pos * w);
-                i.meta -= 1;
+                if let Some((mut values, n)) = i.view().to_array::<INLINE_MAX>() {
+                    values.copy_within(pos + 1..n, pos);
+                    // Fewer integers with no wider range: always fits.
+                    if let Some(inline) = Inline::pack(&values[..n - 1]) {
+                        *i = inline;
+                    }
+                }
             }
             Repr::Heap { .. } => {
                 if let Some((w, mut vec)) = self.take_ints() {
@@ -468,9 +591,9 @@ impl Set {
         match &self.0 {
             Repr::Hash(d) => d.random(r).map(|m| Elem::Str(&m.0)),
             _ => {
-                let (w, bytes) = self.ints()?;
-                let n = bytes.len() / w;
-                (n > 0).then(|| Elem::Int(get(w, bytes, pick(r, n))))
+                let view = self.view()?;
+                let n = view.len();
+                (n > 0).then(|| Elem::Int(view.get(pick(r, n))))
             }
         }
     }
@@ -484,14 +607,14 @@ impl Set {
                 Some(Owned::Str(key))
             }
             _ => {
-                let (w, bytes) = self.ints()?;
-                let n = bytes.len() / w;
+                let view = self.view()?;
+                let n = view.len();
                 if n == 0 {
                     return None;
                 }
                 let pos = pick(r, n);
-                let v = get(w, bytes, pos);
-                self.remove_at(w, pos);
+                let v = view.get(pos);
+                self.remove_at(pos);
                 Some(Owned::Int(v))
             }
         }
@@ -501,15 +624,15 @@ impl Set {
     /// hashtable.
     pub fn iter(&self) -> Iter<'_> {
         match &self.0 {
-            Repr::Hash(d) => Iter::Hash(d.iter()),
-            _ => {
-                let (w, bytes) = self.ints().unwrap_or((1, &[]));
-                Iter::Ints {
-                    width: w,
-                    bytes,
-                    next: 0,
-                }
-            }
+            Repr::Hash(d) => Iter(IterRepr::Hash(d.iter())),
+            _ => Iter(IterRepr::Ints {
+                view: self.view().unwrap_or(View::Packed {
+                    bits: 8,
+                    len: 0,
+                    word: 0,
+                }),
+                next: 0,
+            }),
         }
     }
 
@@ -542,12 +665,10 @@ fn add_to_dict(d: &mut Dict<Member>, member: &[u8]) -> bool {
 }
 
 /// Iterator over a set's members; see [`Set::iter`].
-pub enum Iter<'a> {
-    Ints {
-        width: usize,
-        bytes: &'a [u8],
-        next: usize,
-    },
+pub struct Iter<'a>(IterRepr<'a>);
+
+enum IterRepr<'a> {
+    Ints { view: View<'a>, next: usize },
     Hash(crate::dict::Iter<'a, Member>),
 }
 
@@ -555,16 +676,16 @@ impl<'a> Iterator for Iter<'a> {
     type Item = Elem<'a>;
 
     fn next(&mut self) -> Option<Elem<'a>> {
-        match self {
-            Iter::Ints { width, bytes, next } => {
-                if *next * *width >= bytes.len() {
+        match &mut self.0 {
+            IterRepr::Ints { view, next } => {
+                if *next >= view.len() {
                     return None;
                 }
-                let v = get(*width, bytes, *next);
+                let v = view.get(*next);
                 *next += 1;
                 Some(Elem::Int(v))
             }
-            Iter::Hash(it) => it.next().map(|m| Elem::Str(&m.0)),
+            IterRepr::Hash(it) => it.next().map(|m| Elem::Str(&m.0)),
         }
     }
 }
@@ -591,12 +712,17 @@ mod tests {
             // Ten 1-byte integers: inline, no allocation.
             assert!(matches!(s.0, Repr::Inline(_)));
         }
+        // Ten integers within 11 bits (-1024..=1023) also stay inline.
         let mut wide = Set::new();
-        for (i, v) in [500, -3, 10, 0, 7, 1, 2, 3, 4, 6].into_iter().enumerate() {
+        for v in [500, -3, 10, 0, 7, 1, 2, 3, 4, -1024] {
             assert!(wide.add(v.to_string().as_bytes(), 512));
-            // Seven 2-byte integers inline, then one 20-byte allocation.
-            assert_eq!(matches!(wide.0, Repr::Inline(_)), i < 7);
+            assert!(matches!(wide.0, Repr::Inline(_)));
         }
+        assert_eq!(wide.iter().next(), Some(Elem::Int(-1024)));
+        assert_eq!(wide.iter().last(), Some(Elem::Int(500)));
+        // Ten 2-byte integers: one 20-byte allocation.
+        assert!(wide.add(b"1024", 512));
+        assert!(wide.remove(b"-1024"));
         assert!(matches!(
             wide.0,
             Repr::Heap {
@@ -605,7 +731,25 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(wide.iter().last(), Some(Elem::Int(500)));
+        // Back under the inline limits, it moves back inline.
+        assert!(wide.remove(b"1024"));
+        assert!(matches!(wide.0, Repr::Inline(_)));
+        assert_eq!(wide.len(), 9);
+        // Fourteen 8-bit integers fit; the fifteenth moves to the heap.
+        let mut many = Set::new();
+        for v in 0..14 {
+            many.add(v.to_string().as_bytes(), 512);
+        }
+        assert!(matches!(many.0, Repr::Inline(_)));
+        many.add(b"-128", 512);
+        assert!(matches!(
+            many.0,
+            Repr::Heap {
+                width: 1,
+                len: 15,
+                ..
+            }
+        ));
         let copy = s.clone();
         assert_eq!(s.encoding_name(), "intset");
         let got: Vec<Elem<'_>> = s.iter().collect();
@@ -624,6 +768,7 @@ mod tests {
                 ..
             }
         ));
+        assert_eq!(copy.encoding_name(), "intset");
         assert!(s.contains(b"100000") && s.contains(b"-3"));
         assert!(!s.contains(b"-03") && !s.contains(b"x"));
         assert!(s.add(i64::MIN.to_string().as_bytes(), 512));
@@ -676,9 +821,13 @@ mod tests {
         prop_oneof![
             6 => (-40i64..40).prop_map(|v| v.to_string().into_bytes()),
             2 => any::<i64>().prop_map(|v| v.to_string().into_bytes()),
-            2 => prop::sample::select(vec![
-                40_000i64, -40_000, 3_000_000_000, -3_000_000_000, i64::MAX, i64::MIN, 32767, -32768, 32768, -32769
-            ]).prop_map(|v| v.to_string().into_bytes()),
+            3 => prop::sample::select(vec![
+                40_000i64, -40_000, 3_000_000_000, -3_000_000_000, i64::MAX, i64::MIN, 32767,
+                -32768, 32768, -32769, 127, -128, 128, -129, 1023, -1024, 1024, -1025,
+                (1 << 21) - 1, -(1 << 21), 1 << 21, (1 << 55) - 1, -(1 << 55), 1 << 55,
+                i64::from(i32::MAX), i64::from(i32::MIN),
+            ])
+            .prop_map(|v| v.to_string().into_bytes()),
             1 => prop::sample::select(vec!["a", "", "-0", "01", "+1", " 1", "x"]).prop_map(|s| s.as_bytes().to_vec()),
         ]
     }
@@ -701,7 +850,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(300))]
+        #![proptest_config(ProptestConfig::with_cases(1000))]
         #[test]
         fn matches_a_model(ops in prop::collection::vec(op(), 0..200), max in 0usize..24) {
             let mut set = Set::new();
