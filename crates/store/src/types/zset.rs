@@ -116,6 +116,8 @@ fn lp_prev(buf: &[u8], off: usize) -> usize {
 }
 
 fn lp_insert_at(buf: &mut Vec<u8>, off: usize, member: &[u8], score: f64) {
+    // A listpack holds a score as text, where -0 reads back as 0.
+    let score = if score == 0.0 { 0.0 } else { score };
     let n = member.len() + 16;
     let old = buf.len();
     buf.resize(old + n, 0);
@@ -745,7 +747,7 @@ impl ZSet {
     /// ZSCAN over the big form: visits up to `count` slab slots from
     /// `cursor`, calling `f` for each live member; returns the next cursor
     /// (0 when done). A listpack returns everything at once.
-    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], f64)) -> u64 {
+    pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(&'a [u8], f64)) -> u64 {
         match self {
             ZSet::Listpack(_) => {
                 let mut cur = self.seek(0);
