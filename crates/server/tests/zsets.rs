@@ -1,0 +1,490 @@
+//! Sorted sets over the wire: byte-exact RESP2 and RESP3 replies of every
+//! command, including errors and WRONGTYPE, encoding conversions and big
+//! sets. The expected bytes are Redis 7.0's own: `tables_match_redis`
+//! (ignored, needs `redis-server`) runs the same tables against it.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::{Conn, RedisServer, TestServer};
+use shoal_resp::Frame;
+
+/// A request (inline) and the exact reply, both without the final CRLF.
+type Case = (&'static str, &'static str);
+
+/// Sends every case on one connection; after each request outside MULTI
+/// a PING, so extra or missing bytes show as a mismatch.
+fn check_table(addr: SocketAddr, resp3: bool, table: &[Case]) {
+    let mut conn = Conn::connect(addr);
+    if resp3 {
+        let hello = conn.command(&[b"HELLO", b"3"]);
+        assert!(matches!(hello, Frame::Map(_)), "HELLO 3 replied {hello:?}");
+    }
+    let mut in_multi = false;
+    for (i, (input, expected)) in table.iter().enumerate() {
+        let name = input.split(' ').next().unwrap_or("").to_ascii_uppercase();
+        let opens_multi = name == "MULTI";
+        let sentinel = !in_multi && !opens_multi;
+        let mut request = format!("{input}\r\n").into_bytes();
+        let mut want = format!("{expected}\r\n");
+        if sentinel {
+            request.extend_from_slice(b"PING\r\n");
+            want.push_str("+PONG\r\n");
+        }
+        conn.send(&request);
+        let got = conn.read_exact_or_eof(want.len());
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            want,
+            "case {i} (resp3={resp3}): request {input:?}"
+        );
+        if opens_multi {
+            in_multi = true;
+        } else if name == "EXEC" {
+            in_multi = false;
+        }
+    }
+}
+
+fn table_resp2() -> Vec<Case> {
+    vec![
+        ("FLUSHALL", "+OK"),
+        ("ZADD z 1 a 2 b 3 c", ":3"),
+        ("ZADD z NX XX 1 a", "-ERR XX and NX options at the same time are not compatible"),
+        ("ZADD z GT LT 1 a", "-ERR GT, LT, and/or NX options at the same time are not compatible"),
+        ("ZADD z NX GT 1 a", "-ERR GT, LT, and/or NX options at the same time are not compatible"),
+        ("ZADD z INCR 1 a 2 b", "-ERR INCR option supports a single increment-element pair"),
+        ("ZADD z 1", "-ERR wrong number of arguments for 'zadd' command"),
+        ("ZADD z x a", "-ERR value is not a valid float"),
+        ("ZADD z nan a", "-ERR value is not a valid float"),
+        ("ZADD z INCR 2.5 a", "$3\r\n3.5"),
+        ("ZADD z XX INCR 1 nosuch", "$-1"),
+        ("ZADD z NX INCR 1 a", "$-1"),
+        ("ZADD z CH GT 0 a 10 b 5 d", ":2"),
+        ("ZADD z CH XX 7 d 9 nosuch", ":1"),
+        ("ZINCRBY z 1 c", "$1\r\n4"),
+        ("ZINCRBY z nx c", "-ERR syntax error"),
+        ("ZINCRBY z inf c", "$3\r\ninf"),
+        ("ZINCRBY z -inf c", "-ERR resulting score is not a number (NaN)"),
+        ("ZINCRBY z -inf c2", "$4\r\n-inf"),
+        ("ZSCORE z a", "$3\r\n3.5"),
+        ("ZSCORE z nosuch", "$-1"),
+        ("ZSCORE nokey a", "$-1"),
+        ("ZMSCORE z a nosuch b", "*3\r\n$3\r\n3.5\r\n$-1\r\n$2\r\n10"),
+        ("ZMSCORE nokey a", "*1\r\n$-1"),
+        ("ZCARD z", ":5"),
+        ("ZCARD nokey", ":0"),
+        ("ZRANK z b", ":3"),
+        ("ZREVRANK z b", ":1"),
+        ("ZRANK z nosuch", "$-1"),
+        ("ZRANK nokey a", "$-1"),
+        ("ZRANGE z 0 -1 WITHSCORES", "*10\r\n$2\r\nc2\r\n$4\r\n-inf\r\n$1\r\na\r\n$3\r\n3.5\r\n$1\r\nd\r\n$1\r\n7\r\n$1\r\nb\r\n$2\r\n10\r\n$1\r\nc\r\n$3\r\ninf"),
+        ("ZRANGE z 0 -1 REV", "*5\r\n$1\r\nc\r\n$1\r\nb\r\n$1\r\nd\r\n$1\r\na\r\n$2\r\nc2"),
+        ("ZRANGE z -2 100", "*2\r\n$1\r\nb\r\n$1\r\nc"),
+        ("ZRANGE z 5 1", "*0"),
+        ("ZRANGE z (1 +inf BYSCORE LIMIT 0 2 WITHSCORES", "*4\r\n$1\r\na\r\n$3\r\n3.5\r\n$1\r\nd\r\n$1\r\n7"),
+        ("ZRANGE z +inf (1 BYSCORE REV LIMIT 1 5", "*3\r\n$1\r\nb\r\n$1\r\nd\r\n$1\r\na"),
+        ("ZRANGE z 0 -1 LIMIT 0 1", "-ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"),
+        ("ZRANGE z - + BYLEX WITHSCORES", "-ERR syntax error, WITHSCORES not supported in combination with BYLEX"),
+        ("ZRANGE z 0 -1 FOO", "-ERR syntax error"),
+        ("ZRANGE z 0 x", "-ERR value is not an integer or out of range"),
+        ("ZRANGE nokey 0 -1", "*0"),
+        ("ZREVRANGE z 0 0 WITHSCORES", "*2\r\n$1\r\nc\r\n$3\r\ninf"),
+        ("ZREVRANGE z 0 -1 REV", "-ERR syntax error"),
+        ("ZRANGEBYSCORE z -inf +inf WITHSCORES", "*10\r\n$2\r\nc2\r\n$4\r\n-inf\r\n$1\r\na\r\n$3\r\n3.5\r\n$1\r\nd\r\n$1\r\n7\r\n$1\r\nb\r\n$2\r\n10\r\n$1\r\nc\r\n$3\r\ninf"),
+        ("ZRANGEBYSCORE z -inf +inf LIMIT -1 2", "*0"),
+        ("ZREVRANGEBYSCORE z +inf -inf LIMIT 1 1", "*1\r\n$1\r\nb"),
+        ("ZRANGEBYSCORE z x 1", "-ERR min or max is not a float"),
+        ("ZRANGEBYSCORE z (nan 1", "-ERR min or max is not a float"),
+        ("ZCOUNT z -inf +inf", ":5"),
+        ("ZCOUNT z (2.5 3", ":0"),
+        ("ZCOUNT z 3 2", ":0"),
+        ("ZCOUNT nokey 0 1", ":0"),
+        ("ZADD l 0 a 0 b 0 c 0 d", ":4"),
+        ("ZRANGEBYLEX l [b (d", "*2\r\n$1\r\nb\r\n$1\r\nc"),
+        ("ZRANGEBYLEX l - + LIMIT 1 2", "*2\r\n$1\r\nb\r\n$1\r\nc"),
+        ("ZREVRANGEBYLEX l + -", "*4\r\n$1\r\nd\r\n$1\r\nc\r\n$1\r\nb\r\n$1\r\na"),
+        ("ZREVRANGEBYLEX l (c -", "*2\r\n$1\r\nb\r\n$1\r\na"),
+        ("ZRANGEBYLEX l a b", "-ERR min or max not valid string range item"),
+        ("ZLEXCOUNT l - +", ":4"),
+        ("ZLEXCOUNT l [b [b", ":1"),
+        ("ZLEXCOUNT l (b (b", ":0"),
+        ("ZLEXCOUNT l + -", ":0"),
+        ("ZRANGESTORE dst z 0 1", ":2"),
+        ("ZRANGE dst 0 -1 WITHSCORES", "*4\r\n$2\r\nc2\r\n$4\r\n-inf\r\n$1\r\na\r\n$3\r\n3.5"),
+        ("ZRANGESTORE dst z 0 1 WITHSCORES", "-ERR syntax error"),
+        ("ZRANGESTORE dst nokey 0 -1", ":0"),
+        ("EXISTS dst", ":0"),
+        ("ZREMRANGEBYLEX l [a [b", ":2"),
+        ("ZREMRANGEBYRANK l 0 0", ":1"),
+        ("ZREMRANGEBYRANK l x 0", "-ERR value is not an integer or out of range"),
+        ("ZREMRANGEBYSCORE z -inf (2", ":1"),
+        ("ZREMRANGEBYSCORE nokey -inf +inf", ":0"),
+        ("ZREMRANGEBYSCORE z a b", "-ERR min or max is not a float"),
+        ("ZPOPMIN z", "*2\r\n$1\r\na\r\n$3\r\n3.5"),
+        ("ZPOPMAX z 2", "*4\r\n$1\r\nc\r\n$3\r\ninf\r\n$1\r\nb\r\n$2\r\n10"),
+        ("ZPOPMIN z 0", "*0"),
+        ("ZPOPMIN nokey", "*0"),
+        ("ZPOPMIN z -1", "-ERR value is out of range, must be positive"),
+        ("ZPOPMIN z 1 2", "-ERR syntax error"),
+        ("ZMPOP 2 nokey l MIN COUNT 5", "*2\r\n$1\r\nl\r\n*1\r\n*2\r\n$1\r\nd\r\n$1\r\n0"),
+        ("EXISTS l", ":0"),
+        ("ZMPOP 1 nokey MAX", "*-1"),
+        ("ZMPOP 0 l MIN", "-ERR numkeys should be greater than 0"),
+        ("ZMPOP 1 l LEFT", "-ERR syntax error"),
+        ("ZMPOP 1 l MIN COUNT 0", "-ERR count should be greater than 0"),
+        ("SET s v", "+OK"),
+        ("ZADD s 1 a", "-WRONGTYPE Operation against a key holding the wrong kind of value"),
+        ("ZRANGE s 0 -1", "-WRONGTYPE Operation against a key holding the wrong kind of value"),
+        ("ZSCORE s a", "-WRONGTYPE Operation against a key holding the wrong kind of value"),
+        ("ZPOPMIN s", "-WRONGTYPE Operation against a key holding the wrong kind of value"),
+        ("ZUNIONSTORE out 2 s z", "-WRONGTYPE Operation against a key holding the wrong kind of value"),
+        ("ZADD u1 1 a 2 b", ":2"),
+        ("ZADD u2 3 b 4 c", ":2"),
+        ("ZUNION 2 u1 u2 WITHSCORES", "*6\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nc\r\n$1\r\n4\r\n$1\r\nb\r\n$1\r\n5"),
+        ("ZUNION 2 u1 u2 WEIGHTS 2 1 AGGREGATE MAX WITHSCORES", "*6\r\n$1\r\na\r\n$1\r\n2\r\n$1\r\nb\r\n$1\r\n4\r\n$1\r\nc\r\n$1\r\n4"),
+        ("ZUNION 2 u1 u2 WEIGHTS 2", "-ERR syntax error"),
+        ("ZUNION 2 u1 u2 WEIGHTS 2 x", "-ERR weight value is not a float"),
+        ("ZUNION 2 u1 u2 AGGREGATE AVG", "-ERR syntax error"),
+        ("ZINTER 2 u1 u2 WITHSCORES", "*2\r\n$1\r\nb\r\n$1\r\n5"),
+        ("ZINTER 2 u1 u2 AGGREGATE MIN WITHSCORES", "*2\r\n$1\r\nb\r\n$1\r\n2"),
+        ("ZDIFF 2 u1 u2 WITHSCORES", "*2\r\n$1\r\na\r\n$1\r\n1"),
+        ("ZDIFF 2 u1 u2 WEIGHTS 1 1", "-ERR syntax error"),
+        ("ZINTERCARD 2 u1 u2", ":1"),
+        ("ZINTERCARD 2 u1 u2 LIMIT 0", ":1"),
+        ("ZINTERCARD 2 u1 u2 LIMIT -1", "-ERR LIMIT can't be negative"),
+        ("ZINTERCARD 0 u1", "-ERR at least 1 input key is needed for 'zintercard' command"),
+        ("ZUNIONSTORE out 2 u1 u2", ":3"),
+        ("ZRANGE out 0 -1 WITHSCORES", "*6\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nc\r\n$1\r\n4\r\n$1\r\nb\r\n$1\r\n5"),
+        ("ZINTERSTORE out 2 u1 nokey", ":0"),
+        ("EXISTS out", ":0"),
+        ("ZDIFFSTORE out 1 u1", ":2"),
+        ("ZUNION 0 u1", "-ERR at least 1 input key is needed for 'zunion' command"),
+        ("ZUNION 3 u1 u2", "-ERR syntax error"),
+        ("ZRANDMEMBER nokey", "$-1"),
+        ("ZRANDMEMBER nokey 5", "*0"),
+        ("ZRANDMEMBER u1 0", "*0"),
+        ("ZRANDMEMBER u1 1 x", "-ERR syntax error"),
+        ("ZRANDMEMBER u1 -9223372036854775808", "-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"),
+        ("ZRANDMEMBER u1 9223372036854775807 WITHSCORES", "-ERR value is out of range"),
+        ("ZSCAN u1 0", "*2\r\n$1\r\n0\r\n*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2"),
+        ("ZSCAN u1 0 MATCH a*", "*2\r\n$1\r\n0\r\n*2\r\n$1\r\na\r\n$1\r\n1"),
+        ("ZSCAN u1 x", "-ERR invalid cursor"),
+        ("ZSCAN nokey 0", "*2\r\n$1\r\n0\r\n*0"),
+        ("ZSCAN u1 0 COUNT 0", "-ERR syntax error"),
+        ("BZPOPMIN nokey u1 0", "*3\r\n$2\r\nu1\r\n$1\r\na\r\n$1\r\n1"),
+        ("BZPOPMAX u1 -1", "-ERR timeout is negative"),
+        ("BZPOPMAX u1 x", "-ERR timeout is not a float or out of range"),
+        ("BZMPOP 0 1 u2 MAX COUNT 2", "*2\r\n$2\r\nu2\r\n*2\r\n*2\r\n$1\r\nc\r\n$1\r\n4\r\n*2\r\n$1\r\nb\r\n$1\r\n3"),
+        ("BZMPOP -1 1 u2 MAX", "-ERR timeout is negative"),
+        ("MULTI", "+OK"),
+        ("BZPOPMIN nokey 0", "+QUEUED"),
+        ("BZMPOP 0 1 nokey MIN", "+QUEUED"),
+        ("EXEC", "*2\r\n*-1\r\n*-1"),
+        ("ZADD zero -0 m", ":1"),
+        ("ZSCORE zero m", "$1\r\n0"),
+        ("ZADD zero INCR 1.5 m", "$3\r\n1.5"),
+        ("ZADD zero INCR 0.1 m", "$18\r\n1.6000000000000001"),
+        ("ZINCRBY zero 1e308 m", "$6\r\n1e+308"),
+        ("ZINCRBY zero 1e308 m", "$3\r\ninf"),
+    ]
+}
+
+fn table_resp3() -> Vec<Case> {
+    vec![
+        ("FLUSHALL", "+OK"),
+        ("ZADD z 1 a 2 b 3 c", ":3"),
+        ("ZADD z NX XX 1 a", "-ERR XX and NX options at the same time are not compatible"),
+        ("ZADD z GT LT 1 a", "-ERR GT, LT, and/or NX options at the same time are not compatible"),
+        ("ZADD z NX GT 1 a", "-ERR GT, LT, and/or NX options at the same time are not compatible"),
+        ("ZADD z INCR 1 a 2 b", "-ERR INCR option supports a single increment-element pair"),
+        ("ZADD z 1", "-ERR wrong number of arguments for 'zadd' command"),
+        ("ZADD z x a", "-ERR value is not a valid float"),
+        ("ZADD z nan a", "-ERR value is not a valid float"),
+        ("ZADD z INCR 2.5 a", ",3.5"),
+        ("ZADD z XX INCR 1 nosuch", "_"),
+        ("ZADD z NX INCR 1 a", "_"),
+        ("ZADD z CH GT 0 a 10 b 5 d", ":2"),
+        ("ZADD z CH XX 7 d 9 nosuch", ":1"),
+        ("ZINCRBY z 1 c", ",4"),
+        ("ZINCRBY z nx c", "-ERR syntax error"),
+        ("ZINCRBY z inf c", ",inf"),
+        ("ZINCRBY z -inf c", "-ERR resulting score is not a number (NaN)"),
+        ("ZINCRBY z -inf c2", ",-inf"),
+        ("ZSCORE z a", ",3.5"),
+        ("ZSCORE z nosuch", "_"),
+        ("ZSCORE nokey a", "_"),
+        ("ZMSCORE z a nosuch b", "*3\r\n,3.5\r\n_\r\n,10"),
+        ("ZMSCORE nokey a", "*1\r\n_"),
+        ("ZCARD z", ":5"),
+        ("ZCARD nokey", ":0"),
+        ("ZRANK z b", ":3"),
+        ("ZREVRANK z b", ":1"),
+        ("ZRANK z nosuch", "_"),
+        ("ZRANK nokey a", "_"),
+        ("ZRANGE z 0 -1 WITHSCORES", "*5\r\n*2\r\n$2\r\nc2\r\n,-inf\r\n*2\r\n$1\r\na\r\n,3.5\r\n*2\r\n$1\r\nd\r\n,7\r\n*2\r\n$1\r\nb\r\n,10\r\n*2\r\n$1\r\nc\r\n,inf"),
+        ("ZRANGE z 0 -1 REV", "*5\r\n$1\r\nc\r\n$1\r\nb\r\n$1\r\nd\r\n$1\r\na\r\n$2\r\nc2"),
+        ("ZRANGE z -2 100", "*2\r\n$1\r\nb\r\n$1\r\nc"),
+        ("ZRANGE z 5 1", "*0"),
+        ("ZRANGE z (1 +inf BYSCORE LIMIT 0 2 WITHSCORES", "*2\r\n*2\r\n$1\r\na\r\n,3.5\r\n*2\r\n$1\r\nd\r\n,7"),
+        ("ZRANGE z +inf (1 BYSCORE REV LIMIT 1 5", "*3\r\n$1\r\nb\r\n$1\r\nd\r\n$1\r\na"),
+        ("ZRANGE z 0 -1 LIMIT 0 1", "-ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"),
+        ("ZRANGE z - + BYLEX WITHSCORES", "-ERR syntax error, WITHSCORES not supported in combination with BYLEX"),
+        ("ZRANGE z 0 -1 FOO", "-ERR syntax error"),
+        ("ZRANGE z 0 x", "-ERR value is not an integer or out of range"),
+        ("ZRANGE nokey 0 -1", "*0"),
+        ("ZREVRANGE z 0 0 WITHSCORES", "*1\r\n*2\r\n$1\r\nc\r\n,inf"),
+        ("ZREVRANGE z 0 -1 REV", "-ERR syntax error"),
+        ("ZRANGEBYSCORE z -inf +inf WITHSCORES", "*5\r\n*2\r\n$2\r\nc2\r\n,-inf\r\n*2\r\n$1\r\na\r\n,3.5\r\n*2\r\n$1\r\nd\r\n,7\r\n*2\r\n$1\r\nb\r\n,10\r\n*2\r\n$1\r\nc\r\n,inf"),
+        ("ZRANGEBYSCORE z -inf +inf LIMIT -1 2", "*0"),
+        ("ZREVRANGEBYSCORE z +inf -inf LIMIT 1 1", "*1\r\n$1\r\nb"),
+        ("ZRANGEBYSCORE z x 1", "-ERR min or max is not a float"),
+        ("ZRANGEBYSCORE z (nan 1", "-ERR min or max is not a float"),
+        ("ZCOUNT z -inf +inf", ":5"),
+        ("ZCOUNT z (2.5 3", ":0"),
+        ("ZCOUNT z 3 2", ":0"),
+        ("ZCOUNT nokey 0 1", ":0"),
+        ("ZADD l 0 a 0 b 0 c 0 d", ":4"),
+        ("ZRANGEBYLEX l [b (d", "*2\r\n$1\r\nb\r\n$1\r\nc"),
+        ("ZRANGEBYLEX l - + LIMIT 1 2", "*2\r\n$1\r\nb\r\n$1\r\nc"),
+        ("ZREVRANGEBYLEX l + -", "*4\r\n$1\r\nd\r\n$1\r\nc\r\n$1\r\nb\r\n$1\r\na"),
+        ("ZREVRANGEBYLEX l (c -", "*2\r\n$1\r\nb\r\n$1\r\na"),
+        ("ZRANGEBYLEX l a b", "-ERR min or max not valid string range item"),
+        ("ZLEXCOUNT l - +", ":4"),
+        ("ZLEXCOUNT l [b [b", ":1"),
+        ("ZLEXCOUNT l (b (b", ":0"),
+        ("ZLEXCOUNT l + -", ":0"),
+        ("ZRANGESTORE dst z 0 1", ":2"),
+        ("ZRANGE dst 0 -1 WITHSCORES", "*2\r\n*2\r\n$2\r\nc2\r\n,-inf\r\n*2\r\n$1\r\na\r\n,3.5"),
+        ("ZRANGESTORE dst z 0 1 WITHSCORES", "-ERR syntax error"),
+        ("ZRANGESTORE dst nokey 0 -1", ":0"),
+        ("EXISTS dst", ":0"),
+        ("ZREMRANGEBYLEX l [a [b", ":2"),
+        ("ZREMRANGEBYRANK l 0 0", ":1"),
+        ("ZREMRANGEBYRANK l x 0", "-ERR value is not an integer or out of range"),
+        ("ZREMRANGEBYSCORE z -inf (2", ":1"),
+        ("ZREMRANGEBYSCORE nokey -inf +inf", ":0"),
+        ("ZREMRANGEBYSCORE z a b", "-ERR min or max is not a float"),
+        ("ZPOPMIN z", "*2\r\n$1\r\na\r\n,3.5"),
+        ("ZPOPMAX z 2", "*2\r\n*2\r\n$1\r\nc\r\n,inf\r\n*2\r\n$1\r\nb\r\n,10"),
+        ("ZPOPMIN z 0", "*0"),
+        ("ZPOPMIN nokey", "*0"),
+        ("ZPOPMIN z -1", "-ERR value is out of range, must be positive"),
+        ("ZPOPMIN z 1 2", "-ERR syntax error"),
+        ("ZMPOP 2 nokey l MIN COUNT 5", "*2\r\n$1\r\nl\r\n*1\r\n*2\r\n$1\r\nd\r\n,0"),
+        ("EXISTS l", ":0"),
+        ("ZMPOP 1 nokey MAX", "_"),
+        ("ZMPOP 0 l MIN", "-ERR numkeys should be greater than 0"),
+        ("ZMPOP 1 l LEFT", "-ERR syntax error"),
+        ("ZMPOP 1 l MIN COUNT 0", "-ERR count should be greater than 0"),
+        ("SET s v", "+OK"),
+        ("ZADD s 1 a", "-WRONGTYPE Operation against a key holding the wrong kind of value"),
+        ("ZRANGE s 0 -1", "-WRONGTYPE Operation against a key holding the wrong kind of value"),
+        ("ZSCORE s a", "-WRONGTYPE Operation against a key holding the wrong kind of value"),
+        ("ZPOPMIN s", "-WRONGTYPE Operation against a key holding the wrong kind of value"),
+        ("ZUNIONSTORE out 2 s z", "-WRONGTYPE Operation against a key holding the wrong kind of value"),
+        ("ZADD u1 1 a 2 b", ":2"),
+        ("ZADD u2 3 b 4 c", ":2"),
+        ("ZUNION 2 u1 u2 WITHSCORES", "*3\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$1\r\nc\r\n,4\r\n*2\r\n$1\r\nb\r\n,5"),
+        ("ZUNION 2 u1 u2 WEIGHTS 2 1 AGGREGATE MAX WITHSCORES", "*3\r\n*2\r\n$1\r\na\r\n,2\r\n*2\r\n$1\r\nb\r\n,4\r\n*2\r\n$1\r\nc\r\n,4"),
+        ("ZUNION 2 u1 u2 WEIGHTS 2", "-ERR syntax error"),
+        ("ZUNION 2 u1 u2 WEIGHTS 2 x", "-ERR weight value is not a float"),
+        ("ZUNION 2 u1 u2 AGGREGATE AVG", "-ERR syntax error"),
+        ("ZINTER 2 u1 u2 WITHSCORES", "*1\r\n*2\r\n$1\r\nb\r\n,5"),
+        ("ZINTER 2 u1 u2 AGGREGATE MIN WITHSCORES", "*1\r\n*2\r\n$1\r\nb\r\n,2"),
+        ("ZDIFF 2 u1 u2 WITHSCORES", "*1\r\n*2\r\n$1\r\na\r\n,1"),
+        ("ZDIFF 2 u1 u2 WEIGHTS 1 1", "-ERR syntax error"),
+        ("ZINTERCARD 2 u1 u2", ":1"),
+        ("ZINTERCARD 2 u1 u2 LIMIT 0", ":1"),
+        ("ZINTERCARD 2 u1 u2 LIMIT -1", "-ERR LIMIT can't be negative"),
+        ("ZINTERCARD 0 u1", "-ERR at least 1 input key is needed for 'zintercard' command"),
+        ("ZUNIONSTORE out 2 u1 u2", ":3"),
+        ("ZRANGE out 0 -1 WITHSCORES", "*3\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$1\r\nc\r\n,4\r\n*2\r\n$1\r\nb\r\n,5"),
+        ("ZINTERSTORE out 2 u1 nokey", ":0"),
+        ("EXISTS out", ":0"),
+        ("ZDIFFSTORE out 1 u1", ":2"),
+        ("ZUNION 0 u1", "-ERR at least 1 input key is needed for 'zunion' command"),
+        ("ZUNION 3 u1 u2", "-ERR syntax error"),
+        ("ZRANDMEMBER nokey", "_"),
+        ("ZRANDMEMBER nokey 5", "*0"),
+        ("ZRANDMEMBER u1 0", "*0"),
+        ("ZRANDMEMBER u1 1 x", "-ERR syntax error"),
+        ("ZRANDMEMBER u1 -9223372036854775808", "-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"),
+        ("ZRANDMEMBER u1 9223372036854775807 WITHSCORES", "-ERR value is out of range"),
+        ("ZSCAN u1 0", "*2\r\n$1\r\n0\r\n*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2"),
+        ("ZSCAN u1 0 MATCH a*", "*2\r\n$1\r\n0\r\n*2\r\n$1\r\na\r\n$1\r\n1"),
+        ("ZSCAN u1 x", "-ERR invalid cursor"),
+        ("ZSCAN nokey 0", "*2\r\n$1\r\n0\r\n*0"),
+        ("ZSCAN u1 0 COUNT 0", "-ERR syntax error"),
+        ("BZPOPMIN nokey u1 0", "*3\r\n$2\r\nu1\r\n$1\r\na\r\n,1"),
+        ("BZPOPMAX u1 -1", "-ERR timeout is negative"),
+        ("BZPOPMAX u1 x", "-ERR timeout is not a float or out of range"),
+        ("BZMPOP 0 1 u2 MAX COUNT 2", "*2\r\n$2\r\nu2\r\n*2\r\n*2\r\n$1\r\nc\r\n,4\r\n*2\r\n$1\r\nb\r\n,3"),
+        ("BZMPOP -1 1 u2 MAX", "-ERR timeout is negative"),
+        ("MULTI", "+OK"),
+        ("BZPOPMIN nokey 0", "+QUEUED"),
+        ("BZMPOP 0 1 nokey MIN", "+QUEUED"),
+        ("EXEC", "*2\r\n_\r\n_"),
+        ("ZADD zero -0 m", ":1"),
+        ("ZSCORE zero m", ",0"),
+        ("ZADD zero INCR 1.5 m", ",1.5"),
+        ("ZADD zero INCR 0.1 m", ",1.6000000000000001"),
+        ("ZINCRBY zero 1e308 m", ",1e+308"),
+        ("ZINCRBY zero 1e308 m", ",inf"),
+    ]
+}
+
+#[test]
+fn replies_resp2() {
+    let server = TestServer::start();
+    check_table(server.addr, false, &table_resp2());
+}
+
+#[test]
+fn replies_resp3() {
+    let server = TestServer::start();
+    check_table(server.addr, true, &table_resp3());
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn tables_match_redis() {
+    let redis = RedisServer::start();
+    check_table(redis.addr, false, &table_resp2());
+    check_table(redis.addr, true, &table_resp3());
+}
+
+fn bulk(s: &str) -> Frame {
+    Frame::Bulk(bytes::Bytes::copy_from_slice(s.as_bytes()))
+}
+
+fn cmd(conn: &mut Conn, line: &str) -> Frame {
+    let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+    conn.command(&args)
+}
+
+#[test]
+fn encodings_follow_redis_thresholds() {
+    let server = TestServer::start();
+    let mut c = server.connect();
+    let mut add = String::from("ZADD z");
+    for i in 0..128 {
+        add.push_str(&format!(" {i} m{i}"));
+    }
+    assert_eq!(cmd(&mut c, &add), Frame::Integer(128));
+    assert_eq!(cmd(&mut c, "OBJECT ENCODING z"), bulk("listpack"));
+    assert_eq!(cmd(&mut c, "ZADD z 500 extra"), Frame::Integer(1));
+    assert_eq!(cmd(&mut c, "OBJECT ENCODING z"), bulk("skiplist"));
+    // Never back, even when small again.
+    assert_eq!(cmd(&mut c, "ZREMRANGEBYRANK z 0 120"), Frame::Integer(121));
+    assert_eq!(cmd(&mut c, "OBJECT ENCODING z"), bulk("skiplist"));
+    // A stored result picks by size.
+    assert_eq!(cmd(&mut c, "ZUNIONSTORE u 1 z"), Frame::Integer(8));
+    assert_eq!(cmd(&mut c, "OBJECT ENCODING u"), bulk("listpack"));
+    assert_eq!(cmd(&mut c, "ZRANGESTORE r z 0 -1"), Frame::Integer(8));
+    assert_eq!(cmd(&mut c, "OBJECT ENCODING r"), bulk("listpack"));
+    // A long member converts at once.
+    let long = "x".repeat(65);
+    assert_eq!(cmd(&mut c, &format!("ZADD l 1 {long}")), Frame::Integer(1));
+    assert_eq!(cmd(&mut c, "OBJECT ENCODING l"), bulk("skiplist"));
+    assert_eq!(cmd(&mut c, "ZADD l2 1 a"), Frame::Integer(1));
+    assert_eq!(cmd(&mut c, &format!("ZADD l2 1 {long}")), Frame::Integer(1));
+    assert_eq!(cmd(&mut c, "OBJECT ENCODING l2"), bulk("skiplist"));
+}
+
+#[test]
+fn big_set_ranks_and_ranges() {
+    let server = TestServer::start();
+    let mut c = server.connect();
+    let n = 5000;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let mut add = String::from("ZADD z");
+        for i in chunk {
+            // Scores repeat, so order within a score is by member.
+            add.push_str(&format!(" {} m{i:05}", i % 97));
+        }
+        cmd(&mut c, &add);
+    }
+    assert_eq!(cmd(&mut c, "ZCARD z"), Frame::Integer(n));
+    let mut model: Vec<(i64, String)> = (0..n).map(|i| (i % 97, format!("m{i:05}"))).collect();
+    model.sort();
+    for probe in [0usize, 1, 99, 2500, 4998, 4999] {
+        let (s, m) = &model[probe];
+        assert_eq!(
+            cmd(&mut c, &format!("ZRANK z {m}")),
+            Frame::Integer(probe as i64)
+        );
+        assert_eq!(
+            cmd(&mut c, &format!("ZREVRANK z {m}")),
+            Frame::Integer((n as usize - 1 - probe) as i64)
+        );
+        assert_eq!(cmd(&mut c, &format!("ZSCORE z {m}")), bulk(&s.to_string()));
+    }
+    let Frame::Array(items) = cmd(&mut c, "ZRANGE z 1000 1002 WITHSCORES") else {
+        panic!("not an array")
+    };
+    let want: Vec<Frame> = model[1000..1003]
+        .iter()
+        .flat_map(|(s, m)| [bulk(m), bulk(&s.to_string())])
+        .collect();
+    assert_eq!(items, want);
+    let below = model.iter().filter(|(s, _)| *s < 10).count() as i64;
+    assert_eq!(cmd(&mut c, "ZCOUNT z -inf (10"), Frame::Integer(below));
+    assert_eq!(
+        cmd(&mut c, "ZREMRANGEBYSCORE z -inf (10"),
+        Frame::Integer(below)
+    );
+    assert_eq!(cmd(&mut c, "ZCARD z"), Frame::Integer(n - below));
+    let Frame::Array(popped) = cmd(&mut c, "ZPOPMIN z 2") else {
+        panic!("not an array")
+    };
+    let rest = &model[below as usize..];
+    assert_eq!(popped[0], bulk(&rest[0].1));
+    assert_eq!(popped[2], bulk(&rest[1].1));
+    // A full ZSCAN sees every member once.
+    let mut cursor = "0".to_string();
+    let mut seen = 0;
+    loop {
+        let Frame::Array(parts) = cmd(&mut c, &format!("ZSCAN z {cursor} COUNT 100")) else {
+            panic!("not an array")
+        };
+        let (Frame::Bulk(next), Frame::Array(items)) = (&parts[0], &parts[1]) else {
+            panic!("bad scan reply")
+        };
+        seen += items.len() / 2;
+        cursor = String::from_utf8(next.to_vec()).unwrap();
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert_eq!(seen as i64, n - below - 2);
+}
+
+#[test]
+fn random_members() {
+    let server = TestServer::start();
+    let mut c = server.connect();
+    cmd(&mut c, "ZADD z 1 a 2 b 3 c");
+    for line in ["ZRANDMEMBER z 2", "ZRANDMEMBER z 5", "ZRANDMEMBER z -7"] {
+        let Frame::Array(items) = cmd(&mut c, line) else {
+            panic!("not an array")
+        };
+        let want = match line {
+            "ZRANDMEMBER z 2" => 2,
+            "ZRANDMEMBER z 5" => 3,
+            _ => 7,
+        };
+        assert_eq!(items.len(), want, "{line}");
+        for m in &items {
+            assert!([bulk("a"), bulk("b"), bulk("c")].contains(m));
+        }
+        if line == "ZRANDMEMBER z 2" {
+            assert_ne!(items[0], items[1]);
+        }
+    }
+    let Frame::Array(items) = cmd(&mut c, "ZRANDMEMBER z -2 WITHSCORES") else {
+        panic!("not an array")
+    };
+    assert_eq!(items.len(), 4);
+}
