@@ -426,7 +426,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes], zincr:
     if nx && xx {
         return Err(err("XX and NX options at the same time are not compatible"));
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if (gt || lt) && (nx || (gt && lt)) {
         return Err(err(
             "GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -1397,8 +1397,7 @@ fn zscan(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     };
     let mut found: Vec<(&[u8], f64)> = Vec::new();
     let next = z.scan(cursor, count, |m, s| {
-        if pattern.is_none_or(|p| glob_match(p, m, false)) {
-            // SAFETY of lifetimes: `scan` hands out borrows of `z`.
+        if pattern.map_or(true, |p| glob_match(p, m, false)) {
             found.push((m, s));
         }
     });
@@ -1507,6 +1506,7 @@ impl<'a> Src<'a> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn setop_generic(
     ctx: &mut Ctx<'_>,
     reply: &mut Reply<'_>,
@@ -1532,7 +1532,7 @@ fn setop_generic(
         let found = if dst.is_some() {
             ctx.write(k).map(|v| &*v)
         } else {
-            ctx.read(k).map(|v| &*v)
+            ctx.read(k)
         };
         if let Some(v) = found {
             if !matches!(v, Value::ZSet(_) | Value::Set(_)) {

@@ -33,25 +33,32 @@
 use std::cmp::Ordering;
 use std::hash::BuildHasher;
 
-/// Most entries in one order chunk.
+/// Most entries in one order chunk; every chunk is allocated with exactly
+/// this capacity (2 KiB, a jemalloc size class), so it never reallocates.
 const CHUNK_MAX: usize = 128;
 /// Entries per chunk when building from sorted data.
-const CHUNK_FILL: usize = 96;
+const CHUNK_FILL: usize = 112;
+
+fn new_chunk() -> Vec<(f64, u32)> {
+    Vec::with_capacity(CHUNK_MAX)
+}
 
 const EMPTY: u32 = u32::MAX;
 const TOMB: u32 = u32::MAX - 1;
 
 #[derive(Debug, Clone)]
 pub enum ZSet {
-    /// Redis's `listpack` encoding.
-    Listpack(Vec<u8>),
+    /// Redis's `listpack` encoding: an exact-size buffer (16 bytes here,
+    /// so the whole enum is 16 and `Value` stays 32), reallocated on each
+    /// change as Redis reallocates a listpack.
+    Listpack(Box<[u8]>),
     /// Redis's `skiplist` encoding (see the module docs).
     Skiplist(Box<Big>),
 }
 
 impl Default for ZSet {
     fn default() -> Self {
-        ZSet::Listpack(vec![0; 4])
+        ZSet::Listpack(vec![0; 4].into_boxed_slice())
     }
 }
 
@@ -129,6 +136,15 @@ fn lp_insert_at(buf: &mut Vec<u8>, off: usize, member: &[u8], score: f64) {
     buf[off + 12 + member.len()..off + n].copy_from_slice(&len);
     let c = lp_count(buf);
     lp_set_count(buf, c + 1);
+}
+
+/// Removes the bytes `from..to`, which hold `n` entries.
+fn lp_remove(b: &mut Box<[u8]>, from: usize, to: usize, n: usize) {
+    let mut v = std::mem::take(b).into_vec();
+    v.drain(from..to);
+    let c = lp_count(&v);
+    lp_set_count(&mut v, c - n);
+    *b = v.into_boxed_slice();
 }
 
 /// Offset of `member`'s entry.
@@ -333,7 +349,9 @@ impl Big {
 
     fn order_insert(&mut self, score: f64, id: u32) {
         if self.chunks.is_empty() {
-            self.chunks.push(vec![(score, id)]);
+            let mut chunk = new_chunk();
+            chunk.push((score, id));
+            self.chunks.push(chunk);
             self.rebuild_fen();
             return;
         }
@@ -341,12 +359,34 @@ impl Big {
         let c = self.chunk_for(score, member);
         let i =
             self.chunks[c].partition_point(|&e| self.cmp_entry(e, score, member) == Ordering::Less);
-        self.chunks[c].insert(i, (score, id));
-        if self.chunks[c].len() > CHUNK_MAX {
-            let tail = self.chunks[c].split_off(CHUNK_MAX / 2);
-            self.chunks.insert(c + 1, tail);
+        if self.chunks[c].len() == CHUNK_MAX {
+            // Full. Appending past the end (or before the start) starts a
+            // new chunk, so ascending or descending insertions leave full
+            // chunks behind; anywhere else the chunk is halved.
+            let e = (score, id);
+            if c + 1 == self.chunks.len() && i == CHUNK_MAX {
+                let mut tail = new_chunk();
+                tail.push(e);
+                self.chunks.push(tail);
+            } else if c == 0 && i == 0 {
+                let mut head = new_chunk();
+                head.push(e);
+                self.chunks.insert(0, head);
+            } else {
+                let half = CHUNK_MAX / 2;
+                let mut tail = new_chunk();
+                tail.extend_from_slice(&self.chunks[c][half..]);
+                self.chunks[c].truncate(half);
+                if i <= half {
+                    self.chunks[c].insert(i, e);
+                } else {
+                    tail.insert(i - half, e);
+                }
+                self.chunks.insert(c + 1, tail);
+            }
             self.rebuild_fen();
         } else {
+            self.chunks[c].insert(i, (score, id));
             self.fen_add(c, 1);
         }
     }
@@ -362,7 +402,7 @@ impl Big {
             && self.chunks[c].len() + self.chunks[c + 1].len() <= CHUNK_FILL
         {
             let next = self.chunks.remove(c + 1);
-            self.chunks[c].extend(next);
+            self.chunks[c].extend_from_slice(&next);
             self.rebuild_fen();
         } else {
             self.fen_add(c, -1);
@@ -373,13 +413,13 @@ impl Big {
     fn from_sorted(entries: impl Iterator<Item = (Vec<u8>, f64)>, hint: usize) -> Big {
         let mut big = Big::default();
         big.slots.reserve(hint);
-        let mut chunk = Vec::with_capacity(CHUNK_FILL);
+        let mut chunk = new_chunk();
         for (m, s) in entries {
             let id = big.alloc(&m, s);
             chunk.push((s, id));
             big.len += 1;
             if chunk.len() == CHUNK_FILL {
-                big.chunks.push(std::mem::take(&mut chunk));
+                big.chunks.push(std::mem::replace(&mut chunk, new_chunk()));
             }
         }
         if !chunk.is_empty() {
@@ -476,7 +516,7 @@ impl ZSet {
                     lp_insert_at(&mut buf, off, m, s);
                 }
             }
-            *self = ZSet::Listpack(buf);
+            *self = ZSet::Listpack(buf.into_boxed_slice());
         }
     }
 
@@ -498,7 +538,10 @@ impl ZSet {
                     }
                     off = next;
                 }
-                lp_insert_at(b, off, member, score);
+                let mut v = std::mem::take(b).into_vec();
+                v.reserve_exact(member.len() + 16);
+                lp_insert_at(&mut v, off, member, score);
+                *b = v.into_boxed_slice();
             }
             ZSet::Skiplist(big) => {
                 let id = big.alloc(member, score);
@@ -536,9 +579,7 @@ impl ZSet {
             ZSet::Listpack(b) => match lp_find(b, member) {
                 Some(off) => {
                     let (_, _, next) = lp_entry(b, off);
-                    b.drain(off..next);
-                    let c = lp_count(b);
-                    lp_set_count(b, c - 1);
+                    lp_remove(b, off, next, 1);
                     true
                 }
                 None => false,
@@ -717,9 +758,7 @@ impl ZSet {
                 for _ in start..end {
                     to = lp_entry(b, to).2;
                 }
-                b.drain(from..to);
-                let c = lp_count(b);
-                lp_set_count(b, c - (end - start));
+                lp_remove(b, from, to, end - start);
             }
             ZSet::Skiplist(big) => {
                 let (mut c, mut off) = big.fen_find(start);
@@ -802,7 +841,9 @@ mod tests {
 
     #[test]
     fn size_fits_value() {
-        assert!(std::mem::size_of::<ZSet>() <= 24);
+        // 16, so that `Coll<ZSet>` (with its clock) leaves `Value` at 32.
+        assert_eq!(std::mem::size_of::<ZSet>(), 16);
+        assert_eq!(std::mem::size_of::<crate::Value>(), 32);
     }
 
     /// The reference: member → score, and the order as a sorted Vec.
@@ -856,6 +897,7 @@ mod tests {
         #[test]
         fn matches_model(ops in proptest::collection::vec(op(), 1..3000)) {
             let (max_entries, max_value) = (16, 22);
+            // (CHUNK_MAX is 128: sets here reach ~400 members, several chunks.)
             let mut z = ZSet::default();
             let mut m: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
             for op in ops {
