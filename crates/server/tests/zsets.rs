@@ -335,6 +335,196 @@ fn table_resp3() -> Vec<Case> {
     ]
 }
 
+/// Edge cases: mixed-score lex ranges, GT/LT/INCR combinations,
+/// infinities in set algebra, LIMIT forms, score formatting.
+fn edge_resp2() -> Vec<Case> {
+    vec![
+        ("FLUSHALL", "+OK"),
+        ("ZADD m 3 a 1 b 2 c 1 d 0 e 5 f", ":6"),
+        ("ZRANGEBYLEX m [b [e", "*5\r\n$1\r\ne\r\n$1\r\nb\r\n$1\r\nd\r\n$1\r\nc\r\n$1\r\na"),
+        ("ZRANGEBYLEX m - (c", "*0"),
+        ("ZREVRANGEBYLEX m [e [b", "*0"),
+        ("ZREVRANGEBYLEX m + - LIMIT 1 2", "*2\r\n$1\r\na\r\n$1\r\nc"),
+        ("ZLEXCOUNT m [b [e", ":5"),
+        ("ZLEXCOUNT m - +", ":6"),
+        ("ZRANGE m [c [a BYLEX REV", "*0"),
+        ("ZRANGESTORE dst m [a [f BYLEX", ":6"),
+        ("ZRANGE dst 0 -1 WITHSCORES", "*12\r\n$1\r\ne\r\n$1\r\n0\r\n$1\r\nb\r\n$1\r\n1\r\n$1\r\nd\r\n$1\r\n1\r\n$1\r\nc\r\n$1\r\n2\r\n$1\r\na\r\n$1\r\n3\r\n$1\r\nf\r\n$1\r\n5"),
+        ("ZREMRANGEBYLEX m [c [f", ":6"),
+        ("ZRANGE m 0 -1 WITHSCORES", "*0"),
+        ("ZADD g 5 a", ":1"),
+        ("ZADD g GT CH 4 a", ":0"),
+        ("ZADD g GT CH 6 a", ":1"),
+        ("ZADD g LT CH 6 a 1 b", ":1"),
+        ("ZADD g GT INCR -1 a", "$-1"),
+        ("ZADD g LT INCR -1 a", "$1\r\n5"),
+        ("ZADD g XX GT CH INCR 1 a", "$1\r\n6"),
+        ("ZADD g XX NX 1 a", "-ERR XX and NX options at the same time are not compatible"),
+        ("ZADD g CH CH CH 1 a", ":1"),
+        ("ZADD g INCR INCR 1 a", "$1\r\n2"),
+        ("ZINCRBY g 1 newm", "$1\r\n1"),
+        ("ZADD w1 inf a 1 b -inf c", ":3"),
+        ("ZADD w2 -inf a 2 b inf c", ":3"),
+        ("ZUNION 2 w1 w2 WITHSCORES", "*6\r\n$1\r\na\r\n$1\r\n0\r\n$1\r\nc\r\n$1\r\n0\r\n$1\r\nb\r\n$1\r\n3"),
+        ("ZUNION 2 w1 w2 WEIGHTS 0 1 WITHSCORES", "*6\r\n$1\r\na\r\n$4\r\n-inf\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\nc\r\n$3\r\ninf"),
+        ("ZUNION 2 w1 w2 AGGREGATE MIN WITHSCORES", "*6\r\n$1\r\na\r\n$4\r\n-inf\r\n$1\r\nc\r\n$4\r\n-inf\r\n$1\r\nb\r\n$1\r\n1"),
+        ("ZINTER 2 w1 w2 WITHSCORES", "*6\r\n$1\r\na\r\n$1\r\n0\r\n$1\r\nc\r\n$1\r\n0\r\n$1\r\nb\r\n$1\r\n3"),
+        ("ZINTER 2 w1 w1 WEIGHTS 1 2 WITHSCORES", "*6\r\n$1\r\nc\r\n$4\r\n-inf\r\n$1\r\nb\r\n$1\r\n3\r\n$1\r\na\r\n$3\r\ninf"),
+        ("ZINTER 3 w1 w2 nokey WITHSCORES", "*0"),
+        ("ZDIFF 2 w1 w1", "*0"),
+        ("ZDIFF 1 w1 WITHSCORES", "*6\r\n$1\r\nc\r\n$4\r\n-inf\r\n$1\r\nb\r\n$1\r\n1\r\n$1\r\na\r\n$3\r\ninf"),
+        ("ZINTERCARD 2 w1 w2 LIMIT 1", ":1"),
+        ("ZINTERSTORE w3 2 w1 w2 WEIGHTS 2 inf", ":3"),
+        ("ZRANGE w3 0 -1 WITHSCORES", "*6\r\n$1\r\na\r\n$1\r\n0\r\n$1\r\nc\r\n$1\r\n0\r\n$1\r\nb\r\n$3\r\ninf"),
+        ("ZUNIONSTORE w1 2 w1 w2", ":3"),
+        ("ZRANGE w1 0 -1 WITHSCORES", "*6\r\n$1\r\na\r\n$1\r\n0\r\n$1\r\nc\r\n$1\r\n0\r\n$1\r\nb\r\n$1\r\n3"),
+        ("ZUNION 1 w1 LIMIT 1", "-ERR syntax error"),
+        ("ZINTERCARD 1 w1 WITHSCORES", "-ERR syntax error"),
+        ("ZINTERCARD 1 w1 WEIGHTS 1", "-ERR syntax error"),
+        ("ZDIFFSTORE d 2 w1 w2 WITHSCORES", "-ERR syntax error"),
+        ("ZUNIONSTORE d 1 w1 WITHSCORES", "-ERR syntax error"),
+        ("ZMPOP 1 w2 MAX COUNT 10", "*2\r\n$2\r\nw2\r\n*3\r\n*2\r\n$1\r\nc\r\n$3\r\ninf\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n*2\r\n$1\r\na\r\n$4\r\n-inf"),
+        ("ZMPOP 1 w2 MAX COUNT 1 COUNT 1", "-ERR syntax error"),
+        ("ZMPOP 1 w2 MAX COUNT", "-ERR syntax error"),
+        ("ZADD p 1 a 2 b 3 c", ":3"),
+        ("ZPOPMAX p 10", "*6\r\n$1\r\nc\r\n$1\r\n3\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\na\r\n$1\r\n1"),
+        ("EXISTS p", ":0"),
+        ("ZADD r 1 a 2 b 3 c 4 d", ":4"),
+        ("ZRANGE r 1 9223372036854775807", "*3\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd"),
+        ("ZRANGE r -9223372036854775808 1", "*2\r\n$1\r\na\r\n$1\r\nb"),
+        ("ZRANGE r -100 -3", "*2\r\n$1\r\na\r\n$1\r\nb"),
+        ("ZRANGEBYSCORE r (1 (4 WITHSCORES LIMIT 1 1", "*2\r\n$1\r\nc\r\n$1\r\n3"),
+        ("ZRANGEBYSCORE r (1 (4 LIMIT 0 0", "*0"),
+        ("ZRANGEBYSCORE r (1 (4 LIMIT 0 -1", "*2\r\n$1\r\nb\r\n$1\r\nc"),
+        ("ZRANGEBYSCORE r (1 (4 LIMIT 5 1", "*0"),
+        ("ZREVRANGEBYSCORE r (4 (1 LIMIT 0 -1", "*2\r\n$1\r\nc\r\n$1\r\nb"),
+        ("ZREVRANGEBYSCORE r 1 4", "*0"),
+        ("ZRANGEBYSCORE r 4 1", "*0"),
+        ("ZRANGEBYSCORE r 2 2", "*1\r\n$1\r\nb"),
+        ("ZRANGEBYSCORE r (2 2", "*0"),
+        ("ZRANGE r 4 1 BYSCORE REV WITHSCORES", "*8\r\n$1\r\nd\r\n$1\r\n4\r\n$1\r\nc\r\n$1\r\n3\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\na\r\n$1\r\n1"),
+        ("ZRANGESTORE dst r 1 2 BYSCORE LIMIT 1 5", ":1"),
+        ("ZRANGE dst 0 -1 WITHSCORES", "*2\r\n$1\r\nb\r\n$1\r\n2"),
+        ("ZRANGESTORE dst r 1 2 BYSCORE LIMIT 5 5", ":0"),
+        ("EXISTS dst", ":0"),
+        ("ZRANGE r 0 -1 BYSCORE", "*0"),
+        ("ZRANGE r (1 (3 BYSCORE LIMIT 0 1 LIMIT 0 2", "*1\r\n$1\r\nb"),
+        ("ZREMRANGEBYRANK r -2 -1", ":2"),
+        ("ZREMRANGEBYRANK r 5 10", ":0"),
+        ("ZREMRANGEBYSCORE r (1 +inf", ":1"),
+        ("ZREMRANGEBYSCORE r -inf +inf", ":1"),
+        ("EXISTS r", ":0"),
+        ("ZSCAN m 0 MATCH [ab]*", "*2\r\n$1\r\n0\r\n*0"),
+        ("ZSCAN m 0 COUNT 1", "*2\r\n$1\r\n0\r\n*0"),
+        ("ZSCAN m 0 MATCH", "*2\r\n$1\r\n0\r\n*0"),
+        ("ZSCAN m 5", "*2\r\n$1\r\n0\r\n*0"),
+        ("ZMSCORE m a zzz", "*2\r\n$-1\r\n$-1"),
+        ("ZADD s1 1 a", ":1"),
+        ("ZADD s1 1.0000000000000002 b 0.30000000000000004 c 1e-300 d -1e300 e 123456789012345680000 f", ":5"),
+        ("ZRANGE s1 0 -1 WITHSCORES", "*12\r\n$1\r\ne\r\n$24\r\n-1.0000000000000001e+300\r\n$1\r\nd\r\n$6\r\n1e-300\r\n$1\r\nc\r\n$19\r\n0.30000000000000004\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$18\r\n1.0000000000000002\r\n$1\r\nf\r\n$22\r\n1.2345678901234568e+20"),
+        ("ZSCAN s1 0", "*2\r\n$1\r\n0\r\n*12\r\n$1\r\ne\r\n$24\r\n-1.0000000000000001e+300\r\n$1\r\nd\r\n$6\r\n1e-300\r\n$1\r\nc\r\n$19\r\n0.30000000000000004\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$18\r\n1.0000000000000002\r\n$1\r\nf\r\n$22\r\n1.2345678901234568e+20"),
+        ("ZCOUNT s1 \" 1\" 1", ":1"),
+        ("ZCOUNT s1 1e400 -1e400", ":0"),
+        ("ZCOUNT s1 -1e400 1e400", ":6"),
+        ("ZCOUNT s1 \"(\" \"(\"", ":0"),
+        ("ZCOUNT s1 \"\" 2", ":4"),
+    ]
+}
+
+fn edge_resp3() -> Vec<Case> {
+    vec![
+        ("FLUSHALL", "+OK"),
+        ("ZADD m 3 a 1 b 2 c 1 d 0 e 5 f", ":6"),
+        ("ZRANGEBYLEX m [b [e", "*5\r\n$1\r\ne\r\n$1\r\nb\r\n$1\r\nd\r\n$1\r\nc\r\n$1\r\na"),
+        ("ZRANGEBYLEX m - (c", "*0"),
+        ("ZREVRANGEBYLEX m [e [b", "*0"),
+        ("ZREVRANGEBYLEX m + - LIMIT 1 2", "*2\r\n$1\r\na\r\n$1\r\nc"),
+        ("ZLEXCOUNT m [b [e", ":5"),
+        ("ZLEXCOUNT m - +", ":6"),
+        ("ZRANGE m [c [a BYLEX REV", "*0"),
+        ("ZRANGESTORE dst m [a [f BYLEX", ":6"),
+        ("ZRANGE dst 0 -1 WITHSCORES", "*6\r\n*2\r\n$1\r\ne\r\n,0\r\n*2\r\n$1\r\nb\r\n,1\r\n*2\r\n$1\r\nd\r\n,1\r\n*2\r\n$1\r\nc\r\n,2\r\n*2\r\n$1\r\na\r\n,3\r\n*2\r\n$1\r\nf\r\n,5"),
+        ("ZREMRANGEBYLEX m [c [f", ":6"),
+        ("ZRANGE m 0 -1 WITHSCORES", "*0"),
+        ("ZADD g 5 a", ":1"),
+        ("ZADD g GT CH 4 a", ":0"),
+        ("ZADD g GT CH 6 a", ":1"),
+        ("ZADD g LT CH 6 a 1 b", ":1"),
+        ("ZADD g GT INCR -1 a", "_"),
+        ("ZADD g LT INCR -1 a", ",5"),
+        ("ZADD g XX GT CH INCR 1 a", ",6"),
+        ("ZADD g XX NX 1 a", "-ERR XX and NX options at the same time are not compatible"),
+        ("ZADD g CH CH CH 1 a", ":1"),
+        ("ZADD g INCR INCR 1 a", ",2"),
+        ("ZINCRBY g 1 newm", ",1"),
+        ("ZADD w1 inf a 1 b -inf c", ":3"),
+        ("ZADD w2 -inf a 2 b inf c", ":3"),
+        ("ZUNION 2 w1 w2 WITHSCORES", "*3\r\n*2\r\n$1\r\na\r\n,0\r\n*2\r\n$1\r\nc\r\n,0\r\n*2\r\n$1\r\nb\r\n,3"),
+        ("ZUNION 2 w1 w2 WEIGHTS 0 1 WITHSCORES", "*3\r\n*2\r\n$1\r\na\r\n,-inf\r\n*2\r\n$1\r\nb\r\n,2\r\n*2\r\n$1\r\nc\r\n,inf"),
+        ("ZUNION 2 w1 w2 AGGREGATE MIN WITHSCORES", "*3\r\n*2\r\n$1\r\na\r\n,-inf\r\n*2\r\n$1\r\nc\r\n,-inf\r\n*2\r\n$1\r\nb\r\n,1"),
+        ("ZINTER 2 w1 w2 WITHSCORES", "*3\r\n*2\r\n$1\r\na\r\n,0\r\n*2\r\n$1\r\nc\r\n,0\r\n*2\r\n$1\r\nb\r\n,3"),
+        ("ZINTER 2 w1 w1 WEIGHTS 1 2 WITHSCORES", "*3\r\n*2\r\n$1\r\nc\r\n,-inf\r\n*2\r\n$1\r\nb\r\n,3\r\n*2\r\n$1\r\na\r\n,inf"),
+        ("ZINTER 3 w1 w2 nokey WITHSCORES", "*0"),
+        ("ZDIFF 2 w1 w1", "*0"),
+        ("ZDIFF 1 w1 WITHSCORES", "*3\r\n*2\r\n$1\r\nc\r\n,-inf\r\n*2\r\n$1\r\nb\r\n,1\r\n*2\r\n$1\r\na\r\n,inf"),
+        ("ZINTERCARD 2 w1 w2 LIMIT 1", ":1"),
+        ("ZINTERSTORE w3 2 w1 w2 WEIGHTS 2 inf", ":3"),
+        ("ZRANGE w3 0 -1 WITHSCORES", "*3\r\n*2\r\n$1\r\na\r\n,0\r\n*2\r\n$1\r\nc\r\n,0\r\n*2\r\n$1\r\nb\r\n,inf"),
+        ("ZUNIONSTORE w1 2 w1 w2", ":3"),
+        ("ZRANGE w1 0 -1 WITHSCORES", "*3\r\n*2\r\n$1\r\na\r\n,0\r\n*2\r\n$1\r\nc\r\n,0\r\n*2\r\n$1\r\nb\r\n,3"),
+        ("ZUNION 1 w1 LIMIT 1", "-ERR syntax error"),
+        ("ZINTERCARD 1 w1 WITHSCORES", "-ERR syntax error"),
+        ("ZINTERCARD 1 w1 WEIGHTS 1", "-ERR syntax error"),
+        ("ZDIFFSTORE d 2 w1 w2 WITHSCORES", "-ERR syntax error"),
+        ("ZUNIONSTORE d 1 w1 WITHSCORES", "-ERR syntax error"),
+        ("ZMPOP 1 w2 MAX COUNT 10", "*2\r\n$2\r\nw2\r\n*3\r\n*2\r\n$1\r\nc\r\n,inf\r\n*2\r\n$1\r\nb\r\n,2\r\n*2\r\n$1\r\na\r\n,-inf"),
+        ("ZMPOP 1 w2 MAX COUNT 1 COUNT 1", "-ERR syntax error"),
+        ("ZMPOP 1 w2 MAX COUNT", "-ERR syntax error"),
+        ("ZADD p 1 a 2 b 3 c", ":3"),
+        ("ZPOPMAX p 10", "*3\r\n*2\r\n$1\r\nc\r\n,3\r\n*2\r\n$1\r\nb\r\n,2\r\n*2\r\n$1\r\na\r\n,1"),
+        ("EXISTS p", ":0"),
+        ("ZADD r 1 a 2 b 3 c 4 d", ":4"),
+        ("ZRANGE r 1 9223372036854775807", "*3\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd"),
+        ("ZRANGE r -9223372036854775808 1", "*2\r\n$1\r\na\r\n$1\r\nb"),
+        ("ZRANGE r -100 -3", "*2\r\n$1\r\na\r\n$1\r\nb"),
+        ("ZRANGEBYSCORE r (1 (4 WITHSCORES LIMIT 1 1", "*1\r\n*2\r\n$1\r\nc\r\n,3"),
+        ("ZRANGEBYSCORE r (1 (4 LIMIT 0 0", "*0"),
+        ("ZRANGEBYSCORE r (1 (4 LIMIT 0 -1", "*2\r\n$1\r\nb\r\n$1\r\nc"),
+        ("ZRANGEBYSCORE r (1 (4 LIMIT 5 1", "*0"),
+        ("ZREVRANGEBYSCORE r (4 (1 LIMIT 0 -1", "*2\r\n$1\r\nc\r\n$1\r\nb"),
+        ("ZREVRANGEBYSCORE r 1 4", "*0"),
+        ("ZRANGEBYSCORE r 4 1", "*0"),
+        ("ZRANGEBYSCORE r 2 2", "*1\r\n$1\r\nb"),
+        ("ZRANGEBYSCORE r (2 2", "*0"),
+        ("ZRANGE r 4 1 BYSCORE REV WITHSCORES", "*4\r\n*2\r\n$1\r\nd\r\n,4\r\n*2\r\n$1\r\nc\r\n,3\r\n*2\r\n$1\r\nb\r\n,2\r\n*2\r\n$1\r\na\r\n,1"),
+        ("ZRANGESTORE dst r 1 2 BYSCORE LIMIT 1 5", ":1"),
+        ("ZRANGE dst 0 -1 WITHSCORES", "*1\r\n*2\r\n$1\r\nb\r\n,2"),
+        ("ZRANGESTORE dst r 1 2 BYSCORE LIMIT 5 5", ":0"),
+        ("EXISTS dst", ":0"),
+        ("ZRANGE r 0 -1 BYSCORE", "*0"),
+        ("ZRANGE r (1 (3 BYSCORE LIMIT 0 1 LIMIT 0 2", "*1\r\n$1\r\nb"),
+        ("ZREMRANGEBYRANK r -2 -1", ":2"),
+        ("ZREMRANGEBYRANK r 5 10", ":0"),
+        ("ZREMRANGEBYSCORE r (1 +inf", ":1"),
+        ("ZREMRANGEBYSCORE r -inf +inf", ":1"),
+        ("EXISTS r", ":0"),
+        ("ZSCAN m 0 MATCH [ab]*", "*2\r\n$1\r\n0\r\n*0"),
+        ("ZSCAN m 0 COUNT 1", "*2\r\n$1\r\n0\r\n*0"),
+        ("ZSCAN m 0 MATCH", "*2\r\n$1\r\n0\r\n*0"),
+        ("ZSCAN m 5", "*2\r\n$1\r\n0\r\n*0"),
+        ("ZMSCORE m a zzz", "*2\r\n_\r\n_"),
+        ("ZADD s1 1 a", ":1"),
+        ("ZADD s1 1.0000000000000002 b 0.30000000000000004 c 1e-300 d -1e300 e 123456789012345680000 f", ":5"),
+        ("ZRANGE s1 0 -1 WITHSCORES", "*6\r\n*2\r\n$1\r\ne\r\n,-1.0000000000000001e+300\r\n*2\r\n$1\r\nd\r\n,1e-300\r\n*2\r\n$1\r\nc\r\n,0.30000000000000004\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$1\r\nb\r\n,1.0000000000000002\r\n*2\r\n$1\r\nf\r\n,1.2345678901234568e+20"),
+        ("ZSCAN s1 0", "*2\r\n$1\r\n0\r\n*12\r\n$1\r\ne\r\n$24\r\n-1.0000000000000001e+300\r\n$1\r\nd\r\n$6\r\n1e-300\r\n$1\r\nc\r\n$19\r\n0.30000000000000004\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$18\r\n1.0000000000000002\r\n$1\r\nf\r\n$22\r\n1.2345678901234568e+20"),
+        ("ZCOUNT s1 \" 1\" 1", ":1"),
+        ("ZCOUNT s1 1e400 -1e400", ":0"),
+        ("ZCOUNT s1 -1e400 1e400", ":6"),
+        ("ZCOUNT s1 \"(\" \"(\"", ":0"),
+        ("ZCOUNT s1 \"\" 2", ":4"),
+    ]
+}
+
 #[test]
 fn replies_resp2() {
     let server = TestServer::start();
@@ -348,11 +538,25 @@ fn replies_resp3() {
 }
 
 #[test]
+fn edge_cases_resp2() {
+    let server = TestServer::start();
+    check_table(server.addr, false, &edge_resp2());
+}
+
+#[test]
+fn edge_cases_resp3() {
+    let server = TestServer::start();
+    check_table(server.addr, true, &edge_resp3());
+}
+
+#[test]
 #[ignore = "needs redis-server"]
 fn tables_match_redis() {
     let redis = RedisServer::start();
     check_table(redis.addr, false, &table_resp2());
     check_table(redis.addr, true, &table_resp3());
+    check_table(redis.addr, false, &edge_resp2());
+    check_table(redis.addr, true, &edge_resp3());
 }
 
 fn bulk(s: &str) -> Frame {
