@@ -1760,3 +1760,123 @@ fn zdiffstore(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Resul
         "zdiffstore",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{execute, lookup_command, Store};
+    use shoal_resp::Protocol;
+
+    fn run(store: &mut Store, may_block: bool, line: &str) -> (Vec<u8>, Option<Block>) {
+        let args: Vec<Bytes> = line
+            .split(' ')
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
+        let spec = lookup_command(&args[0]).expect("known command");
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(store, 0, 1_700_000_000_000, 1);
+        ctx.may_block = may_block;
+        let mut reply = Reply::new(&mut out, Protocol::Resp2);
+        if let Err(e) = execute(spec, &mut ctx, &mut reply, &args) {
+            out = format!("-{e}\r\n").into_bytes();
+        }
+        let block = ctx.block.take();
+        (out, block)
+    }
+
+    fn events(store: &mut Store) -> Vec<String> {
+        store
+            .events
+            .drain(..)
+            .map(|e| format!("{}:{}", e.event, String::from_utf8_lossy(&e.key)))
+            .collect()
+    }
+
+    #[test]
+    fn keyspace_events_follow_redis() {
+        let mut s = Store::new(1);
+        s.notify_flags = notify::ALL | notify::KEYEVENT | notify::NEW;
+        run(&mut s, false, "ZADD z 1 a 2 b");
+        assert_eq!(events(&mut s), ["new:z", "zadd:z"]);
+        run(&mut s, false, "ZADD z 1 a");
+        assert_eq!(events(&mut s), Vec::<String>::new());
+        run(&mut s, false, "ZINCRBY z 1 a");
+        assert_eq!(events(&mut s), ["zincr:z"]);
+        run(&mut s, false, "ZPOPMIN z");
+        assert_eq!(events(&mut s), ["zpopmin:z"]);
+        run(&mut s, false, "ZREM z b nosuch");
+        assert_eq!(events(&mut s), ["zrem:z", "del:z"]);
+        run(&mut s, false, "ZADD z 1 a 2 b 3 c");
+        events(&mut s);
+        run(&mut s, false, "ZREMRANGEBYSCORE z 2 2");
+        run(&mut s, false, "ZREMRANGEBYRANK z 5 9");
+        run(&mut s, false, "ZREMRANGEBYLEX z - +");
+        assert_eq!(
+            events(&mut s),
+            ["zremrangebyscore:z", "zremrangebylex:z", "del:z"]
+        );
+        run(&mut s, false, "ZADD z 1 a");
+        events(&mut s);
+        run(&mut s, false, "ZUNIONSTORE d 1 z");
+        run(&mut s, false, "ZRANGESTORE d nosuch 0 -1");
+        run(&mut s, false, "ZPOPMAX z 5");
+        assert_eq!(
+            events(&mut s),
+            ["new:d", "zunionstore:d", "del:d", "zpopmax:z", "del:z"]
+        );
+    }
+
+    #[test]
+    fn blocking_pops_block_only_when_allowed() {
+        let mut s = Store::new(1);
+        let (out, block) = run(&mut s, true, "BZPOPMIN a b 1.5");
+        assert!(out.is_empty());
+        let block = block.expect("blocks");
+        assert_eq!(block.keys, [Bytes::from("a"), Bytes::from("b")]);
+        assert_eq!(block.deadline_ms, Some(1_700_000_001_500));
+        assert_eq!(block.kind, BlockKind::ZSet);
+        let (out, block) = run(&mut s, true, "BZMPOP 0 2 a b MAX COUNT 3");
+        assert!(out.is_empty() && block.is_some_and(|b| b.deadline_ms.is_none()));
+        // Inside MULTI: Redis's timeout reply at once.
+        let (out, block) = run(&mut s, false, "BZPOPMAX a 0");
+        assert_eq!((out.as_slice(), block), (&b"*-1\r\n"[..], None));
+        // Data present: served like ZPOPMIN, never blocks.
+        run(&mut s, false, "ZADD b 1 x 2 y");
+        let (out, block) = run(&mut s, true, "BZPOPMIN a b 0");
+        assert_eq!(out, b"*3\r\n$1\r\nb\r\n$1\r\nx\r\n$1\r\n1\r\n");
+        assert!(block.is_none());
+        // Errors before blocking.
+        run(&mut s, false, "SET s v");
+        let (out, _) = run(&mut s, true, "BZPOPMIN a s 0");
+        assert!(out.starts_with(b"-WRONGTYPE"));
+        let (out, _) = run(&mut s, true, "BZMPOP 0 1 a FOO");
+        assert_eq!(out, b"-ERR syntax error\r\n");
+    }
+
+    #[test]
+    fn no_panics_on_extreme_arguments() {
+        let mut s = Store::new(1);
+        run(&mut s, false, "ZADD z 1 a 2 b 3 c");
+        for line in [
+            "ZRANGE z -9223372036854775808 9223372036854775807",
+            "ZRANGE z 9223372036854775807 -9223372036854775808",
+            "ZRANGEBYSCORE z -inf +inf LIMIT 9223372036854775807 9223372036854775807",
+            "ZRANGEBYSCORE z -inf +inf LIMIT -9223372036854775808 -9223372036854775808",
+            "ZREVRANGEBYSCORE z +inf -inf LIMIT 9223372036854775807 1",
+            "ZREVRANGEBYLEX z + - LIMIT 2 9223372036854775807",
+            "ZREMRANGEBYRANK z -9223372036854775808 9223372036854775807",
+            "ZPOPMIN z 9223372036854775807",
+            "ZRANDMEMBER z 9223372036854775807",
+            "ZRANDMEMBER z -5 WITHSCORES",
+            "ZMPOP 9223372036854775807 z MIN",
+            "ZUNION 9223372036854775807 z",
+            "ZSCAN z 18446744073709551615 COUNT 9223372036854775807",
+            "BZPOPMIN z 1e300",
+            "ZADD z INCR inf a",
+            "ZINCRBY z -inf a",
+        ] {
+            run(&mut s, false, line);
+            run(&mut s, false, "ZADD z 1 a 2 b 3 c");
+        }
+    }
+}

@@ -1012,7 +1012,9 @@ mod tests {
         let started = std::time::Instant::now();
         let mut sum = 0;
         for i in 0..100_000u32 {
-            sum += z.rank(format!("member:{}", i * 7).as_bytes()).map_or(0, |r| r.0 % 2);
+            sum += z
+                .rank(format!("member:{}", i * 7).as_bytes())
+                .map_or(0, |r| r.0 % 2);
         }
         eprintln!("100k ZRANK: {:?} ({sum})", started.elapsed());
         assert_eq!(z.len(), 1_000_000);
