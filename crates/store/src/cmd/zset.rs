@@ -798,7 +798,13 @@ fn zrange_generic(
     if n == 0 {
         return finish_range(ctx, &mut sink);
     }
-    emit_range(ctx, &mut sink, key, from, n, reverse, rangetype, limits)
+    let plan = Plan {
+        from,
+        n,
+        reverse,
+        rangetype,
+    };
+    emit_range(ctx, &mut sink, key, plan, limits)
 }
 
 /// An empty result: a client gets an empty array; a store deletes the
@@ -814,17 +820,29 @@ fn finish_range(ctx: &mut Ctx<'_>, sink: &mut Sink<'_, '_>) -> Result {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn emit_range(
-    ctx: &mut Ctx<'_>,
-    sink: &mut Sink<'_, '_>,
-    key: &[u8],
+/// A resolved range: `n` (> 0) members from rank `from`, walking forward
+/// or back.
+struct Plan {
     from: usize,
     n: usize,
     reverse: bool,
     rangetype: RangeType,
+}
+
+/// Writes a non-empty range to the client, or stores it.
+fn emit_range(
+    ctx: &mut Ctx<'_>,
+    sink: &mut Sink<'_, '_>,
+    key: &[u8],
+    plan: Plan,
     (max_entries, max_value): (usize, usize),
 ) -> Result {
+    let Plan {
+        from,
+        n,
+        reverse,
+        rangetype,
+    } = plan;
     let Some(Value::ZSet(z)) = ctx.store.dbs[ctx.db].keys.get(key).map(|e| &e.value) else {
         return Ok(());
     };
@@ -1046,18 +1064,31 @@ fn zremrangebylex(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> R
 
 // --------------------------------------------------------------- pops
 
-/// Redis's `genericZpopCommand`. `count` -1 means "not given".
-#[allow(clippy::too_many_arguments)]
-fn pop_generic(
-    ctx: &mut Ctx<'_>,
-    reply: &mut Reply<'_>,
-    keys: &[Bytes],
+/// What a pop takes and how it replies (the flags of Redis's
+/// `genericZpopCommand`).
+#[derive(Clone, Copy)]
+struct Pop {
+    /// Highest scores first (ZPOPMAX) rather than lowest.
     max: bool,
-    emitkey: bool,
+    /// How many; -1 when not given (one member).
     count: i64,
+    /// The reply starts with the key (blocking pops, ZMPOP).
+    emit_key: bool,
+    /// Each member as a `[member, score]` pair (RESP3 with COUNT, ZMPOP).
     nested: bool,
+    /// No key at all: a null array (ZMPOP) rather than an empty one.
     nil_when_empty: bool,
-) -> Result {
+}
+
+/// Redis's `genericZpopCommand`: pops from the first of `keys` that exists.
+fn pop_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, keys: &[Bytes], pop: Pop) -> Result {
+    let Pop {
+        max,
+        count,
+        emit_key: emitkey,
+        nested,
+        nil_when_empty,
+    } = pop;
     let mut found = None;
     for key in keys {
         if write_zset(ctx, key)?.is_some() {
@@ -1130,8 +1161,14 @@ fn zpop_minmax(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes], max: bo
             _ => return Err(err("value is out of range, must be positive")),
         };
     }
-    let nested = reply.is_resp3() && count != -1;
-    pop_generic(ctx, reply, &args[1..2], max, false, count, nested, false)
+    let pop = Pop {
+        max,
+        count,
+        emit_key: false,
+        nested: reply.is_resp3() && count != -1,
+        nil_when_empty: false,
+    };
+    pop_generic(ctx, reply, &args[1..2], pop)
 }
 
 fn zpopmin(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
@@ -1184,32 +1221,29 @@ fn parse_mpop(args: &[Bytes], numkeys_idx: usize) -> Result<(&[Bytes], bool, i64
 
 fn zmpop(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     let (keys, max, count) = parse_mpop(args, 1)?;
-    pop_generic(ctx, reply, keys, max, true, count, true, true)
+    let pop = Pop {
+        max,
+        count,
+        emit_key: true,
+        nested: true,
+        nil_when_empty: true,
+    };
+    pop_generic(ctx, reply, keys, pop)
 }
 
-/// Redis's `blockingGenericZpopCommand`, after the timeout is parsed.
-#[allow(clippy::too_many_arguments)]
+/// Redis's `blockingGenericZpopCommand`, after the timeout is parsed:
+/// serves at once if a key has members, else blocks (or, where blocking is
+/// not allowed, replies as a timeout).
 fn blocking_pop(
     ctx: &mut Ctx<'_>,
     reply: &mut Reply<'_>,
     keys: &[Bytes],
-    max: bool,
     deadline_ms: Option<u64>,
-    count: i64,
-    nested: bool,
+    pop: Pop,
 ) -> Result {
     for key in keys {
         if write_zset(ctx, key)?.is_some() {
-            return pop_generic(
-                ctx,
-                reply,
-                std::slice::from_ref(key),
-                max,
-                true,
-                count,
-                nested,
-                nested,
-            );
+            return pop_generic(ctx, reply, std::slice::from_ref(key), pop);
         }
     }
     if !ctx.may_block {
@@ -1226,15 +1260,14 @@ fn blocking_pop(
 
 fn bzpop(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes], max: bool) -> Result {
     let deadline = block_timeout(&args[args.len() - 1], ctx.now_ms)?;
-    blocking_pop(
-        ctx,
-        reply,
-        &args[1..args.len() - 1],
+    let pop = Pop {
         max,
-        deadline,
-        -1,
-        false,
-    )
+        count: -1,
+        emit_key: true,
+        nested: false,
+        nil_when_empty: false,
+    };
+    blocking_pop(ctx, reply, &args[1..args.len() - 1], deadline, pop)
 }
 
 fn bzpopmin(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
@@ -1248,7 +1281,14 @@ fn bzpopmax(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result 
 fn bzmpop(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     let (keys, max, count) = parse_mpop(args, 2)?;
     let deadline = block_timeout(&args[1], ctx.now_ms)?;
-    blocking_pop(ctx, reply, keys, max, deadline, count, true)
+    let pop = Pop {
+        max,
+        count,
+        emit_key: true,
+        nested: true,
+        nil_when_empty: true,
+    };
+    blocking_pop(ctx, reply, keys, deadline, pop)
 }
 
 // ------------------------------------------------------- ZRANDMEMBER
@@ -1506,17 +1546,33 @@ impl<'a> Src<'a> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Which of ZUNION/ZINTER/ZDIFF/ZINTERCARD (or a STORE form) runs.
+#[derive(Clone, Copy)]
+struct SetOpCmd {
+    op: SetOp,
+    /// ZINTERCARD: only count, with LIMIT.
+    card_only: bool,
+    /// The STORE forms' destination is `args[1]` and numkeys `args[2]`.
+    store: bool,
+    /// For "at least 1 input key is needed for '…' command".
+    name: &'static str,
+}
+
+/// Redis's `zunionInterDiffGenericCommand`.
 fn setop_generic(
     ctx: &mut Ctx<'_>,
     reply: &mut Reply<'_>,
     args: &[Bytes],
-    dst: Option<&Bytes>,
-    numkeys_idx: usize,
-    op: SetOp,
-    card_only: bool,
-    name: &str,
+    cmd: SetOpCmd,
 ) -> Result {
+    let SetOpCmd {
+        op,
+        card_only,
+        store,
+        name,
+    } = cmd;
+    let dst = store.then(|| &args[1]);
+    let numkeys_idx = if store { 2 } else { 1 };
     let setnum = int_arg(&args[numkeys_idx])?;
     if setnum < 1 {
         return Err(Error::Other(format!(
@@ -1706,59 +1762,55 @@ fn setop_generic(
     }
 }
 
+fn setop(op: SetOp, card_only: bool, store: bool, name: &'static str) -> SetOpCmd {
+    SetOpCmd {
+        op,
+        card_only,
+        store,
+        name,
+    }
+}
+
 fn zunion(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    setop_generic(ctx, reply, args, None, 1, SetOp::Union, false, "zunion")
+    setop_generic(
+        ctx,
+        reply,
+        args,
+        setop(SetOp::Union, false, false, "zunion"),
+    )
 }
 
 fn zinter(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    setop_generic(ctx, reply, args, None, 1, SetOp::Inter, false, "zinter")
+    setop_generic(
+        ctx,
+        reply,
+        args,
+        setop(SetOp::Inter, false, false, "zinter"),
+    )
 }
 
 fn zdiff(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    setop_generic(ctx, reply, args, None, 1, SetOp::Diff, false, "zdiff")
+    setop_generic(ctx, reply, args, setop(SetOp::Diff, false, false, "zdiff"))
 }
 
 fn zintercard(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    setop_generic(ctx, reply, args, None, 1, SetOp::Inter, true, "zintercard")
+    let cmd = setop(SetOp::Inter, true, false, "zintercard");
+    setop_generic(ctx, reply, args, cmd)
 }
 
 fn zunionstore(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    setop_generic(
-        ctx,
-        reply,
-        args,
-        Some(&args[1]),
-        2,
-        SetOp::Union,
-        false,
-        "zunionstore",
-    )
+    let cmd = setop(SetOp::Union, false, true, "zunionstore");
+    setop_generic(ctx, reply, args, cmd)
 }
 
 fn zinterstore(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    setop_generic(
-        ctx,
-        reply,
-        args,
-        Some(&args[1]),
-        2,
-        SetOp::Inter,
-        false,
-        "zinterstore",
-    )
+    let cmd = setop(SetOp::Inter, false, true, "zinterstore");
+    setop_generic(ctx, reply, args, cmd)
 }
 
 fn zdiffstore(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    setop_generic(
-        ctx,
-        reply,
-        args,
-        Some(&args[1]),
-        2,
-        SetOp::Diff,
-        false,
-        "zdiffstore",
-    )
+    let cmd = setop(SetOp::Diff, false, true, "zdiffstore");
+    setop_generic(ctx, reply, args, cmd)
 }
 
 #[cfg(test)]

@@ -555,8 +555,10 @@ impl ZSet {
         }
     }
 
-    /// Adds a member that is not in the set, converting to the big form
-    /// first when Redis would.
+    /// Adds a member that is not in the set (check with [`ZSet::score`]:
+    /// adding one twice breaks the set's invariants), converting to the big
+    /// form first when Redis would: more than `max_entries` members or a
+    /// member longer than `max_value` bytes.
     pub fn insert(&mut self, member: &[u8], score: f64, max_entries: usize, max_value: usize) {
         if let ZSet::Listpack(b) = self {
             if lp_count(b) + 1 > max_entries || member.len() > max_value {
@@ -587,7 +589,8 @@ impl ZSet {
         }
     }
 
-    /// Changes the score of a member that is in the set.
+    /// Changes the score of a member that is in the set (a member that is
+    /// not is left alone).
     pub fn update(&mut self, member: &[u8], score: f64) {
         match self {
             ZSet::Listpack(_) => {
@@ -658,7 +661,10 @@ impl ZSet {
         }
     }
 
-    /// A cursor at `rank` (< len).
+    /// A cursor at `rank`.
+    ///
+    /// # Panics
+    /// If `rank >= len()` (a caller bug: commands clamp ranks first).
     pub fn seek(&self, rank: usize) -> Cur {
         match self {
             ZSet::Listpack(b) => {
@@ -676,6 +682,10 @@ impl ZSet {
     }
 
     /// The entry under a cursor.
+    ///
+    /// # Panics
+    /// If the cursor was moved past either end, or the set changed since
+    /// [`ZSet::seek`].
     pub fn get(&self, cur: Cur) -> (&[u8], f64) {
         match self {
             ZSet::Listpack(b) => {
@@ -823,6 +833,7 @@ impl ZSet {
     /// (0 when done). A listpack returns everything at once.
     pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(&'a [u8], f64)) -> u64 {
         match self {
+            ZSet::Listpack(_) if self.is_empty() => 0,
             ZSet::Listpack(_) => {
                 let mut cur = self.seek(0);
                 for _ in 0..self.len() {
