@@ -337,14 +337,14 @@ impl ScoreRange {
         if self.is_empty() || z.is_empty() {
             return None;
         }
-        let r = z.partition(|_, s| !self.gte_min(s));
+        let r = z.partition_score(|s| !self.gte_min(s));
         (r < z.len() && self.lte_max(z.get(z.seek(r)).1)).then_some(r)
     }
     fn last(&self, z: &ZSet) -> Option<usize> {
         if self.is_empty() || z.is_empty() {
             return None;
         }
-        let n = z.rpartition(|_, s| !self.lte_max(s));
+        let n = z.rpartition_score(|s| !self.lte_max(s));
         let r = z.len().checked_sub(n + 1)?;
         self.gte_min(z.get(z.seek(r)).1).then_some(r)
     }
@@ -561,7 +561,7 @@ fn zcount(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
         Some(z) => match range.first(z) {
             None => 0,
             Some(first) => {
-                let end = z.len() - z.rpartition(|_, s| !range.lte_max(s));
+                let end = z.len() - z.rpartition_score(|s| !range.lte_max(s));
                 end.saturating_sub(first)
             }
         },

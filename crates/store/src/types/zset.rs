@@ -765,6 +765,30 @@ impl ZSet {
         }
     }
 
+    /// [`ZSet::partition`] for a predicate on scores only: in the big form
+    /// the search reads no members (score order is monotone).
+    pub fn partition_score(&self, pred: impl Fn(f64) -> bool) -> usize {
+        match self {
+            ZSet::Listpack(_) => self.partition(|_, s| pred(s)),
+            ZSet::Skiplist(big) => {
+                let c = big.lasts.partition_point(|&l| pred(l));
+                if c == big.chunks.len() {
+                    return big.len;
+                }
+                let i = big.chunks[c].partition_point(|e| pred(e.0));
+                big.fen_prefix(c) + i
+            }
+        }
+    }
+
+    /// [`ZSet::rpartition`] for a predicate on scores only.
+    pub fn rpartition_score(&self, pred: impl Fn(f64) -> bool) -> usize {
+        match self {
+            ZSet::Listpack(_) => self.rpartition(|_, s| pred(s)),
+            ZSet::Skiplist(_) => self.len() - self.partition_score(|s| !pred(s)),
+        }
+    }
+
     /// Number of trailing entries satisfying `pred` (walking from the end
     /// for a listpack; see [`ZSet::partition`]).
     pub fn rpartition(&self, pred: impl Fn(&[u8], f64) -> bool) -> usize {
@@ -984,6 +1008,8 @@ mod tests {
                         let below = order.iter().filter(|e| e.1 < 0.0).count();
                         prop_assert_eq!(z.partition(|_, s| s < 0.0), below);
                         prop_assert_eq!(z.rpartition(|_, s| s >= 0.0), order.len() - below);
+                        prop_assert_eq!(z.partition_score(|s| s < 0.0), below);
+                        prop_assert_eq!(z.rpartition_score(|s| s >= 0.0), order.len() - below);
                         if !order.is_empty() {
                             let r = k.len() % order.len();
                             let (mm, ss) = z.get(z.seek(r));
