@@ -233,8 +233,9 @@ fn sort_pairs(items: Vec<Frame>) -> Vec<Frame> {
 pub(crate) fn normalize(cmd: &[Vec<u8>], frame: Frame) -> Frame {
     let name = upper(&cmd[0]);
     match (name.as_str(), frame) {
-        // Random picks: only the count (or presence) is comparable, except
-        // when the whole set comes back in order (count >= size).
+        // Random picks: only the count (or presence) is comparable. (A
+        // count >= the size returns the whole set in a fixed order, but
+        // the size is not known here; the wire tables pin that case.)
         ("ZRANDMEMBER", Frame::Bulk(_)) => Frame::Simple("<member>".into()),
         ("ZRANDMEMBER", Frame::Array(items)) => Frame::Integer(items.len() as i64),
         // A big set's scan order depends on its table: compare the set of

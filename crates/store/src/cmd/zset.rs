@@ -1355,17 +1355,17 @@ fn randmember_count(
     }
     let count = count as usize;
     if count >= len {
-        // The whole set, in order.
+        // The whole set: Redis 7.0 replies it from the highest rank down.
         let Some(Value::ZSet(z)) = ctx.store.dbs[ctx.db].keys.get(key).map(|e| &e.value) else {
             return Ok(());
         };
         emit_header(reply, len, withscores);
-        let mut cur = z.seek(0);
+        let mut cur = z.seek(len - 1);
         for i in 0..len {
             let (m, s) = z.get(cur);
             emit(reply, m, s, withscores);
             if i + 1 < len {
-                z.next(&mut cur);
+                z.prev(&mut cur);
             }
         }
         return Ok(());
