@@ -99,8 +99,13 @@ pub struct Big {
     len: usize,
 }
 
+/// The member hash of the big form's index, keyed once per process at
+/// random (as Redis keys its siphash), so clients cannot precompute
+/// colliding members. Nothing visible depends on it: ZSCAN walks slab ids.
 fn hash(member: &[u8]) -> u64 {
-    foldhash::fast::FixedState::with_seed(0x5a5e_7ab1_e000_0001).hash_one(member)
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let seed = *SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0u64));
+    foldhash::quality::FixedState::with_seed(seed).hash_one(member)
 }
 
 fn cmp_key(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
