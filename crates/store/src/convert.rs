@@ -3,6 +3,7 @@
 
 use crate::rdb::Decoded;
 use crate::types::hash::{self, Hash};
+use crate::types::{Set, ZSet};
 use crate::{Coll, StoreConfig, StrValue, Value};
 
 /// A value's contents in RDB terms.
@@ -14,7 +15,22 @@ pub fn to_decoded(value: &Value) -> Decoded {
             h.for_each(|f, v| pairs.push((f.to_vec(), v.to_vec())));
             Decoded::Hash(pairs)
         }
-        Value::List(_) | Value::Set(_) | Value::ZSet(_) => {
+        Value::Set(set) => Decoded::Set(set.iter().map(|e| e.to_vec()).collect()),
+        Value::ZSet(z) => {
+            let mut items = Vec::with_capacity(z.len());
+            if !z.is_empty() {
+                let mut cur = z.seek(0);
+                for i in 0..z.len() {
+                    let (m, s) = z.get(cur);
+                    items.push((m.to_vec(), s));
+                    if i + 1 < z.len() {
+                        z.next(&mut cur);
+                    }
+                }
+            }
+            Decoded::ZSet(items)
+        }
+        Value::List(_) => {
             // Filled in as the collection types land (this session).
             Decoded::Str(Vec::new())
         }
@@ -44,6 +60,36 @@ pub fn from_decoded(decoded: Decoded, config: &StoreConfig) -> Option<Value> {
                 }
             }
             Some(Value::Hash(Coll::new(h)))
+        }
+        Decoded::Set(members) => {
+            if members.is_empty() {
+                return None;
+            }
+            let mut set = Set::new();
+            for m in &members {
+                if !set.add(m, config.set_max_intset_entries) {
+                    return None;
+                }
+            }
+            Some(Value::Set(Coll::new(set)))
+        }
+        Decoded::ZSet(items) => {
+            if items.is_empty() {
+                return None;
+            }
+            let (max_entries, max_value) = (
+                config.zset_max_listpack_entries,
+                config.zset_max_listpack_value,
+            );
+            let longest = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
+            let mut z = ZSet::with_hint(items.len(), longest, max_entries, max_value);
+            for (m, s) in &items {
+                if s.is_nan() || z.score(m).is_some() {
+                    return None;
+                }
+                z.insert(m, *s, max_entries, max_value);
+            }
+            Some(Value::ZSet(Coll::new(z)))
         }
         _ => None,
     }

@@ -1488,12 +1488,10 @@ fn aggregate(target: &mut f64, val: f64, agg: Aggregate) {
     }
 }
 
-// MERGE: set members
 /// The members of a plain set used as a sorted-set input (each counts with
-/// score 1). The set type is written concurrently; until it lands this
-/// yields nothing, and the lead completes it when merging.
-fn set_members(_set: &Set) -> impl Iterator<Item = &[u8]> {
-    std::iter::empty()
+/// score 1), as bytes: an intset's integers are formatted.
+fn set_members(set: &Set) -> Vec<Vec<u8>> {
+    set.iter().map(|e| e.to_vec()).collect()
 }
 
 /// One input of ZUNION/ZINTER/ZDIFF.
@@ -1639,14 +1637,23 @@ fn setop_generic(
     let (max_entries, max_value) = limits(ctx);
     // Compute with shared borrows of the keyspace.
     let db = &ctx.store.dbs[ctx.db];
+    // Plain sets' members as bytes, owned here so the inputs can borrow them.
+    let set_inputs: Vec<Vec<Vec<u8>>> = keys
+        .iter()
+        .map(|k| match db.keys.get(k).map(|e| &e.value) {
+            Some(Value::Set(s)) => set_members(&s.data),
+            _ => Vec::new(),
+        })
+        .collect();
     let mut srcs: Vec<(Src<'_>, f64)> = keys
         .iter()
         .zip(&weights)
-        .map(|(k, &w)| {
+        .zip(&set_inputs)
+        .map(|((k, &w), members)| {
             let src = match db.keys.get(k).map(|e| &e.value) {
                 Some(Value::ZSet(z)) => Src::Z(&z.data),
-                Some(Value::Set(s)) => {
-                    let v: Vec<&[u8]> = set_members(&s.data).collect();
+                Some(Value::Set(_)) => {
+                    let v: Vec<&[u8]> = members.iter().map(Vec::as_slice).collect();
                     let h = v.iter().copied().collect();
                     Src::S(v, h)
                 }
