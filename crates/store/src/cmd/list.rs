@@ -1019,4 +1019,57 @@ mod tests {
         assert_eq!(out, b"$1\r\nx\r\n");
         assert_eq!(run(&mut store, false, &["LLEN", "a"]).0, b":1\r\n");
     }
+
+    /// The events Redis 7.0 publishes for this sequence (captured with
+    /// `notify-keyspace-events KEA` and PSUBSCRIBE on a real server).
+    #[test]
+    fn keyspace_events_match_redis() {
+        let mut store = Store::new(1);
+        store.notify_flags = notify::ALL | notify::KEYEVENT;
+        let script = [
+            "rpush a x y",
+            "lpush a z",
+            "lpop a",
+            "rpop a 5",
+            "rpush a 1 2 3",
+            "lset a 0 v",
+            "linsert a before v w",
+            "linsert a before nope w",
+            "lrem a 0 w",
+            "lrem a 0 nope",
+            "ltrim a 0 -1",
+            "ltrim a 5 6",
+            "rpush s 1",
+            "lmove s d left right",
+            "rpush d2 q",
+            "lmove d2 d2 left right",
+            "rpoplpush d2 d3",
+            "lpushx d3 u",
+            "lmpop 1 d3 left count 5",
+            "rpush b k",
+            "blpop b 0",
+            "rpush c 1 2",
+            "lrem c 0 1",
+            "lrem c 0 2",
+        ];
+        for line in script {
+            let args: Vec<&str> = line.split(' ').collect();
+            let (out, _) = run(&mut store, false, &args);
+            assert!(
+                !out.starts_with(b"-"),
+                "{line}: {}",
+                String::from_utf8_lossy(&out)
+            );
+        }
+        let got: Vec<String> = store
+            .events
+            .iter()
+            .map(|e| format!("{}({})", e.event, String::from_utf8_lossy(&e.key)))
+            .collect();
+        let want = "rpush(a) lpush(a) lpop(a) rpop(a) del(a) rpush(a) lset(a) linsert(a) \
+                    lrem(a) ltrim(a) ltrim(a) del(a) rpush(s) rpush(d) lpop(s) del(s) \
+                    rpush(d2) rpush(d2) lpop(d2) lpush(d3) rpop(d2) del(d2) lpush(d3) \
+                    lpop(d3) del(d3) rpush(b) lpop(b) del(b) rpush(c) lrem(c) lrem(c) del(c)";
+        assert_eq!(got.join(" "), want);
+    }
 }
