@@ -4,9 +4,17 @@
 
 use super::*;
 
+/// A 120-byte element: a few hundred of them span several 8 KiB nodes.
+fn long_element(i: usize) -> Vec<u8> {
+    let mut e = format!("long{}-", i % 3).into_bytes();
+    e.resize(120, b'y');
+    e
+}
+
 fn element() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         5 => prop::sample::select(vec!["a", "b", "c", "1", ""]).prop_map(|s| s.as_bytes().to_vec()),
+        1 => (0usize..3).prop_map(long_element),
         1 => value(),
     ]
 }
@@ -14,8 +22,12 @@ fn element() -> impl Strategy<Value = Vec<u8>> {
 fn elements(max: usize) -> impl Strategy<Value = Vec<Vec<u8>>> {
     prop_oneof![
         4 => prop::collection::vec(element(), 1..max),
-        // Enough to span several quicklist nodes with the long elements.
-        1 => (1usize..300).prop_map(|n| (0..n).map(|i| format!("e{}", i % 7).into_bytes()).collect()),
+        // Enough to span several quicklist nodes.
+        1 => (1usize..300).prop_map(|n| (0..n).map(|i| if i % 5 == 0 {
+            format!("e{}", i % 7).into_bytes()
+        } else {
+            long_element(i)
+        }).collect()),
     ]
 }
 
@@ -124,15 +136,21 @@ pub(crate) fn command() -> impl Strategy<Value = Cmd> {
             .prop_map(|(a, b, f, t, s)| vec![b"BLMOVE".to_vec(), a, b, f, t, s]),
         1 => (key(), key(), timeout()).prop_map(|(a, b, t)| vec![b"BRPOPLPUSH".to_vec(), a, b, t]),
         1 => (timeout(), mpop_args()).prop_map(|(t, a)| cat(vec![words(&["BLMPOP"]), vec![t], a])),
-        // Wrong arities and stray arguments.
+        // Wrong arities and stray arguments. Not the blocking commands: a
+        // random integer there is a timeout Redis would wait out.
         1 => (
             prop::sample::select(vec![
                 "LPUSH", "LPOP", "LLEN", "LRANGE", "LINDEX", "LSET", "LINSERT", "LREM", "LTRIM",
-                "LPOS", "LMOVE", "RPOPLPUSH", "LMPOP", "BLPOP", "BLMOVE", "BRPOPLPUSH", "BLMPOP",
+                "LPOS", "LMOVE", "RPOPLPUSH", "LMPOP",
             ]),
             prop::collection::vec(prop_oneof![key(), int()], 0..3)
         )
             .prop_map(|(c, a)| cat(vec![words(&[c]), a])),
+        1 => prop::sample::select(vec![
+            "BLPOP", "BLPOP a", "BRPOP", "BLMOVE a b LEFT", "BLMOVE a b LEFT RIGHT 0 1",
+            "BRPOPLPUSH a 0", "BRPOPLPUSH a b 0 1", "BLMPOP 0", "BLMPOP 0 1 a",
+        ])
+        .prop_map(|s| words(&s.split(' ').collect::<Vec<_>>())),
         1 => key().prop_map(|k| vec![b"OBJECT".to_vec(), b"ENCODING".to_vec(), k]),
     ]
 }

@@ -262,6 +262,12 @@ impl List {
             .is_some_and(|n| self.allows(n, size));
         let q = &mut *self.inner;
         if !fits {
+            // The full node will not grow again from this end: give back
+            // the slack of its last doubling, so memory per element stays
+            // close to Redis's exactly-sized listpacks.
+            if let Some(full) = q.nodes.back_mut() {
+                full.buf.shrink_to_fit();
+            }
             q.nodes.push_back(Node {
                 buf: Vec::with_capacity(size),
                 count: 0,
@@ -284,6 +290,9 @@ impl List {
             .is_some_and(|n| self.allows(n, size));
         let q = &mut *self.inner;
         if !fits {
+            if let Some(full) = q.nodes.front_mut() {
+                full.buf.shrink_to_fit();
+            }
             q.nodes.push_front(Node {
                 buf: Vec::with_capacity(size),
                 count: 0,
