@@ -332,3 +332,48 @@ fn tables_match_redis() {
     check_table(redis.addr, false, &resp2());
     check_table(redis.addr, true, &resp3());
 }
+
+/// COMMAND INFO's name, arity, flags and legacy key positions, as Redis
+/// 7.0 reports them for every list command.
+#[test]
+#[ignore = "needs redis-server"]
+fn command_info_matches_redis() {
+    let redis = RedisServer::start();
+    let shoal = TestServer::start();
+    let mut r = redis.connect();
+    let mut s = shoal.connect();
+    for name in [
+        "lpush",
+        "rpush",
+        "lpushx",
+        "rpushx",
+        "lpop",
+        "rpop",
+        "llen",
+        "lrange",
+        "lindex",
+        "lset",
+        "linsert",
+        "lrem",
+        "ltrim",
+        "lpos",
+        "lmove",
+        "rpoplpush",
+        "lmpop",
+        "blpop",
+        "brpop",
+        "blmove",
+        "brpoplpush",
+        "blmpop",
+    ] {
+        let head = |f: Frame| match f {
+            Frame::Array(mut infos) => match infos.remove(0) {
+                Frame::Array(fields) => fields.into_iter().take(6).collect::<Vec<_>>(),
+                other => panic!("{name}: {other:?}"),
+            },
+            other => panic!("{name}: {other:?}"),
+        };
+        let args: &[&[u8]] = &[b"COMMAND", b"INFO", name.as_bytes()];
+        assert_eq!(head(s.command(args)), head(r.command(args)), "{name}");
+    }
+}
