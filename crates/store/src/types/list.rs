@@ -618,6 +618,22 @@ mod tests {
         assert_eq!(l.back().unwrap().len(), 100_000);
     }
 
+    /// Regression: one split used to leave a half that was still too big
+    /// when a large element landed in a node of small ones.
+    #[test]
+    fn splits_until_every_node_fits() {
+        let mut l = List::with_limits(40, 4);
+        for v in [b"a", b"b", b"c"] {
+            l.push_back(v);
+        }
+        l.insert(1, &[b'z'; 200]);
+        l.check();
+        l.set(2, &[b'y'; 200]);
+        l.check();
+        let got: Vec<usize> = l.iter().map(<[u8]>::len).collect();
+        assert_eq!(got, vec![1, 200, 200, 1]);
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         PushFront(Vec<u8>),
