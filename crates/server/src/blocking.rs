@@ -40,17 +40,13 @@ pub(crate) struct Waiter {
 }
 
 impl Waiter {
-    /// The reply for a timeout: a null array, except for the commands
-    /// that answer one element (BLMOVE, BRPOPLPUSH), which get a null.
+    /// The reply for a timeout: a null array for every blocking list and
+    /// sorted-set command, BLMOVE and BRPOPLPUSH included (Redis's
+    /// `replyToBlockedClientTimedOut`; only their MULTI form answers a
+    /// null bulk).
     pub fn timeout_reply(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        let mut reply = Reply::new(&mut out, self.protocol);
-        let name = self.args[0].to_ascii_lowercase();
-        if name == b"blmove" || name == b"brpoplpush" {
-            reply.null();
-        } else {
-            reply.null_array();
-        }
+        Reply::new(&mut out, self.protocol).null_array();
         out
     }
 }

@@ -111,7 +111,7 @@ fn timeouts_and_their_errors() {
     let started = Instant::now();
     assert_eq!(cmd(&mut c, "BLPOP k 0.1"), Frame::NullArray);
     assert!(started.elapsed() >= Duration::from_millis(100));
-    assert_eq!(cmd(&mut c, "BLMOVE k d LEFT LEFT 0.05"), Frame::Null);
+    assert_eq!(cmd(&mut c, "BLMOVE k d LEFT LEFT 0.05"), Frame::NullArray);
     assert_eq!(
         cmd(&mut c, "BLPOP k -1"),
         Frame::Error("ERR timeout is negative".into())

@@ -3,7 +3,7 @@
 
 use crate::rdb::Decoded;
 use crate::types::hash::{self, Hash};
-use crate::types::{Set, ZSet};
+use crate::types::{List, Set, ZSet};
 use crate::{Coll, StoreConfig, StrValue, Value};
 
 /// A value's contents in RDB terms.
@@ -30,10 +30,7 @@ pub fn to_decoded(value: &Value) -> Decoded {
             }
             Decoded::ZSet(items)
         }
-        Value::List(_) => {
-            // Filled in as the collection types land (this session).
-            Decoded::Str(Vec::new())
-        }
+        Value::List(list) => Decoded::List(list.iter().map(<[u8]>::to_vec).collect()),
     }
 }
 
@@ -60,6 +57,16 @@ pub fn from_decoded(decoded: Decoded, config: &StoreConfig) -> Option<Value> {
                 }
             }
             Some(Value::Hash(Coll::new(h)))
+        }
+        Decoded::List(items) => {
+            if items.is_empty() {
+                return None;
+            }
+            let mut list = List::new(config.list_max_listpack_size);
+            for item in &items {
+                list.push_back(item);
+            }
+            Some(Value::List(Coll::new(list)))
         }
         Decoded::Set(members) => {
             if members.is_empty() {
@@ -91,6 +98,5 @@ pub fn from_decoded(decoded: Decoded, config: &StoreConfig) -> Option<Value> {
             }
             Some(Value::ZSet(Coll::new(z)))
         }
-        _ => None,
     }
 }
