@@ -47,10 +47,8 @@ fn wait_blocked(conn: &mut Conn, n: usize) {
 
 /// No reply is waiting on `conn` right now.
 fn assert_silent(conn: &mut Conn) {
-    conn.deadline = Duration::from_millis(150);
-    let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| conn.read_frame()));
-    conn.deadline = common::DEADLINE;
-    assert!(got.is_err(), "unexpected reply {:?}", got.ok());
+    let got = conn.read_frame_within(Duration::from_millis(150));
+    assert!(got.is_none(), "unexpected reply {got:?}");
 }
 
 #[test]
@@ -220,37 +218,38 @@ fn scenario(connect: &dyn Fn() -> Conn) -> Vec<String> {
     let Frame::Integer(a_id) = cmd(&mut a, "CLIENT ID") else {
         panic!("id");
     };
-    let steps: Vec<(char, String)> = vec![
-        ('a', "BLPOP l1 l2 0".into()),
-        ('b', "BRPOP l2 0".into()),
-        ('c', "RPUSH l2 x y z".into()),
-        ('c', "LRANGE l2 0 -1".into()),
-        ('a', "BZPOPMIN z1 z2 0".into()),
-        ('c', "ZADD z2 2 two 1 one".into()),
-        ('c', "ZRANGE z2 0 -1 WITHSCORES".into()),
-        ('a', "BLMPOP 0 2 m1 m2 RIGHT COUNT 5".into()),
-        ('c', "RPUSH m2 1 2 3".into()),
-        ('a', "BZMPOP 0 1 zz MAX COUNT 2".into()),
-        ('c', "ZADD zz 1 a 2 b 3 c".into()),
-        ('a', "BRPOPLPUSH s d 0".into()),
-        ('b', "BLPOP d 0".into()),
-        ('c', "LPUSH s e1 e2".into()),
-        ('c', "LRANGE s 0 -1".into()),
-        ('a', "BLPOP q 0".into()),
-        ('c', format!("CLIENT UNBLOCK {a_id} TIMEOUT")),
-        ('a', "BLPOP q 0".into()),
-        ('c', format!("CLIENT UNBLOCK {a_id} ERROR")),
-        ('c', "SET str v".into()),
-        ('a', "BLPOP str 0".into()),
-        ('a', "BLMOVE l9 str LEFT LEFT 0".into()),
-        ('c', "RPUSH l9 v".into()),
-        ('c', "LRANGE l9 0 -1".into()),
-        ('a', "BLPOP k 0.01".into()),
-        ('a', "BZPOPMAX k 0.01".into()),
-        ('a', "BLMPOP 0.01 1 k LEFT".into()),
+    let steps: Vec<(char, &str)> = vec![
+        ('a', "BLPOP l1 l2 0"),
+        ('b', "BRPOP l2 0"),
+        ('c', "RPUSH l2 x y z"),
+        ('c', "LRANGE l2 0 -1"),
+        ('a', "BZPOPMIN z1 z2 0"),
+        ('c', "ZADD z2 2 two 1 one"),
+        ('c', "ZRANGE z2 0 -1 WITHSCORES"),
+        ('a', "BLMPOP 0 2 m1 m2 RIGHT COUNT 5"),
+        ('c', "RPUSH m2 1 2 3"),
+        ('a', "BZMPOP 0 1 zz MAX COUNT 2"),
+        ('c', "ZADD zz 1 a 2 b 3 c"),
+        ('a', "BRPOPLPUSH s d 0"),
+        ('b', "BLPOP d 0"),
+        ('c', "LPUSH s e1 e2"),
+        ('c', "LRANGE s 0 -1"),
+        ('a', "BLPOP q 0"),
+        ('c', "CLIENT UNBLOCK {id} TIMEOUT"),
+        ('a', "BLPOP q 0"),
+        ('c', "CLIENT UNBLOCK {id} ERROR"),
+        ('c', "SET str v"),
+        ('a', "BLPOP str 0"),
+        ('a', "BLMOVE l9 str LEFT LEFT 0"),
+        ('c', "RPUSH l9 v"),
+        ('c', "LRANGE l9 0 -1"),
+        ('a', "BLPOP k 0.01"),
+        ('a', "BZPOPMAX k 0.01"),
+        ('a', "BLMPOP 0.01 1 k LEFT"),
     ];
     let mut expect_reply_from = Vec::new();
-    for (who, line) in steps {
+    for (who, template) in steps {
+        let line = template.replace("{id}", &a_id.to_string());
         let conn = match who {
             'a' => &mut a,
             'b' => &mut b,
@@ -258,17 +257,15 @@ fn scenario(connect: &dyn Fn() -> Conn) -> Vec<String> {
         };
         send(conn, &line);
         expect_reply_from.push(who);
-        // Let blocked commands park before the next step.
-        std::thread::sleep(Duration::from_millis(30));
+        // Let blocked commands park before the next step; a short timeout
+        // fires within Redis's 100 ms cron tick.
+        let pause = if template.contains("0.01") { 250 } else { 30 };
+        std::thread::sleep(Duration::from_millis(pause));
         // Collect whatever replies are due by now, in client order.
         for (name, conn) in [("a", &mut a), ("b", &mut b), ("c", &mut c)] {
-            conn.deadline = Duration::from_millis(60);
-            while let Ok(f) =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| conn.read_frame()))
-            {
-                log.push(format!("{line} -> {name}: {f:?}"));
+            while let Some(f) = conn.read_frame_within(Duration::from_millis(60)) {
+                log.push(format!("{template} -> {name}: {f:?}"));
             }
-            conn.deadline = common::DEADLINE;
         }
     }
     log

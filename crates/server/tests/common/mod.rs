@@ -216,6 +216,31 @@ impl Conn {
         }
     }
 
+    /// Reads one reply frame if one arrives within `wait`.
+    pub fn read_frame_within(&mut self, wait: Duration) -> Option<Frame> {
+        let started = Instant::now();
+        loop {
+            match parse_frame(&self.buf) {
+                Ok(Some((frame, used))) => {
+                    self.buf.drain(..used);
+                    return Some(frame);
+                }
+                Ok(None) => {}
+                Err(e) => panic!("bad reply {e}: {:?}", String::from_utf8_lossy(&self.buf)),
+            }
+            if started.elapsed() >= wait || self.closed {
+                return None;
+            }
+            self.stream
+                .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
+                .expect("read timeout");
+            self.fill();
+            self.stream
+                .set_read_timeout(Some(Duration::from_millis(200)))
+                .expect("read timeout");
+        }
+    }
+
     /// Sends one command as a RESP array and reads its reply.
     pub fn command(&mut self, args: &[&[u8]]) -> Frame {
         self.send(&encode(args));
