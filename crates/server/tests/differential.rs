@@ -16,6 +16,8 @@ mod hashes;
 mod lists;
 #[path = "differential/sets.rs"]
 mod sets;
+#[path = "differential/sort.rs"]
+mod sort;
 #[path = "differential/zsets.rs"]
 mod zsets;
 
@@ -428,6 +430,7 @@ fn command() -> impl Strategy<Value = Cmd> {
         6 => hashes::command(),
         6 => sets::command(),
         8 => zsets::command(),
+        4 => sort::command(),
     ]
 }
 
@@ -494,6 +497,7 @@ fn normalize(cmd: &[Vec<u8>], frame: Frame) -> Frame {
             let frame = lists::normalize(cmd, frame);
             let frame = hashes::normalize(cmd, frame);
             let frame = sets::normalize(cmd, frame);
+            let frame = sort::normalize(cmd, frame);
             zsets::normalize(cmd, frame)
         }
     }
@@ -545,7 +549,16 @@ impl Session {
                         items
                             .into_iter()
                             .zip(&queued)
-                            .map(|(f, c)| normalize(c, f))
+                            .map(|(f, c)| match (upper(&c[0]).as_str(), f) {
+                                // Inside EXEC, Redis's queued argv still
+                                // holds a value SET from it: refcount 2.
+                                ("OBJECT", Frame::Integer(2))
+                                    if c.get(1).is_some_and(|s| upper(s) == "REFCOUNT") =>
+                                {
+                                    Frame::Integer(1)
+                                }
+                                (_, f) => normalize(c, f),
+                            })
                             .collect(),
                     ),
                     other => other,

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod lcs;
 pub mod list;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod zset;
 
@@ -628,6 +629,24 @@ static CORE: &[CommandSpec] = &[
         "generic",
         "Remove the expiration from a key",
         Some(keys::persist),
+    ),
+    spec(
+        "sort",
+        -2,
+        "write denyoom movablekeys",
+        (1, 1, 1),
+        "generic",
+        "Sort the elements in a list, set or sorted set",
+        Some(sort::sort),
+    ),
+    spec(
+        "sort_ro",
+        -2,
+        "readonly movablekeys",
+        (1, 1, 1),
+        "generic",
+        "Sort the elements in a list, set or sorted set. Read-only variant of SORT.",
+        Some(sort::sort_ro),
     ),
     spec(
         "dump",
