@@ -114,6 +114,15 @@ impl Aof {
         self.encode(&entry.args);
     }
 
+    /// The next entry starts with `SELECT` (a new file begins).
+    fn forget_selected_db(&mut self) {
+        self.selected_db = None;
+    }
+
+    pub fn in_multi(&self) -> bool {
+        self.in_multi
+    }
+
     /// Closes the transaction a `MULTI` opened, if any.
     pub fn end_exec(&mut self) {
         if self.in_multi {
@@ -140,7 +149,19 @@ pub(crate) struct AofSync {
     pub last_error: Mutex<String>,
     /// Bytes in the current incremental file.
     pub current_size: AtomicU64,
+    /// Bytes of the base file.
+    pub base_size: AtomicU64,
     pub stop: AtomicBool,
+    /// A new incremental file and the log offset from which writes go to
+    /// it (set when a rewrite starts).
+    switch: Mutex<Option<(u64, File)>>,
+    /// The files the manifest names now.
+    manifest: Mutex<Vec<ManifestFile>>,
+    pub rewrite_in_progress: AtomicBool,
+    pub rewrite_scheduled: AtomicBool,
+    pub rewrites: AtomicU64,
+    pub last_rewrite_ok: AtomicBool,
+    pub last_rewrite_secs: std::sync::atomic::AtomicI64,
 }
 
 impl AofSync {
@@ -153,7 +174,15 @@ impl AofSync {
             last_write_ok: AtomicBool::new(true),
             last_error: Mutex::new(String::new()),
             current_size: AtomicU64::new(0),
+            base_size: AtomicU64::new(0),
             stop: AtomicBool::new(false),
+            switch: Mutex::new(None),
+            manifest: Mutex::new(Vec::new()),
+            rewrite_in_progress: AtomicBool::new(false),
+            rewrite_scheduled: AtomicBool::new(false),
+            rewrites: AtomicU64::new(0),
+            last_rewrite_ok: AtomicBool::new(true),
+            last_rewrite_secs: std::sync::atomic::AtomicI64::new(-1),
         }
     }
 
@@ -547,13 +576,25 @@ pub(crate) fn load(
         .open(&path)
         .with_context(|| format!("opening {}", path.display()))?;
     let size = file.metadata()?.len();
-    Ok(Opened { file, size })
+    let base_size = files
+        .iter()
+        .find(|f| f.kind == 'b')
+        .and_then(|f| fs::metadata(layout.dir.join(&f.name)).ok())
+        .map_or(0, |m| m.len());
+    Ok(Opened {
+        file,
+        size,
+        files,
+        base_size,
+    })
 }
 
 /// The incremental file the writer appends to.
 pub(crate) struct Opened {
     pub file: File,
     pub size: u64,
+    files: Vec<ManifestFile>,
+    base_size: u64,
 }
 
 /// The writer thread: takes the buffer, writes it in order, fsyncs by
@@ -566,6 +607,11 @@ pub(crate) fn spawn_writer(
         .aof
         .current_size
         .store(opened.size, Ordering::Relaxed);
+    shared
+        .aof
+        .base_size
+        .store(opened.base_size, Ordering::Relaxed);
+    *shared.aof.manifest.lock() = opened.files;
     std::thread::Builder::new()
         .name("shoal-aof".into())
         .spawn(move || writer_loop(&shared, opened.file))
@@ -586,7 +632,6 @@ fn writer_loop(shared: &crate::Shared, mut file: File) {
     // Bytes taken from the engine but not yet written.
     let mut pending: Vec<u8> = Vec::new();
     let mut pending_end = 0u64;
-    let mut written = 0u64;
     let mut durable = 0u64;
     let mut last_fsync = Instant::now();
     loop {
@@ -602,20 +647,48 @@ fn writer_loop(shared: &crate::Shared, mut file: File) {
         let (bytes, end) = shared.engine.lock().aof.take();
         pending.extend_from_slice(&bytes);
         pending_end = pending_end.max(end);
-        if !pending.is_empty() {
-            match file.write(&pending) {
-                Ok(n) => {
-                    pending.drain(..n);
-                    sync.current_size.fetch_add(n as u64, Ordering::Relaxed);
-                    // A short write leaves the rest for the next turn, at once.
-                    if !pending.is_empty() {
-                        sync.wake();
+        // Write in order; bytes from a pending switch's offset on go to
+        // the new file, after the old one is complete and fsynced.
+        loop {
+            let start = pending_end - pending.len() as u64;
+            let boundary = sync.switch.lock().as_ref().map(|(at, _)| *at);
+            let chunk = match boundary {
+                Some(at) if at >= start => ((at - start) as usize).min(pending.len()),
+                _ => pending.len(),
+            };
+            if chunk > 0 {
+                match file.write(&pending[..chunk]) {
+                    Ok(n) => {
+                        pending.drain(..n);
+                        sync.current_size.fetch_add(n as u64, Ordering::Relaxed);
+                        if n < chunk {
+                            // A short write: the rest at once, next turn.
+                            sync.wake();
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        fail(sync, &e);
+                        break;
                     }
                 }
-                Err(e) => fail(sync, &e),
             }
-            written = pending_end - pending.len() as u64;
+            let start = pending_end - pending.len() as u64;
+            match boundary {
+                Some(at) if start >= at && (pending_end >= at || pending.is_empty()) => {
+                    if let Err(e) = file.sync_data() {
+                        fail(sync, &e);
+                        break;
+                    }
+                    if let Some((_, next)) = sync.switch.lock().take() {
+                        file = next;
+                        sync.current_size.store(0, Ordering::Relaxed);
+                    }
+                }
+                _ => break,
+            }
         }
+        let written = pending_end - pending.len() as u64;
         let policy = sync.policy();
         let want_fsync = written > durable
             && match policy {
@@ -880,4 +953,252 @@ mod tests {
         assert_eq!(canonical(&b("GETEX k PERSIST"), now), vec![b("PERSIST k")]);
         assert_eq!(canonical(&b("INCR k"), now), vec![b("INCR k")]);
     }
+}
+
+/// What BGREWRITEAOF did.
+pub(crate) enum RewriteStart {
+    Started,
+    /// A snapshot (BGSAVE) or an open transaction is in the way; the cron
+    /// starts it when it can.
+    Scheduled,
+    AlreadyRunning,
+    Failed(String),
+}
+
+/// Redis's `AOF_REWRITE_ITEMS_PER_CMD`: elements per command in a base.
+const REWRITE_ITEMS_PER_CMD: usize = 64;
+
+fn encode_cmd(out: &mut Vec<u8>, args: &[&[u8]]) {
+    let mut reply = Reply::new(out, Protocol::Resp2);
+    reply.array(args.len());
+    for a in args {
+        reply.bulk(a);
+    }
+}
+
+/// The commands that rebuild one key, as a rewrite's base holds them.
+fn encode_key(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    value: &shoal_store::rdb::Decoded,
+    expire: Option<u64>,
+) {
+    use shoal_store::rdb::Decoded;
+    match value {
+        Decoded::Str(v) => encode_cmd(out, &[b"SET", key, v]),
+        Decoded::List(items) | Decoded::Set(items) => {
+            let name: &[u8] = if matches!(value, Decoded::List(_)) {
+                b"RPUSH"
+            } else {
+                b"SADD"
+            };
+            for chunk in items.chunks(REWRITE_ITEMS_PER_CMD) {
+                let mut args: Vec<&[u8]> = vec![name, key];
+                args.extend(chunk.iter().map(Vec::as_slice));
+                encode_cmd(out, &args);
+            }
+        }
+        Decoded::Hash(pairs) => {
+            for chunk in pairs.chunks(REWRITE_ITEMS_PER_CMD) {
+                let mut args: Vec<&[u8]> = vec![b"HSET", key];
+                for (f, v) in chunk {
+                    args.push(f);
+                    args.push(v);
+                }
+                encode_cmd(out, &args);
+            }
+        }
+        Decoded::ZSet(items) => {
+            for chunk in items.chunks(REWRITE_ITEMS_PER_CMD) {
+                let scores: Vec<String> = chunk
+                    .iter()
+                    .map(|(_, s)| shoal_resp::format_double(*s))
+                    .collect();
+                let mut args: Vec<&[u8]> = vec![b"ZADD", key];
+                for ((m, _), s) in chunk.iter().zip(&scores) {
+                    args.push(s.as_bytes());
+                    args.push(m);
+                }
+                encode_cmd(out, &args);
+            }
+        }
+    }
+    if let Some(at) = expire {
+        encode_cmd(out, &[b"PEXPIREAT", key, at.to_string().as_bytes()]);
+    }
+}
+
+/// BGREWRITEAOF: writes go to a new incremental file from now on (the
+/// manifest names it at once, so a crash loses nothing), and a thread
+/// writes the dataset as of now, from a fork-less snapshot, into a new
+/// base; when it is durable, the manifest switches to base + new
+/// increment and the old files are deleted. At every instant the
+/// manifest on disk names a loadable, complete set of files.
+pub(crate) fn start_rewrite(
+    shared: &Arc<crate::Shared>,
+    engine: &mut crate::Engine,
+) -> RewriteStart {
+    let sync = &shared.aof;
+    if !engine.aof.enabled {
+        return RewriteStart::Failed(
+            "BGREWRITEAOF needs appendonly yes in this build of shoal".into(),
+        );
+    }
+    if sync.rewrite_in_progress.load(Ordering::Acquire) {
+        return RewriteStart::AlreadyRunning;
+    }
+    if engine.store.snapshot_in_progress() || engine.aof.in_multi() {
+        sync.rewrite_scheduled.store(true, Ordering::Relaxed);
+        return RewriteStart::Scheduled;
+    }
+    sync.rewrite_scheduled.store(false, Ordering::Relaxed);
+    let layout = Layout::from_config(&shared.config.read());
+    let mut files = sync.manifest.lock().clone();
+    let next_incr = files
+        .iter()
+        .filter(|f| f.kind == 'i')
+        .map(|f| f.seq)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let incr = ManifestFile {
+        name: format!("{}.{next_incr}.incr.aof", layout.name),
+        seq: next_incr,
+        kind: 'i',
+    };
+    let opened = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(layout.dir.join(&incr.name));
+    let file = match opened {
+        Ok(f) => f,
+        Err(e) => return RewriteStart::Failed(format!("creating {}: {e}", incr.name)),
+    };
+    files.push(incr.clone());
+    if let Err(e) = write_atomically(&layout.manifest_path(), render_manifest(&files).as_bytes()) {
+        return RewriteStart::Failed(format!("writing the manifest: {e}"));
+    }
+    *sync.manifest.lock() = files;
+    *sync.switch.lock() = Some((engine.aof.appended, file));
+    engine.aof.forget_selected_db();
+    sync.wake();
+    engine.store.begin_snapshot();
+    sync.rewrite_in_progress.store(true, Ordering::Release);
+    let worker = shared.clone();
+    let spawned = std::thread::Builder::new()
+        .name("shoal-aof-rewrite".into())
+        .spawn(move || rewrite_thread(&worker, &layout, &incr));
+    if spawned.is_err() {
+        engine.store.end_snapshot();
+        sync.rewrite_in_progress.store(false, Ordering::Release);
+        return RewriteStart::Failed("could not start the rewrite thread".into());
+    }
+    RewriteStart::Started
+}
+
+fn rewrite_thread(shared: &crate::Shared, layout: &Layout, incr: &ManifestFile) {
+    let sync = &shared.aof;
+    let started = Instant::now();
+    let tmp = layout
+        .dir
+        .join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+    let base_seq = sync
+        .manifest
+        .lock()
+        .iter()
+        .filter(|f| f.kind == 'b')
+        .map(|f| f.seq)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let base = ManifestFile {
+        name: format!("{}.{base_seq}.base.aof", layout.name),
+        seq: base_seq,
+        kind: 'b',
+    };
+    let result = (|| -> std::io::Result<u64> {
+        let file = File::create(&tmp)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        let mut buf = Vec::new();
+        loop {
+            let step = shared.engine.lock().store.snapshot_step();
+            match step {
+                shoal_store::snapshot::Step::Db { origin, keys, .. } => {
+                    if keys > 0 {
+                        encode_cmd(&mut buf, &[b"SELECT", origin.to_string().as_bytes()]);
+                    }
+                }
+                shoal_store::snapshot::Step::Keys(keys) => {
+                    for (key, value, expire) in &keys {
+                        encode_key(&mut buf, key, value, *expire);
+                    }
+                }
+                shoal_store::snapshot::Step::Done => break,
+            }
+            w.write_all(&buf)?;
+            buf.clear();
+        }
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        let size = file.metadata()?.len();
+        fs::rename(&tmp, layout.dir.join(&base.name))?;
+        sync_dir(&layout.dir)?;
+        // Switch the manifest: the new base and every increment from this
+        // rewrite's on; then the files it no longer names can go.
+        let old = sync.manifest.lock().clone();
+        let mut files = vec![base.clone()];
+        files.extend(
+            old.iter()
+                .filter(|f| f.kind == 'i' && f.seq >= incr.seq)
+                .cloned(),
+        );
+        write_atomically(&layout.manifest_path(), render_manifest(&files).as_bytes())?;
+        for f in old.iter().filter(|f| !files.contains(f)) {
+            let _ = fs::remove_file(layout.dir.join(&f.name));
+        }
+        *sync.manifest.lock() = files;
+        Ok(size)
+    })();
+    shared.engine.lock().store.end_snapshot();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    match result {
+        Ok(size) => {
+            sync.base_size.store(size, Ordering::Relaxed);
+            sync.rewrites.fetch_add(1, Ordering::Relaxed);
+            sync.last_rewrite_ok.store(true, Ordering::Relaxed);
+            tracing::info!(base = %base.name, bytes = size, "Background AOF rewrite finished successfully");
+        }
+        Err(e) => {
+            sync.last_rewrite_ok.store(false, Ordering::Relaxed);
+            tracing::warn!(error = %e, "Background AOF rewrite failed");
+        }
+    }
+    sync.last_rewrite_secs
+        .store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
+    sync.rewrite_in_progress.store(false, Ordering::Release);
+}
+
+/// The cron's part: a scheduled rewrite, or `auto-aof-rewrite-percentage`
+/// growth over the base (once past `auto-aof-rewrite-min-size`).
+pub(crate) fn rewrite_due(shared: &crate::Shared) -> bool {
+    let sync = &shared.aof;
+    if sync.rewrite_in_progress.load(Ordering::Relaxed) {
+        return false;
+    }
+    if sync.rewrite_scheduled.load(Ordering::Relaxed) {
+        return true;
+    }
+    let config = shared.config.read();
+    let percentage = config.get_int("auto-aof-rewrite-percentage");
+    let min_size = config.get_int("auto-aof-rewrite-min-size") as u64;
+    drop(config);
+    let base = sync.base_size.load(Ordering::Relaxed);
+    let total = base + sync.current_size.load(Ordering::Relaxed);
+    if percentage == 0 || total < min_size {
+        return false;
+    }
+    let growth = (total * 100 / base.max(1)) as i64 - 100;
+    growth >= percentage
 }

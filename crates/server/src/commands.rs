@@ -285,6 +285,18 @@ static SERVER_COMMANDS: &[(CommandSpec, ServerHandler)] = &[
     ),
     (
         spec(
+            "bgrewriteaof",
+            1,
+            "admin noscript no_async_loading",
+            (0, 0, 0),
+            "server",
+            "Asynchronously rewrite the append-only file",
+            None,
+        ),
+        bgrewriteaof,
+    ),
+    (
+        spec(
             "debug",
             -2,
             "admin noscript loading stale",
@@ -1419,12 +1431,36 @@ fn lastsave(c: &mut Call<'_>) -> Result {
 }
 
 fn save(c: &mut Call<'_>) -> Result {
-    if c.shared.rdb.in_progress.load(Ordering::Relaxed) {
+    if c.shared.rdb.in_progress.load(Ordering::Relaxed) || c.engine.store.snapshot_in_progress() {
         return Err(Error::Other("Background save already in progress".into()));
     }
     match crate::rdbfile::save_now(c.shared, &mut c.engine.store) {
         Ok(()) => c.reply().ok(),
         Err(_) => return Err(Error::Raw("ERR".into())),
+    }
+    Ok(())
+}
+
+fn bgrewriteaof(c: &mut Call<'_>) -> Result {
+    let shared = c.shared.self_arc();
+    match crate::aof::start_rewrite(&shared, c.engine) {
+        crate::aof::RewriteStart::Started => c
+            .reply()
+            .simple("Background append only file rewriting started"),
+        crate::aof::RewriteStart::Scheduled => c
+            .reply()
+            .simple("Background append only file rewriting scheduled"),
+        crate::aof::RewriteStart::AlreadyRunning => {
+            return Err(Error::Other(
+                "Background append only file rewriting already in progress".into(),
+            ))
+        }
+        crate::aof::RewriteStart::Failed(why) => {
+            tracing::warn!(%why, "can't rewrite the append only file");
+            return Err(Error::Other(
+                "Can't execute an AOF background rewriting. Please check the server logs for more information.".into(),
+            ));
+        }
     }
     Ok(())
 }
@@ -1442,6 +1478,13 @@ fn bgsave(c: &mut Call<'_>) -> Result {
             return Ok(());
         }
         return Err(Error::Other("Background save already in progress".into()));
+    }
+    if c.shared.aof.rewrite_in_progress.load(Ordering::Relaxed) {
+        if schedule {
+            c.reply().simple("Background saving scheduled");
+            return Ok(());
+        }
+        return Err(Error::Other("An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.".into()));
     }
     let shared = c.shared.self_arc();
     if !crate::rdbfile::start_background(&shared, &mut c.engine.store) {

@@ -585,8 +585,16 @@ async fn cron(shared: Arc<Shared>) {
         shared.ops_meter.lock().sample(Instant::now(), processed);
         if !shared.rdb.in_progress.load(Ordering::Relaxed) {
             let mut engine = shared.engine.lock();
-            if rdbfile::rule_due(&shared, engine.store.dirty) {
+            if !engine.store.snapshot_in_progress()
+                && rdbfile::rule_due(&shared, engine.store.dirty)
+            {
                 rdbfile::start_background(&shared, &mut engine.store);
+            }
+        }
+        if aof::rewrite_due(&shared) {
+            let mut engine = shared.engine.lock();
+            if engine.aof.enabled && !engine.store.snapshot_in_progress() {
+                aof::start_rewrite(&shared, &mut engine);
             }
         }
         if shared.active_expire.load(Ordering::Relaxed) {

@@ -149,7 +149,7 @@ pub(crate) fn save_now(shared: &crate::Shared, store: &mut Store) -> std::io::Re
 /// BGSAVE: starts the snapshot and a thread that writes it; false if one
 /// is already running.
 pub(crate) fn start_background(shared: &Arc<crate::Shared>, store: &mut Store) -> bool {
-    if shared.rdb.in_progress.swap(true, Ordering::AcqRel) {
+    if store.snapshot_in_progress() || shared.rdb.in_progress.swap(true, Ordering::AcqRel) {
         return false;
     }
     store.begin_snapshot();

@@ -281,3 +281,95 @@ fn a_full_disk_refuses_writes_and_recovers_without_losing_any() {
     drop(_fs);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every key of every database with its DUMP payload and TTL presence.
+fn snapshot_of(c: &mut Conn) -> Vec<(usize, Vec<u8>, Vec<u8>, bool)> {
+    let mut out = Vec::new();
+    for db in 0..16 {
+        c.command(&[b"SELECT", db.to_string().as_bytes()]);
+        let Frame::Array(keys) = cmd(c, "KEYS *") else {
+            panic!("KEYS");
+        };
+        for k in keys {
+            let Frame::Bulk(k) = k else { panic!("key") };
+            let Frame::Bulk(dump) = c.command(&[b"DUMP", &k]) else {
+                panic!("DUMP");
+            };
+            let Frame::Integer(ttl) = c.command(&[b"PTTL", &k]) else {
+                panic!("PTTL");
+            };
+            out.push((db, k.to_vec(), dump.to_vec(), ttl > 0));
+        }
+    }
+    c.command(&[b"SELECT", b"0"]);
+    out.sort();
+    out
+}
+
+#[test]
+fn bgrewriteaof_compacts_while_writes_continue_and_loads_back() {
+    let dir = temp_dir("rewrite");
+    let before = {
+        let server = start(&dir, "everysec");
+        let mut c = server.connect();
+        for i in 0..300 {
+            let i = i.to_string();
+            c.command(&[b"SET", b"counter", i.as_bytes()]);
+            c.command(&[b"RPUSH", b"list", i.as_bytes()]);
+            c.command(&[b"SADD", b"set", i.as_bytes()]);
+            c.command(&[b"HSET", b"hash", i.as_bytes(), b"v"]);
+            c.command(&[b"ZADD", b"zset", i.as_bytes(), i.as_bytes()]);
+        }
+        cmd(&mut c, "SET ttl v EX 1000");
+        cmd(&mut c, "SELECT 5");
+        cmd(&mut c, "SET five 5");
+        cmd(&mut c, "SELECT 0");
+        let incr_before = std::fs::metadata(incr_file(&dir)).unwrap().len();
+        assert_eq!(
+            cmd(&mut c, "BGREWRITEAOF"),
+            Frame::Simple("Background append only file rewriting started".into())
+        );
+        // Writes go on during the rewrite, into the new increment.
+        let mut w = server.connect();
+        for i in 0..200 {
+            w.command(&[b"INCR", b"during"]);
+            w.command(&[b"LPUSH", b"list", i.to_string().as_bytes()]);
+        }
+        let started = Instant::now();
+        loop {
+            let Frame::Bulk(info) = cmd(&mut c, "INFO persistence") else {
+                panic!("INFO");
+            };
+            let info = String::from_utf8_lossy(&info).into_owned();
+            if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrites:1") {
+                assert!(info.contains("aof_last_bgrewrite_status:ok"), "{info}");
+                break;
+            }
+            assert!(
+                started.elapsed() < common::DEADLINE,
+                "rewrite never finished: {info}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let manifest =
+            std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+        assert_eq!(
+            manifest,
+            "file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        );
+        assert!(!incr_file(&dir).exists(), "the old increment is deleted");
+        let base = std::fs::metadata(dir.join("appendonlydir/appendonly.aof.2.base.aof"))
+            .unwrap()
+            .len();
+        assert!(
+            base < incr_before,
+            "the base ({base}) is smaller than the log it replaces ({incr_before})"
+        );
+        snapshot_of(&mut c)
+    };
+    let server = start(&dir, "everysec");
+    let mut c = server.connect();
+    assert_eq!(snapshot_of(&mut c), before);
+    assert_eq!(cmd(&mut c, "GET during"), bulk("200"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

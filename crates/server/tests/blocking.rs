@@ -210,6 +210,18 @@ fn a_key_of_another_type_does_not_serve() {
     assert_eq!(a.read_frame(), Frame::Array(vec![bulk("k"), bulk("v")]));
 }
 
+#[test]
+fn swapdb_wakes_clients_whose_key_now_has_data() {
+    let server = TestServer::start();
+    let (mut a, mut c) = (server.connect(), server.connect());
+    send(&mut a, "BLPOP k 0");
+    wait_blocked(&mut c, 1);
+    cmd(&mut c, "SELECT 1");
+    cmd(&mut c, "RPUSH k v");
+    assert_eq!(cmd(&mut c, "SWAPDB 0 1"), Frame::Simple("OK".into()));
+    assert_eq!(a.read_frame(), Frame::Array(vec![bulk("k"), bulk("v")]));
+}
+
 /// The multi-client script compared with Redis. Client ids differ between
 /// servers, so CLIENT UNBLOCK uses each server's own id.
 fn scenario(connect: &dyn Fn() -> Conn) -> Vec<String> {

@@ -134,6 +134,14 @@ impl Blocking {
         }
     }
 
+    /// The keys of `db` some client waits on.
+    pub fn watched_keys(&self, db: usize) -> Vec<Box<[u8]>> {
+        self.watched
+            .get(db)
+            .map(|k| k.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     pub fn is_watched(&self, db: usize, key: &[u8]) -> bool {
         self.watched.get(db).is_some_and(|k| k.contains(key))
     }

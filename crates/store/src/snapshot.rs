@@ -148,11 +148,24 @@ impl Store {
         removed
     }
 
-    /// SWAPDB's part: swaps the data and any snapshot's view of it.
+    /// SWAPDB's part: swaps the data and any snapshot's view of it, and
+    /// wakes clients blocked on keys that now hold a list or sorted set
+    /// (Redis's `scanDatabaseForReadyKeys`).
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
         self.dbs.swap(a, b);
         if let Some(snap) = self.snapshot.as_mut() {
             snap.dbs.swap(a, b);
+        }
+        for db in [a, b] {
+            for key in self.blocking.watched_keys(db) {
+                let ready = matches!(
+                    self.dbs[db].keys.get(&key).map(|e| &e.value),
+                    Some(Value::List(_) | Value::ZSet(_))
+                );
+                if ready {
+                    self.blocking.signal(db, &key);
+                }
+            }
         }
     }
 
