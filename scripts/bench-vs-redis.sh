@@ -21,7 +21,7 @@ work=$(mktemp -d)
 trap 'kill $shoal_pid $redis_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
 cargo build --release -p shoal >/dev/null 2>&1 || cargo build --release -p shoal
-./target/release/shoal server --port "$SHOAL_PORT" --save "" --appendonly no >"$work/shoal.log" 2>&1 &
+./target/release/shoal server --port "$SHOAL_PORT" --save "" --appendonly no --dir "$work" >"$work/shoal.log" 2>&1 &
 shoal_pid=$!
 redis-server --port "$REDIS_PORT" --save "" --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
 redis_pid=$!

@@ -42,7 +42,7 @@ PY
 
 rss() { awk '/VmRSS/ {print $2 * 1024}' "/proc/$1/status"; }
 start() {
-  ./target/release/shoal server --port "$SHOAL_PORT" --save "" --appendonly no >"$work/shoal.log" 2>&1 &
+  ./target/release/shoal server --port "$SHOAL_PORT" --save "" --appendonly no --dir "$work" >"$work/shoal.log" 2>&1 &
   shoal_pid=$!
   redis-server --port "$REDIS_PORT" --save "" --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
   redis_pid=$!

@@ -32,6 +32,14 @@ impl TestServer {
         // No automatic snapshots into the test's working directory.
         let mut args: Vec<String> = vec!["--port".into(), "0".into(), "--save".into(), "".into()];
         args.extend(flags.iter().map(|s| s.to_string()));
+        if !flags.contains(&"--dir") {
+            // Files a test server writes (SAVE, DEBUG RELOAD) stay out of
+            // the source tree.
+            let dir = std::env::temp_dir().join(format!("shoal-test-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("test dir");
+            args.push("--dir".into());
+            args.push(dir.to_string_lossy().into_owned());
+        }
         let config = Config::from_args(&args).expect("test config");
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
