@@ -142,7 +142,8 @@ impl<'a> Reply<'a> {
 
     /// A double formatted as Redis 7.0's `%.17g` (`inf`, `-inf`).
     pub fn double(&mut self, value: f64) {
-        let text = format_double(value);
+        let mut text = DoubleText::new();
+        text.format(value);
         match self.protocol {
             Protocol::Resp2 => self.bulk(text.as_bytes()),
             Protocol::Resp3 => {
@@ -203,55 +204,136 @@ impl<'a> Reply<'a> {
 /// RESP3 doubles: 17 significant digits, trailing zeros removed, exponent
 /// form below 1e-4 and from 1e17, and `inf` / `-inf` / `nan`.
 pub fn format_double(value: f64) -> String {
-    if value.is_nan() {
-        return "nan".to_string();
+    let mut buf = DoubleText::new();
+    buf.format(value);
+    String::from_utf8(buf.as_bytes().to_vec()).expect("ASCII")
+}
+
+/// `%.17g` text built on the stack: the longest is
+/// "-1.2345678901234567e-308" (24 bytes).
+pub struct DoubleText {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl Default for DoubleText {
+    fn default() -> Self {
+        DoubleText::new()
     }
-    if value.is_infinite() {
-        return if value > 0.0 { "inf" } else { "-inf" }.to_string();
+}
+
+impl std::fmt::Write for DoubleText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let room = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        room.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
-    const PRECISION: i32 = 17;
-    // `{:.16e}` rounds correctly to 17 significant digits: "d.dddde[-]x".
-    let sci = format!("{:.16e}", value);
-    let (mantissa, exponent) = sci.split_once('e').expect("exponent form");
-    let exponent: i32 = exponent.parse().expect("integer exponent");
-    let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let mut out = String::with_capacity(24);
-    if negative {
-        out.push('-');
+}
+
+impl DoubleText {
+    pub fn new() -> DoubleText {
+        DoubleText {
+            buf: [0; 40],
+            len: 0,
+        }
     }
-    if (-4..PRECISION).contains(&exponent) {
-        if exponent >= 0 {
-            let split = exponent as usize + 1;
-            out.push_str(&digits[..split]);
-            let fraction = digits[split..].trim_end_matches('0');
-            if !fraction.is_empty() {
-                out.push('.');
-                out.push_str(fraction);
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    fn push(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    fn extend(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    /// Replaces the contents with `value` as C's `%.17g`.
+    pub fn format(&mut self, value: f64) {
+        use std::fmt::Write;
+        self.len = 0;
+        if value.is_nan() {
+            return self.extend(b"nan");
+        }
+        if value.is_infinite() {
+            return self.extend(if value > 0.0 { b"inf" } else { b"-inf" });
+        }
+        // Integers below 10^17 print as themselves (the common case for
+        // scores): no float formatting at all.
+        if value == value.trunc() && value.abs() < 1e17 {
+            if value == 0.0 && value.is_sign_negative() {
+                return self.extend(b"-0");
+            }
+            let mut digits = itoa::Buffer::new();
+            return self.extend(digits.format(value as i64).as_bytes());
+        }
+        const PRECISION: i32 = 17;
+        // `{:.16e}` rounds correctly to 17 significant digits:
+        // "[-]d.dddddddddddddddde[-]x".
+        let mut sci = DoubleText::new();
+        write!(sci, "{value:.16e}").expect("fits");
+        let sci = sci.as_bytes();
+        let e_at = sci.iter().position(|&b| b == b'e').expect("exponent form");
+        let exponent: i32 = std::str::from_utf8(&sci[e_at + 1..])
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .expect("integer exponent");
+        let negative = sci[0] == b'-';
+        let mut digits = [0u8; 17];
+        let mut n = 0;
+        for &b in &sci[..e_at] {
+            if b.is_ascii_digit() && n < digits.len() {
+                digits[n] = b;
+                n += 1;
+            }
+        }
+        let digits = &digits[..n];
+        let trim = |d: &[u8]| -> usize { d.iter().rposition(|&b| b != b'0').map_or(0, |i| i + 1) };
+        if negative {
+            self.push(b'-');
+        }
+        if (-4..PRECISION).contains(&exponent) {
+            if exponent >= 0 {
+                let split = exponent as usize + 1;
+                self.extend(&digits[..split]);
+                let fraction = &digits[split..];
+                let keep = trim(fraction);
+                if keep > 0 {
+                    self.push(b'.');
+                    self.extend(&fraction[..keep]);
+                }
+            } else {
+                self.extend(b"0.");
+                for _ in 0..(-exponent - 1) {
+                    self.push(b'0');
+                }
+                let keep = trim(digits);
+                self.extend(&digits[..keep]);
             }
         } else {
-            out.push_str("0.");
-            for _ in 0..(-exponent - 1) {
-                out.push('0');
+            self.push(digits[0]);
+            let fraction = &digits[1..];
+            let keep = trim(fraction);
+            if keep > 0 {
+                self.push(b'.');
+                self.extend(&fraction[..keep]);
             }
-            out.push_str(digits.trim_end_matches('0'));
+            self.push(b'e');
+            self.push(if exponent < 0 { b'-' } else { b'+' });
+            let magnitude = exponent.unsigned_abs();
+            if magnitude < 10 {
+                self.push(b'0');
+            }
+            let mut m = itoa::Buffer::new();
+            self.extend(m.format(magnitude).as_bytes());
         }
-    } else {
-        out.push_str(&digits[..1]);
-        let fraction = digits[1..].trim_end_matches('0');
-        if !fraction.is_empty() {
-            out.push('.');
-            out.push_str(fraction);
-        }
-        out.push('e');
-        out.push(if exponent < 0 { '-' } else { '+' });
-        let magnitude = exponent.unsigned_abs();
-        if magnitude < 10 {
-            out.push('0');
-        }
-        out.push_str(&magnitude.to_string());
     }
-    out
 }
 
 #[cfg(test)]
@@ -277,8 +359,75 @@ mod tests {
             (f64::NEG_INFINITY, "-inf"),
             (f64::MAX, "1.7976931348623157e+308"),
             (5e-324, "4.9406564584124654e-324"),
+            (-123.0, "-123"),
+            (99999999999999999.0, "1e+17"),
+            (0.30000000000000004, "0.30000000000000004"),
+            (-1.2345678901234567e-308, "-1.2345678901234567e-308"),
+            (123456.75, "123456.75"),
         ] {
             assert_eq!(format_double(v), want, "{v:e}");
+        }
+    }
+
+    /// The first, allocating implementation, kept as the oracle.
+    fn reference_17g(value: f64) -> String {
+        if value.is_nan() {
+            return "nan".to_string();
+        }
+        if value.is_infinite() {
+            return if value > 0.0 { "inf" } else { "-inf" }.to_string();
+        }
+        const PRECISION: i32 = 17;
+        // `{:.16e}` rounds correctly to 17 significant digits: "d.dddde[-]x".
+        let sci = format!("{:.16e}", value);
+        let (mantissa, exponent) = sci.split_once('e').expect("exponent form");
+        let exponent: i32 = exponent.parse().expect("integer exponent");
+        let negative = mantissa.starts_with('-');
+        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        let mut out = String::with_capacity(24);
+        if negative {
+            out.push('-');
+        }
+        if (-4..PRECISION).contains(&exponent) {
+            if exponent >= 0 {
+                let split = exponent as usize + 1;
+                out.push_str(&digits[..split]);
+                let fraction = digits[split..].trim_end_matches('0');
+                if !fraction.is_empty() {
+                    out.push('.');
+                    out.push_str(fraction);
+                }
+            } else {
+                out.push_str("0.");
+                for _ in 0..(-exponent - 1) {
+                    out.push('0');
+                }
+                out.push_str(digits.trim_end_matches('0'));
+            }
+        } else {
+            out.push_str(&digits[..1]);
+            let fraction = digits[1..].trim_end_matches('0');
+            if !fraction.is_empty() {
+                out.push('.');
+                out.push_str(fraction);
+            }
+            out.push('e');
+            out.push(if exponent < 0 { '-' } else { '+' });
+            let magnitude = exponent.unsigned_abs();
+            if magnitude < 10 {
+                out.push('0');
+            }
+            out.push_str(&magnitude.to_string());
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn matches_the_reference(bits in proptest::prelude::any::<u64>(), small in -1e6f64..1e6) {
+            for v in [f64::from_bits(bits), small, small.trunc(), small / 7.0] {
+                proptest::prop_assert_eq!(format_double(v), reference_17g(v));
+            }
         }
     }
 

@@ -94,6 +94,11 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub fn start() -> RedisServer {
+        RedisServer::start_with(&[])
+    }
+
+    /// Starts with extra directives (`--dir`, `--dbfilename`, …).
+    pub fn start_with(extra: &[&str]) -> RedisServer {
         // Port 0 would disable TCP in redis-server, so borrow a free port
         // from the kernel; retry if another process grabs it first.
         for _ in 0..10 {
@@ -115,6 +120,7 @@ impl RedisServer {
                     "--enable-debug-command",
                     "yes",
                 ])
+                .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

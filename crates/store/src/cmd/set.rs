@@ -384,7 +384,12 @@ pub(crate) fn spop(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> 
     let emptied = set.is_empty();
     ctx.notify(notify::SET, "spop", key);
     match &popped {
-        Some(e) => reply_elem(reply, e.as_elem()),
+        Some(e) => {
+            reply_elem(reply, e.as_elem());
+            // The pick is random: the write log replays it as SREM.
+            let member = Bytes::from(e.as_elem().to_vec());
+            ctx.propagate_instead(vec![Bytes::from_static(b"SREM"), key.clone(), member]);
+        }
         None => reply.null(),
     }
     if emptied {
@@ -427,6 +432,7 @@ fn spop_count(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Resul
             reply_set(reply, &union(&[Some(set)], max));
         }
         delete_emptied(ctx, key);
+        ctx.propagate_instead(vec![Bytes::from_static(b"DEL"), key.clone()]);
         return Ok(());
     }
     let max = max_intset(ctx);
@@ -436,10 +442,13 @@ fn spop_count(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Resul
     };
     reply.set(count as usize);
     let remaining = size - count;
+    // The picks are random: the write log replays them as SREM.
+    let mut srem = vec![Bytes::from_static(b"SREM"), key.clone()];
     if remaining.saturating_mul(SPOP_MOVE_STRATEGY_MUL) > count {
         for _ in 0..count {
             if let Some(e) = set.pop_random(rng.next()) {
                 reply_elem(reply, e.as_elem());
+                srem.push(Bytes::from(e.as_elem().to_vec()));
             }
         }
     } else {
@@ -452,8 +461,12 @@ fn spop_count(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Resul
             }
         }
         let old = std::mem::replace(set, kept);
-        old.iter().for_each(|e| reply_elem(reply, e));
+        old.iter().for_each(|e| {
+            reply_elem(reply, e);
+            srem.push(Bytes::from(e.to_vec()));
+        });
     }
+    ctx.propagate_instead(srem);
     ctx.modified(key);
     Ok(())
 }
