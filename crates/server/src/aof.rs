@@ -871,90 +871,6 @@ pub fn check_aof(path: &Path, fix: bool) -> anyhow::Result<Vec<CheckReport>> {
     Ok(reports)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rec(args: &[&str]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut r = Reply::new(&mut out, Protocol::Resp2);
-        r.array(args.len());
-        for a in args {
-            r.bulk(a.as_bytes());
-        }
-        out
-    }
-
-    #[test]
-    fn records_truncation_and_corruption() {
-        let mut data = rec(&["SET", "k", "v"]);
-        let whole = data.len();
-        data.extend(rec(&["MULTI"]));
-        data.extend(rec(&["INCR", "n"]));
-        let mut ran = Vec::new();
-        let s = scan(&data, |cmds| ran.push(cmds.len()));
-        // The open MULTI is dropped: only the SET is kept.
-        assert_eq!(s.valid_up_to, whole);
-        assert_eq!(s.problem, Some(Problem::Truncated));
-        assert_eq!(ran, vec![1]);
-        data.extend(rec(&["EXEC"]));
-        let s = scan(&data, |_| {});
-        assert_eq!((s.valid_up_to, s.problem), (data.len(), None));
-        let mut cut = data.clone();
-        cut.truncate(data.len() - 3);
-        assert_eq!(scan(&cut, |_| {}).problem, Some(Problem::Truncated));
-        let mut bad = rec(&["SET", "k", "v"]);
-        bad.extend(b"+garbage\r\n");
-        assert!(matches!(
-            scan(&bad, |_| {}).problem,
-            Some(Problem::Corrupt { offset, .. }) if offset == whole
-        ));
-        // A declared length beyond any bulk is corruption, not an allocation.
-        assert!(matches!(
-            parse_record(b"*1\r\n$99999999999\r\n", 0),
-            Record::Corrupt(_)
-        ));
-        assert!(matches!(
-            parse_record(b"*2147483647\r\n$1\r\na\r\n", 0),
-            Record::Truncated
-        ));
-    }
-
-    #[test]
-    fn manifest_round_trip() {
-        let text = "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n";
-        let files = parse_manifest(text).unwrap();
-        assert_eq!(render_manifest(&files), text);
-        assert!(parse_manifest("file ../x seq 1 type b\n").is_err());
-        assert!(parse_manifest("file x seq one type b\n").is_err());
-    }
-
-    #[test]
-    fn relative_times_become_absolute() {
-        let b =
-            |s: &str| -> Vec<Bytes> { s.split(' ').map(|w| Bytes::from(w.to_string())).collect() };
-        let now = 1_000_000;
-        assert_eq!(
-            canonical(&b("EXPIRE k 10 NX"), now),
-            vec![b("PEXPIREAT k 1010000 NX")]
-        );
-        assert_eq!(
-            canonical(&b("SETEX k 2 v"), now),
-            vec![b("SET k v PXAT 1002000")]
-        );
-        assert_eq!(
-            canonical(&b("SET k v NX PX 5 GET"), now),
-            vec![b("SET k v NX PXAT 1000005 GET")]
-        );
-        assert_eq!(
-            canonical(&b("GETEX k EXAT 7"), now),
-            vec![b("PEXPIREAT k 7000")]
-        );
-        assert_eq!(canonical(&b("GETEX k PERSIST"), now), vec![b("PERSIST k")]);
-        assert_eq!(canonical(&b("INCR k"), now), vec![b("INCR k")]);
-    }
-}
-
 /// What BGREWRITEAOF did.
 pub(crate) enum RewriteStart {
     Started,
@@ -1201,4 +1117,88 @@ pub(crate) fn rewrite_due(shared: &crate::Shared) -> bool {
     }
     let growth = (total * 100 / base.max(1)) as i64 - 100;
     growth >= percentage
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(args: &[&str]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut r = Reply::new(&mut out, Protocol::Resp2);
+        r.array(args.len());
+        for a in args {
+            r.bulk(a.as_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn records_truncation_and_corruption() {
+        let mut data = rec(&["SET", "k", "v"]);
+        let whole = data.len();
+        data.extend(rec(&["MULTI"]));
+        data.extend(rec(&["INCR", "n"]));
+        let mut ran = Vec::new();
+        let s = scan(&data, |cmds| ran.push(cmds.len()));
+        // The open MULTI is dropped: only the SET is kept.
+        assert_eq!(s.valid_up_to, whole);
+        assert_eq!(s.problem, Some(Problem::Truncated));
+        assert_eq!(ran, vec![1]);
+        data.extend(rec(&["EXEC"]));
+        let s = scan(&data, |_| {});
+        assert_eq!((s.valid_up_to, s.problem), (data.len(), None));
+        let mut cut = data.clone();
+        cut.truncate(data.len() - 3);
+        assert_eq!(scan(&cut, |_| {}).problem, Some(Problem::Truncated));
+        let mut bad = rec(&["SET", "k", "v"]);
+        bad.extend(b"+garbage\r\n");
+        assert!(matches!(
+            scan(&bad, |_| {}).problem,
+            Some(Problem::Corrupt { offset, .. }) if offset == whole
+        ));
+        // A declared length beyond any bulk is corruption, not an allocation.
+        assert!(matches!(
+            parse_record(b"*1\r\n$99999999999\r\n", 0),
+            Record::Corrupt(_)
+        ));
+        assert!(matches!(
+            parse_record(b"*2147483647\r\n$1\r\na\r\n", 0),
+            Record::Truncated
+        ));
+    }
+
+    #[test]
+    fn manifest_round_trip() {
+        let text = "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n";
+        let files = parse_manifest(text).unwrap();
+        assert_eq!(render_manifest(&files), text);
+        assert!(parse_manifest("file ../x seq 1 type b\n").is_err());
+        assert!(parse_manifest("file x seq one type b\n").is_err());
+    }
+
+    #[test]
+    fn relative_times_become_absolute() {
+        let b =
+            |s: &str| -> Vec<Bytes> { s.split(' ').map(|w| Bytes::from(w.to_string())).collect() };
+        let now = 1_000_000;
+        assert_eq!(
+            canonical(&b("EXPIRE k 10 NX"), now),
+            vec![b("PEXPIREAT k 1010000 NX")]
+        );
+        assert_eq!(
+            canonical(&b("SETEX k 2 v"), now),
+            vec![b("SET k v PXAT 1002000")]
+        );
+        assert_eq!(
+            canonical(&b("SET k v NX PX 5 GET"), now),
+            vec![b("SET k v NX PXAT 1000005 GET")]
+        );
+        assert_eq!(
+            canonical(&b("GETEX k EXAT 7"), now),
+            vec![b("PEXPIREAT k 7000")]
+        );
+        assert_eq!(canonical(&b("GETEX k PERSIST"), now), vec![b("PERSIST k")]);
+        assert_eq!(canonical(&b("INCR k"), now), vec![b("INCR k")]);
+    }
 }
