@@ -804,7 +804,14 @@ fn keys_command() -> impl Strategy<Value = Cmd> {
             rel_secs(),
             prop::collection::vec(one_of(&["NX", "XX"]), 0..2)
         )
-            .prop_map(|(c, k, t, f)| cat(vec![vec![c, k, t], f])),
+            .prop_map(|(c, k, mut t, f)| {
+                // PEXPIRE in milliseconds: 100 ms could lapse between the
+                // two servers' runs (the blocking timeouts take 10 ms each).
+                if c == b"PEXPIRE" && t.iter().all(u8::is_ascii_digit) {
+                    t.extend_from_slice(b"000");
+                }
+                cat(vec![vec![c, k, t], f])
+            }),
         (
             one_of(&["EXPIREAT", "PEXPIREAT"]),
             key(),
@@ -991,6 +998,14 @@ fn set_command() -> impl Strategy<Value = Cmd> {
         (key(), member()).prop_map(|(k, m)| vec![b"SISMEMBER".to_vec(), k, m]),
         (key(), members(3)).prop_map(|(k, m)| cat(vec![words(&["SMISMEMBER"]), vec![k], m])),
         (one_of(&["SMEMBERS", "SCARD"]), key()).prop_map(|(c, k)| vec![c, k]),
+        // Random picks: only their lookups and the reply's shape are
+        // compared.
+        (
+            one_of(&["SRANDMEMBER", "HRANDFIELD", "ZRANDMEMBER"]),
+            key(),
+            prop_oneof![Just(vec![]), count().prop_map(|c| vec![c])]
+        )
+            .prop_map(|(c, k, n)| cat(vec![vec![c, k], n])),
         key().prop_map(|k| words(&["SSCAN"])
             .into_iter()
             .chain([k])
@@ -1209,6 +1224,12 @@ fn normalize_reply(cmd: &Cmd, reply: Frame, messages: &mut [String]) -> Frame {
         ) => {
             members.sort_by_key(|k| format!("{k:?}"));
             Frame::Array(members)
+        }
+        ("SRANDMEMBER" | "HRANDFIELD" | "ZRANDMEMBER", Frame::Bulk(_)) => {
+            Frame::Simple("bulk".into())
+        }
+        ("SRANDMEMBER" | "HRANDFIELD" | "ZRANDMEMBER", Frame::Array(picks)) => {
+            Frame::Integer(picks.len() as i64)
         }
         ("SSCAN", Frame::Array(mut parts)) if parts.len() == 2 => {
             if let Frame::Array(members) = &mut parts[1] {
