@@ -1414,7 +1414,11 @@ fn events_match_redis() {
         w.sub.deadline = std::time::Duration::from_secs(2);
     }
     let config = Config {
-        cases: 40,
+        // SHOAL_EVENTS_CASES runs more (or fewer) sequences of 400.
+        cases: std::env::var("SHOAL_EVENTS_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(40),
         failure_persistence: None,
         max_shrink_iters: 100,
         ..Config::default()
