@@ -1582,13 +1582,10 @@ fn setop_generic(
     }
     let setnum = setnum as usize;
     let keys = &args[numkeys_idx + 1..numkeys_idx + 1 + setnum];
+    // Redis 7.0 looks the sources up for reading even when storing: a
+    // missing one raises `keymiss` and counts a miss.
     for k in keys {
-        let found = if dst.is_some() {
-            ctx.write(k).map(|v| &*v)
-        } else {
-            ctx.read(k)
-        };
-        if let Some(v) = found {
+        if let Some(v) = ctx.read(k) {
             if !matches!(v, Value::ZSet(_) | Value::Set(_)) {
                 return Err(Error::WrongType);
             }
