@@ -1037,7 +1037,12 @@ fn rewrite_thread(shared: &crate::Shared, layout: &Layout, incr: &ManifestFile) 
         let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
         let mut buf = Vec::new();
         loop {
-            let step = shared.engine.lock().store.snapshot_step();
+            let step = {
+                let mut engine = shared.engine.lock();
+                let step = engine.store.snapshot_step();
+                parking_lot::MutexGuard::unlock_fair(engine);
+                step
+            };
             match step {
                 shoal_store::snapshot::Step::Db { origin, keys, .. } => {
                     if keys > 0 {

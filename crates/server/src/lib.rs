@@ -498,6 +498,18 @@ impl Server {
             _ = shared.shutdown.notified() => {}
         }
         info!("shutting down");
+        // A signal (not SHUTDOWN, which saved already) saves as Redis's
+        // prepareForShutdown does when save rules are configured.
+        let by_command = shared.shutting_down.load(Ordering::Relaxed);
+        let has_rules = !shared.config.read().get("save").is_empty();
+        if !by_command && has_rules {
+            let mut engine = shared.engine.lock();
+            if !engine.store.snapshot_in_progress() {
+                if let Err(e) = rdbfile::save_now(&shared, &mut engine.store) {
+                    warn!(error = %e, "Error trying to save the DB before shutdown");
+                }
+            }
+        }
         aof::stop_writer(&shared);
         Ok(())
     }
@@ -657,7 +669,19 @@ pub fn run_blocking(config: Config) -> anyhow::Result<()> {
         let server = Server::bind(config).await?;
         server
             .run(async {
-                let _ = tokio::signal::ctrl_c().await;
+                // SIGINT or SIGTERM (a service manager's stop), as Redis
+                // shuts down gracefully on both.
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut term) => {
+                        tokio::select! {
+                            _ = tokio::signal::ctrl_c() => {}
+                            _ = term.recv() => {}
+                        }
+                    }
+                    Err(_) => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
             })
             .await
     })?;

@@ -162,7 +162,14 @@ pub(crate) fn start_background(shared: &Arc<crate::Shared>, store: &mut Store) -
             let started = Instant::now();
             let target = path(&shared.config.read());
             tracing::info!("Background saving started");
-            let result = write_file(&target, || shared.engine.lock().store.snapshot_step());
+            let result = write_file(&target, || {
+                // A fair unlock hands the lock to a waiting connection
+                // instead of letting this loop take it straight back.
+                let mut engine = shared.engine.lock();
+                let step = engine.store.snapshot_step();
+                parking_lot::MutexGuard::unlock_fair(engine);
+                step
+            });
             finish(
                 &shared,
                 &mut shared.engine.lock().store,
