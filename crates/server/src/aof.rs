@@ -627,6 +627,13 @@ pub(crate) fn stop_writer(shared: &crate::Shared) {
     }
 }
 
+/// How often the writer takes the buffer on its own. Under `everysec` and
+/// `no`, connections do not wake it per write (a syscall each), so this
+/// bounds how long an acknowledged write can sit in Shoal's memory before
+/// the kernel has it: a process crash loses at most this much, an OS crash
+/// about a second more, as with Redis.
+const WRITER_TICK: Duration = Duration::from_millis(10);
+
 fn writer_loop(shared: &crate::Shared, mut file: File) {
     let sync = &shared.aof;
     // Bytes taken from the engine but not yet written.
@@ -639,7 +646,7 @@ fn writer_loop(shared: &crate::Shared, mut file: File) {
             let flag = sync.wake.lock().expect("aof wake lock");
             let (mut flag, _) = sync
                 .wake_cv
-                .wait_timeout_while(flag, Duration::from_millis(1000), |woken| !*woken)
+                .wait_timeout_while(flag, WRITER_TICK, |woken| !*woken)
                 .expect("aof wake lock");
             *flag = false;
         }
@@ -1003,7 +1010,10 @@ pub(crate) fn start_rewrite(
     let worker = shared.clone();
     let spawned = std::thread::Builder::new()
         .name("shoal-aof-rewrite".into())
-        .spawn(move || rewrite_thread(&worker, &layout, &incr));
+        .spawn(move || {
+            crate::rdbfile::lower_priority();
+            rewrite_thread(&worker, &layout, &incr)
+        });
     if spawned.is_err() {
         engine.store.end_snapshot();
         sync.rewrite_in_progress.store(false, Ordering::Release);

@@ -199,12 +199,14 @@ async fn connection_loop(
                     std::mem::take(&mut unaccounted_input),
                 );
                 if let Some(offset) = aof_offset {
-                    shared.aof.wake();
                     if shared.aof.policy() == crate::aof::Fsync::Always {
                         // Group commit: the fsync covering this batch covers
                         // every batch appended before it.
+                        shared.aof.wake();
                         shared.aof.wait_durable(offset).await;
                     }
+                    // Otherwise the writer's own tick (every few ms) takes
+                    // it: no wake-up syscall per write.
                 }
                 let now_for = (
                     shared.hot.generation.load(Ordering::Acquire),

@@ -158,6 +158,7 @@ pub(crate) fn start_background(shared: &Arc<crate::Shared>, store: &mut Store) -
     let spawned = std::thread::Builder::new()
         .name("shoal-bgsave".into())
         .spawn(move || {
+            lower_priority();
             let shared = worker;
             let started = Instant::now();
             let target = path(&shared.config.read());
@@ -190,6 +191,18 @@ pub(crate) fn start_background(shared: &Arc<crate::Shared>, store: &mut Store) -
         return false;
     }
     true
+}
+
+/// Runs the calling (snapshot) thread at nice 10: on two cores it competes
+/// with the connection threads, and they must win, or every client's
+/// latency pays for the snapshot (Redis's fork child competes the same way).
+pub(crate) fn lower_priority() {
+    // SAFETY: setpriority on this thread's id changes only its own
+    // scheduling weight; a failure is ignored (it is only an optimization).
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
 }
 
 /// Loads an RDB file into `store` (which should be empty); returns how many
