@@ -571,37 +571,14 @@ fn randfield_with_count(
 }
 
 pub(crate) fn hscan(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    // Redis reads the cursor with `strtoul` on a C string: it ends at the
-    // first NUL byte.
-    let text = args[2].split(|&b| b == 0).next().unwrap_or_default();
-    let cursor = super::keys::parse_cursor(text)?;
+    let cursor = super::keys::parse_cursor(&args[2])?;
     let Some(h) = read_hash(ctx, &args[1])? else {
-        reply.array(2);
-        reply.bulk(b"0");
-        reply.array(0);
+        super::reply_empty_scan(reply);
         return Ok(());
     };
     // Options are parsed after the lookup, as Redis's scanGenericCommand
     // does: a missing key answers an empty scan whatever they are.
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let has_value = i + 1 < args.len();
-        if is(&args[i], "count") && has_value {
-            let n = int_arg(&args[i + 1])?;
-            if n < 1 {
-                return Err(Error::Syntax);
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if is(&args[i], "match") && has_value {
-            let p = &args[i + 1][..];
-            pattern = (p != b"*").then_some(p);
-        } else {
-            return Err(Error::Syntax);
-        }
-        i += 2;
-    }
+    let (count, pattern) = super::scan_options(&args[3..])?;
     let matches = |f: &[u8]| pattern.map_or(true, |p| glob_match(p, f, false));
     // Matching pairs, copied out: the reply starts with the cursor, known
     // only after the walk.

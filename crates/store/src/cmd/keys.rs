@@ -224,6 +224,8 @@ pub(crate) fn keys(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> 
 /// string is cursor 0, and overflow or trailing bytes are errors.
 pub(crate) fn parse_cursor(arg: &[u8]) -> Result<u64> {
     let invalid = || Error::Other("invalid cursor".into());
+    // Redis reads it with `strtoul` on a C string: it ends at a NUL byte.
+    let arg = arg.split(|&b| b == 0).next().unwrap_or_default();
     if arg.is_empty() {
         return Ok(0);
     }

@@ -751,6 +751,38 @@ pub(crate) fn block_timeout(arg: &[u8], now_ms: u64) -> Result<Option<u64>> {
     Ok(Some(now_ms + ms as u64))
 }
 
+/// HSCAN/SSCAN/ZSCAN's options after the cursor, as Redis's
+/// `scanGenericCommand` reads them: `COUNT n` (at least 1; 10 by default)
+/// and `MATCH pattern` (`*` matches everything, so it is dropped).
+pub(crate) fn scan_options(args: &[Bytes]) -> Result<(usize, Option<&[u8]>)> {
+    let mut count = 10usize;
+    let mut pattern: Option<&[u8]> = None;
+    let mut i = 0;
+    while i < args.len() {
+        let has_value = i + 1 < args.len();
+        if is(&args[i], "count") && has_value {
+            let n = int_arg(&args[i + 1])?;
+            if n < 1 {
+                return Err(Error::Syntax);
+            }
+            count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if is(&args[i], "match") && has_value {
+            pattern = Some(&args[i + 1][..]).filter(|p| *p != b"*");
+        } else {
+            return Err(Error::Syntax);
+        }
+        i += 2;
+    }
+    Ok((count, pattern))
+}
+
+/// The reply of a collection SCAN on a missing key: cursor 0, nothing.
+pub(crate) fn reply_empty_scan(reply: &mut Reply<'_>) {
+    reply.array(2);
+    reply.bulk(b"0");
+    reply.array(0);
+}
+
 pub(crate) fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }

@@ -1405,29 +1405,10 @@ fn randmember_count(
 fn zscan(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     let cursor = parse_cursor(&args[2])?;
     if read_zset(ctx, &args[1])?.is_none() {
-        reply.array(2);
-        reply.bulk(b"0");
-        reply.array(0);
+        super::reply_empty_scan(reply);
         return Ok(());
     }
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let has_value = i + 1 < args.len();
-        if is(&args[i], "count") && has_value {
-            let n = int_arg(&args[i + 1])?;
-            if n < 1 {
-                return Err(Error::Syntax);
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if is(&args[i], "match") && has_value {
-            pattern = Some(&args[i + 1][..]).filter(|p| *p != b"*");
-        } else {
-            return Err(Error::Syntax);
-        }
-        i += 2;
-    }
+    let (count, pattern) = super::scan_options(&args[3..])?;
     let Some(Value::ZSet(z)) = ctx.store.dbs[ctx.db]
         .keys
         .get(&args[1][..])
