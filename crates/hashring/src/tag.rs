@@ -44,14 +44,39 @@ impl HashTag {
 }
 
 fn between(key: &[u8], open: u8, close: u8, allow_empty: bool) -> &[u8] {
-    let Some(start) = key.iter().position(|&b| b == open) else {
+    let Some(start) = find(key, open) else {
         return key;
     };
     let rest = &key[start + 1..];
-    match rest.iter().position(|&b| b == close) {
+    match find(rest, close) {
         Some(end) if end > 0 || allow_empty => &rest[..end],
         _ => key,
     }
+}
+
+/// The first `byte` in `hay`, eight bytes per step: keys are short, and a
+/// per-byte loop is most of a slot lookup otherwise.
+fn find(hay: &[u8], byte: u8) -> Option<usize> {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let pattern = LOW * u64::from(byte);
+    let mut chunks = hay.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes")) ^ pattern;
+        // A zero byte in `word` is a match; this flags the first one exactly
+        // (borrows only run past a zero, never before the lowest one).
+        let zero = word.wrapping_sub(LOW) & !word & HIGH;
+        if zero != 0 {
+            return Some(offset + (zero.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == byte)
+        .map(|i| offset + i)
 }
 
 #[cfg(test)]
@@ -87,6 +112,29 @@ mod tests {
         check(colon, "user:42:name", "42");
         assert!(HashTag::twemproxy("{").is_err());
         assert!(HashTag::twemproxy("{}}").is_err());
+    }
+
+    #[test]
+    fn find_agrees_with_a_byte_loop() {
+        let hay: Vec<u8> = (0..64u32).map(|i| (i * 37 % 251) as u8).collect();
+        for len in 0..hay.len() {
+            for byte in [0u8, 1, 0x7f, 0x80, 0xff, b'{', hay[len / 2]] {
+                let hay = &hay[..len];
+                assert_eq!(
+                    find(hay, byte),
+                    hay.iter().position(|&b| b == byte),
+                    "len {len} byte {byte}"
+                );
+            }
+        }
+        // Every position in a chunk, and bytes that differ from the target
+        // by the high bit or by one.
+        for at in 0..24 {
+            let mut hay = vec![b'{' ^ 0x80; 24];
+            hay[..at].fill(b'{' + 1);
+            hay[at] = b'{';
+            assert_eq!(find(&hay, b'{'), Some(at));
+        }
     }
 
     #[test]
