@@ -520,14 +520,22 @@ pub(crate) fn load(
     for (i, f) in to_load.iter().enumerate() {
         let path = layout.dir.join(&f.name);
         let data = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        // An RDB preamble (`aof-use-rdb-preamble yes`, Redis's default): the
+        // dataset as RDB, then possibly commands, as Redis reads it.
+        let mut preamble = 0;
         if data.starts_with(b"REDIS") {
-            bail!(
-                "{}: RDB-format AOF bases are not supported yet; rewrite it with redis-server using aof-use-rdb-preamble no",
-                f.name
-            );
+            let loaded = crate::rdbfile::load_bytes(&data, store, now_ms).map_err(|e| {
+                anyhow::anyhow!(
+                    "Bad file format reading the append only file {} (RDB preamble: {e}): make a backup of your AOF file, then use `shoal check-aof --fix {}`",
+                    f.name,
+                    manifest_path.display()
+                )
+            })?;
+            preamble = loaded.len;
+            db = 0;
         }
         let mut failure = None;
-        let result = scan(&data, |commands| {
+        let mut result = scan(&data[preamble..], |commands| {
             for args in commands {
                 if failure.is_none() {
                     if let Err(e) = replay(store, &mut db, args, now_ms) {
@@ -538,6 +546,10 @@ pub(crate) fn load(
         });
         if let Some(e) = failure {
             return Err(e.context(format!("loading {}", path.display())));
+        }
+        result.valid_up_to += preamble;
+        if let Some(Problem::Corrupt { offset, .. }) = &mut result.problem {
+            *offset += preamble;
         }
         match result.problem {
             None => {}
@@ -854,10 +866,34 @@ pub fn check_aof(path: &Path, fix: bool) -> anyhow::Result<Vec<CheckReport>> {
     let mut reports = Vec::new();
     for file in files {
         let data = fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-        let result = scan(&data, |_| {});
+        // An RDB preamble must be whole (as redis-check-aof, we cannot fix
+        // inside it); the commands after it are checked as usual.
+        let mut preamble = 0;
+        let mut rdb_problem = None;
+        if data.starts_with(b"REDIS") {
+            match shoal_store::rdb::read_file(&data, |_| Ok(())) {
+                Ok(len) => preamble = len,
+                Err(e) => rdb_problem = Some(format!("bad RDB preamble: {e}")),
+            }
+        }
+        if let Some(problem) = rdb_problem {
+            reports.push(CheckReport {
+                file,
+                size: data.len() as u64,
+                commands: 0,
+                valid_up_to: 0,
+                problem: Some(problem),
+                fixed: false,
+            });
+            continue;
+        }
+        let mut result = scan(&data[preamble..], |_| {});
+        result.valid_up_to += preamble;
         let problem = result.problem.map(|p| match p {
             Problem::Truncated => "the file ends inside a command or transaction".to_string(),
-            Problem::Corrupt { offset, why } => format!("bad format at offset {offset}: {why}"),
+            Problem::Corrupt { offset, why } => {
+                format!("bad format at offset {}: {why}", offset + preamble)
+            }
         });
         let mut fixed = false;
         if fix && problem.is_some() {
@@ -951,6 +987,33 @@ fn encode_key(
     }
 }
 
+/// Writes a snapshot's steps as the commands that rebuild it.
+fn write_commands(
+    mut out: impl Write,
+    mut next: impl FnMut() -> shoal_store::snapshot::Step,
+) -> std::io::Result<()> {
+    use shoal_store::snapshot::Step;
+    let mut buf = Vec::new();
+    loop {
+        match next() {
+            Step::Db { origin, keys, .. } => {
+                if keys > 0 {
+                    encode_cmd(&mut buf, &[b"SELECT", origin.to_string().as_bytes()]);
+                }
+            }
+            Step::Keys(keys) => {
+                for (key, value, expire) in &keys {
+                    encode_key(&mut buf, key, value, *expire);
+                }
+            }
+            Step::Done => break,
+        }
+        out.write_all(&buf)?;
+        buf.clear();
+    }
+    out.flush()
+}
+
 /// BGREWRITEAOF: writes go to a new incremental file from now on (the
 /// manifest names it at once, so a crash loses nothing), and a thread
 /// writes the dataset as of now, from a fork-less snapshot, into a new
@@ -1037,37 +1100,31 @@ fn rewrite_thread(shared: &crate::Shared, layout: &Layout, incr: &ManifestFile) 
         .max()
         .unwrap_or(0)
         + 1;
+    // `aof-use-rdb-preamble yes` (Redis's default) writes the base as RDB:
+    // smaller and faster to load; Redis 7 names it `.base.rdb`.
+    let rdb_base = shared.config.read().get("aof-use-rdb-preamble") == "yes";
     let base = ManifestFile {
-        name: format!("{}.{base_seq}.base.aof", layout.name),
+        name: format!(
+            "{}.{base_seq}.base.{}",
+            layout.name,
+            if rdb_base { "rdb" } else { "aof" }
+        ),
         seq: base_seq,
         kind: 'b',
     };
     let result = (|| -> std::io::Result<u64> {
         let file = File::create(&tmp)?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        let mut buf = Vec::new();
-        loop {
-            let step = {
-                let mut engine = shared.engine.lock();
-                let step = engine.store.snapshot_step();
-                parking_lot::MutexGuard::unlock_fair(engine);
-                step
-            };
-            match step {
-                shoal_store::snapshot::Step::Db { origin, keys, .. } => {
-                    if keys > 0 {
-                        encode_cmd(&mut buf, &[b"SELECT", origin.to_string().as_bytes()]);
-                    }
-                }
-                shoal_store::snapshot::Step::Keys(keys) => {
-                    for (key, value, expire) in &keys {
-                        encode_key(&mut buf, key, value, *expire);
-                    }
-                }
-                shoal_store::snapshot::Step::Done => break,
-            }
-            w.write_all(&buf)?;
-            buf.clear();
+        let next = || {
+            let mut engine = shared.engine.lock();
+            let step = engine.store.snapshot_step();
+            parking_lot::MutexGuard::unlock_fair(engine);
+            step
+        };
+        if rdb_base {
+            crate::rdbfile::write_steps(&mut w, next)?;
+        } else {
+            write_commands(&mut w, next)?;
         }
         let file = w.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;

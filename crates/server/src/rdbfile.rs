@@ -68,7 +68,7 @@ pub(crate) fn path(config: &crate::Config) -> PathBuf {
 }
 
 /// Writes every step of the snapshot `next` produces into `out`.
-fn write_steps(out: impl Write, mut next: impl FnMut() -> Step) -> std::io::Result<()> {
+pub(crate) fn write_steps(out: impl Write, mut next: impl FnMut() -> Step) -> std::io::Result<()> {
     let ctime = crate::now_ms() / 1000;
     let mut w = FileWriter::start(out, ctime)?;
     loop {
@@ -209,12 +209,27 @@ pub(crate) fn lower_priority() {
 /// keys were loaded and how many skipped as already expired.
 pub(crate) fn load(path: &Path, store: &mut Store) -> anyhow::Result<(u64, u64)> {
     let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let now = crate::now_ms();
+    let loaded = load_bytes(&data, store, crate::now_ms())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok((loaded.keys, loaded.expired))
+}
+
+/// What [`load_bytes`] read.
+pub(crate) struct Loaded {
+    pub keys: u64,
+    pub expired: u64,
+    /// Bytes the RDB took, checksum included.
+    pub len: usize,
+}
+
+/// Loads RDB bytes (a whole file, or an AOF's RDB preamble) into `store`,
+/// skipping keys already expired at `now`.
+pub(crate) fn load_bytes(data: &[u8], store: &mut Store, now: u64) -> rdb::Result<Loaded> {
     let databases = store.dbs.len();
-    let mut loaded = 0;
+    let mut keys = 0;
     let mut expired = 0;
     let config = store.config.clone();
-    rdb::read_file(&data, |k| {
+    let len = rdb::read_file(data, |k| {
         if k.db >= databases {
             return Err(rdb::RdbError {
                 offset: 0,
@@ -230,7 +245,10 @@ pub(crate) fn load(path: &Path, store: &mut Store) -> anyhow::Result<(u64, u64)>
         let Some(mut value) = shoal_store::convert::from_decoded(k.value, &config) else {
             return Err(rdb::RdbError {
                 offset: 0,
-                what: format!("invalid value for key '{}'", String::from_utf8_lossy(&k.key)),
+                what: format!(
+                    "invalid value for key '{}'",
+                    String::from_utf8_lossy(&k.key)
+                ),
             });
         };
         let idle = k.idle_secs.unwrap_or(0).min(u64::from(u32::MAX)) as u32;
@@ -244,11 +262,10 @@ pub(crate) fn load(path: &Path, store: &mut Store) -> anyhow::Result<(u64, u64)>
             });
         }
         db.keys.insert(Box::new(Entry { key, value }));
-        loaded += 1;
+        keys += 1;
         Ok(())
-    })
-    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok((loaded, expired))
+    })?;
+    Ok(Loaded { keys, expired, len })
 }
 
 /// Whether a `save <seconds> <changes>` rule says it is time for BGSAVE

@@ -306,11 +306,29 @@ fn snapshot_of(c: &mut Conn) -> Vec<(usize, Vec<u8>, Vec<u8>, bool)> {
     out
 }
 
+fn start_with_preamble(dir: &Path, preamble: &str) -> TestServer {
+    TestServer::start_with(&[
+        "--dir",
+        dir.to_str().unwrap(),
+        "--appendonly",
+        "yes",
+        "--aof-use-rdb-preamble",
+        preamble,
+    ])
+}
+
 #[test]
 fn bgrewriteaof_compacts_while_writes_continue_and_loads_back() {
+    // Redis's default base is RDB (`aof-use-rdb-preamble yes`); `no`
+    // writes it as commands.
+    rewrite_and_reload("yes", "rdb");
+    rewrite_and_reload("no", "aof");
+}
+
+fn rewrite_and_reload(preamble: &str, base_ext: &str) {
     let dir = temp_dir("rewrite");
     let before = {
-        let server = start(&dir, "everysec");
+        let server = start_with_preamble(&dir, preamble);
         let mut c = server.connect();
         for i in 0..300 {
             let i = i.to_string();
@@ -355,21 +373,37 @@ fn bgrewriteaof_compacts_while_writes_continue_and_loads_back() {
             std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
         assert_eq!(
             manifest,
-            "file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+            format!("file appendonly.aof.2.base.{base_ext} seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n")
         );
         assert!(!incr_file(&dir).exists(), "the old increment is deleted");
-        let base = std::fs::metadata(dir.join("appendonlydir/appendonly.aof.2.base.aof"))
-            .unwrap()
-            .len();
+        let base_path = dir.join(format!("appendonlydir/appendonly.aof.2.base.{base_ext}"));
+        let base_bytes = std::fs::read(&base_path).unwrap();
+        assert_eq!(
+            base_bytes.starts_with(b"REDIS"),
+            preamble == "yes",
+            "base format with aof-use-rdb-preamble {preamble}"
+        );
+        let base = base_bytes.len() as u64;
         assert!(
             base < incr_before,
             "the base ({base}) is smaller than the log it replaces ({incr_before})"
         );
         snapshot_of(&mut c)
     };
-    let server = start(&dir, "everysec");
+    let server = start_with_preamble(&dir, preamble);
     let mut c = server.connect();
     assert_eq!(snapshot_of(&mut c), before);
     assert_eq!(cmd(&mut c, "GET during"), bulk("200"));
+    drop(c);
+    drop(server);
+    // check-aof reads an RDB base and the increments after it.
+    let reports =
+        shoal_server::check_aof(&dir.join("appendonlydir/appendonly.aof.manifest"), false).unwrap();
+    assert_eq!(reports.len(), 2);
+    assert!(
+        reports.iter().all(|r| r.problem.is_none()),
+        "{:?}",
+        reports.iter().map(|r| &r.problem).collect::<Vec<_>>()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -316,3 +316,107 @@ fn rdb_files_cross_between_redis_and_shoal() {
         let _ = std::fs::remove_dir_all(d);
     }
 }
+
+/// Waits until INFO persistence says no AOF rewrite is running and
+/// `aof_rewrites` (Shoal) or the base file (Redis) shows one finished.
+fn wait_rewrite_done(c: &mut Conn, dir: &Path) {
+    let started = Instant::now();
+    loop {
+        let base_is_rdb = std::fs::read_dir(dir.join("appendonlydir"))
+            .map(|entries| {
+                entries.flatten().any(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.ends_with(".base.rdb") && !name.ends_with(".1.base.rdb")
+                })
+            })
+            .unwrap_or(false);
+        if info_field(c, "aof_rewrite_in_progress") == "0" && base_is_rdb {
+            return;
+        }
+        assert!(
+            started.elapsed() < common::DEADLINE,
+            "rewrite never finished"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn copy_aof_dir(from: &Path, to: &Path) {
+    let target = to.join("appendonlydir");
+    std::fs::create_dir_all(&target).unwrap();
+    for entry in std::fs::read_dir(from.join("appendonlydir")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), target.join(entry.file_name())).unwrap();
+    }
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn aof_directories_with_rdb_bases_cross_between_redis_and_shoal() {
+    // Redis 7.0 writes a base (RDB, its default preamble) and an increment.
+    let from_redis = temp_dir("aof-from-redis");
+    let redis_view = {
+        let redis = RedisServer::start_with(&[
+            "--dir",
+            from_redis.to_str().unwrap(),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ]);
+        let mut r = redis.connect();
+        dataset(&mut r);
+        assert_eq!(
+            cmd(&mut r, "BGREWRITEAOF"),
+            Frame::Simple("Background append only file rewriting started".into())
+        );
+        wait_rewrite_done(&mut r, &from_redis);
+        for line in [
+            "SET after-rewrite 1",
+            "RPUSH list-after a b c",
+            "SELECT 3",
+            "SET in3 x",
+        ] {
+            cmd(&mut r, line);
+        }
+        cmd(&mut r, "SELECT 0");
+        read_all(&mut r)
+    };
+    let shoal_dir = temp_dir("aof-shoal-side");
+    copy_aof_dir(&from_redis, &shoal_dir);
+    let shoal_view = {
+        let shoal = TestServer::start_with(&[
+            "--dir",
+            shoal_dir.to_str().unwrap(),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ]);
+        let mut s = shoal.connect();
+        assert_eq!(read_all(&mut s), redis_view);
+        // Shoal rewrites (an RDB base of its own) and appends; Redis loads it.
+        assert_eq!(
+            cmd(&mut s, "BGREWRITEAOF"),
+            Frame::Simple("Background append only file rewriting started".into())
+        );
+        wait_rewrite_done(&mut s, &shoal_dir);
+        cmd(&mut s, "SET from-shoal yes");
+        cmd(&mut s, "HSET hash-from-shoal f v");
+        read_all(&mut s)
+    };
+    let report = shoal_server::check_aof(
+        &shoal_dir.join("appendonlydir/appendonly.aof.manifest"),
+        false,
+    )
+    .unwrap();
+    assert!(report.iter().all(|r| r.problem.is_none()));
+    let back = temp_dir("aof-back-to-redis");
+    copy_aof_dir(&shoal_dir, &back);
+    let redis = RedisServer::start_with(&["--dir", back.to_str().unwrap(), "--appendonly", "yes"]);
+    let mut r = redis.connect();
+    assert_eq!(read_all(&mut r), shoal_view);
+    for d in [from_redis, shoal_dir, back] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}

@@ -851,11 +851,12 @@ pub struct LoadedKey {
 
 /// Reads a whole RDB file, calling `each` per key in file order. Checks the
 /// header, every opcode and the trailing CRC-64 (unless it is zero, which
-/// Redis writes with `rdbchecksum no`).
+/// Redis writes with `rdbchecksum no`). Returns how many bytes the RDB
+/// took: an AOF with an RDB preamble continues with commands after them.
 ///
 /// # Errors
 /// The first malformed byte, by offset.
-pub fn read_file(data: &[u8], mut each: impl FnMut(LoadedKey) -> Result<()>) -> Result<()> {
+pub fn read_file(data: &[u8], mut each: impl FnMut(LoadedKey) -> Result<()>) -> Result<usize> {
     let mut r = Reader::new(data);
     let magic = r.bytes(9)?;
     if &magic[..5] != b"REDIS" {
@@ -926,7 +927,7 @@ pub fn read_file(data: &[u8], mut each: impl FnMut(LoadedKey) -> Result<()>) -> 
             });
         }
     }
-    Ok(())
+    Ok(r.pos)
 }
 
 #[cfg(test)]
