@@ -152,9 +152,13 @@ pub(crate) struct AofSync {
     /// Bytes of the base file.
     pub base_size: AtomicU64,
     pub stop: AtomicBool,
-    /// A new incremental file and the log offset from which writes go to
-    /// it (set when a rewrite starts).
-    switch: Mutex<Option<(u64, File)>>,
+    /// The log offset from which writes go to another file: a new
+    /// incremental file (a rewrite starts, or the AOF is turned on), or
+    /// none (turned off).
+    switch: Mutex<Option<(u64, Option<File>)>>,
+    /// The increment written while the first base after `CONFIG SET
+    /// appendonly yes` is made (Redis's `AOF_WAIT_REWRITE`).
+    waiting: Mutex<Option<Waiting>>,
     /// The files the manifest names now.
     manifest: Mutex<Vec<ManifestFile>>,
     pub rewrite_in_progress: AtomicBool,
@@ -177,6 +181,7 @@ impl AofSync {
             base_size: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             switch: Mutex::new(None),
+            waiting: Mutex::new(None),
             manifest: Mutex::new(Vec::new()),
             rewrite_in_progress: AtomicBool::new(false),
             rewrite_scheduled: AtomicBool::new(false),
@@ -247,6 +252,15 @@ impl Layout {
     fn manifest_path(&self) -> PathBuf {
         self.dir.join(format!("{}.manifest", self.name))
     }
+}
+
+/// An increment not yet named by the manifest: it lives under a temporary
+/// name until the base it follows is durable, so a crash meanwhile leaves
+/// the old files (or none) as the loadable state.
+#[derive(Clone, Debug)]
+struct Waiting {
+    temp: PathBuf,
+    incr: ManifestFile,
 }
 
 /// One line of the manifest.
@@ -626,7 +640,7 @@ pub(crate) fn spawn_writer(
     *shared.aof.manifest.lock() = opened.files;
     std::thread::Builder::new()
         .name("shoal-aof".into())
-        .spawn(move || writer_loop(&shared, opened.file))
+        .spawn(move || writer_loop(&shared, Some(opened.file)))
         .expect("spawn the AOF writer")
 }
 
@@ -646,7 +660,7 @@ pub(crate) fn stop_writer(shared: &crate::Shared) {
 /// about a second more, as with Redis.
 const WRITER_TICK: Duration = Duration::from_millis(10);
 
-fn writer_loop(shared: &crate::Shared, mut file: File) {
+fn writer_loop(shared: &crate::Shared, mut file: Option<File>) {
     let sync = &shared.aof;
     // Bytes taken from the engine but not yet written.
     let mut pending: Vec<u8> = Vec::new();
@@ -676,7 +690,12 @@ fn writer_loop(shared: &crate::Shared, mut file: File) {
                 _ => pending.len(),
             };
             if chunk > 0 {
-                match file.write(&pending[..chunk]) {
+                let Some(out) = file.as_mut() else {
+                    // Nothing is logged while the AOF is off.
+                    pending.drain(..chunk);
+                    continue;
+                };
+                match out.write(&pending[..chunk]) {
                     Ok(n) => {
                         pending.drain(..n);
                         sync.current_size.fetch_add(n as u64, Ordering::Relaxed);
@@ -695,7 +714,7 @@ fn writer_loop(shared: &crate::Shared, mut file: File) {
             let start = pending_end - pending.len() as u64;
             match boundary {
                 Some(at) if start >= at && (pending_end >= at || pending.is_empty()) => {
-                    if let Err(e) = file.sync_data() {
+                    if let Some(Err(e)) = file.as_ref().map(File::sync_data) {
                         fail(sync, &e);
                         break;
                     }
@@ -715,8 +734,8 @@ fn writer_loop(shared: &crate::Shared, mut file: File) {
                 Fsync::EverySec => last_fsync.elapsed() >= Duration::from_secs(1) || stopping,
                 Fsync::No => stopping,
             };
-        if want_fsync {
-            match file.sync_data() {
+        if want_fsync && file.is_some() {
+            match file.as_ref().map_or(Ok(()), File::sync_data) {
                 Ok(()) => {
                     durable = written;
                     last_fsync = Instant::now();
@@ -914,6 +933,101 @@ pub fn check_aof(path: &Path, fix: bool) -> anyhow::Result<Vec<CheckReport>> {
     Ok(reports)
 }
 
+/// `CONFIG SET appendonly yes` while running, as Redis's `startAppendOnly`:
+/// from this instant every write is logged, into an increment kept under a
+/// temporary name, while a rewrite writes the dataset as of this instant as
+/// the base. When the base is durable, the increment takes its real name
+/// and the manifest names both (dropping any files an earlier run left).
+///
+/// # Errors
+/// The directory or the increment cannot be created, or a rewrite from an
+/// earlier on/off switch is still running.
+pub(crate) fn enable(
+    shared: &Arc<crate::Shared>,
+    engine: &mut crate::Engine,
+    config: &crate::Config,
+) -> Result<(), String> {
+    let sync = &shared.aof;
+    if sync.rewrite_in_progress.load(Ordering::Acquire) {
+        return Err("a background AOF rewrite is still running".into());
+    }
+    let layout = Layout::from_config(config);
+    fs::create_dir_all(&layout.dir)
+        .map_err(|e| format!("creating {}: {e}", layout.dir.display()))?;
+    let manifest_path = layout.manifest_path();
+    let existing = match fs::read_to_string(&manifest_path) {
+        Ok(text) => parse_manifest(&text).map_err(|e| format!("{e:#}"))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(format!("reading {}: {e}", manifest_path.display())),
+    };
+    let seq = existing
+        .iter()
+        .filter(|f| f.kind == 'i')
+        .map(|f| f.seq)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let incr = ManifestFile {
+        name: format!("{}.{seq}.incr.aof", layout.name),
+        seq,
+        kind: 'i',
+    };
+    let temp = layout.dir.join(format!("temp-{}.incr", layout.name));
+    let file = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(&temp)
+        .map_err(|e| format!("creating {}: {e}", temp.display()))?;
+    *sync.waiting.lock() = Some(Waiting { temp, incr });
+    sync.current_size.store(0, Ordering::Relaxed);
+    sync.base_size.store(0, Ordering::Relaxed);
+    engine.aof.enabled = true;
+    engine.aof.forget_selected_db();
+    engine.store.log_enabled = true;
+    let mut writer = shared.aof_writer.lock();
+    if writer.as_ref().is_some_and(|w| !w.is_finished()) {
+        *sync.manifest.lock() = existing;
+        *sync.switch.lock() = Some((engine.aof.appended, Some(file)));
+        sync.wake();
+    } else {
+        let opened = Opened {
+            file,
+            size: 0,
+            files: existing,
+            base_size: 0,
+        };
+        *writer = Some(spawn_writer(shared.clone(), opened));
+    }
+    drop(writer);
+    match start_rewrite(shared, engine) {
+        RewriteStart::Failed(e) => {
+            tracing::warn!(error = %e, "the first AOF rewrite failed to start; retrying");
+            sync.rewrite_scheduled.store(true, Ordering::Relaxed);
+        }
+        RewriteStart::Started | RewriteStart::Scheduled | RewriteStart::AlreadyRunning => {}
+    }
+    Ok(())
+}
+
+/// `CONFIG SET appendonly no` while running, as Redis's `stopAppendOnly`:
+/// nothing more is logged; the writer writes and fsyncs what was, then
+/// closes the file. A rewrite already running still completes, leaving a
+/// manifest that is whole as of this instant.
+pub(crate) fn disable(shared: &crate::Shared, engine: &mut crate::Engine) {
+    let sync = &shared.aof;
+    engine.aof.end_exec();
+    engine.aof.enabled = false;
+    engine.store.log_enabled = false;
+    engine.store.log.clear();
+    *sync.switch.lock() = Some((engine.aof.appended, None));
+    sync.rewrite_scheduled.store(false, Ordering::Relaxed);
+    if !sync.rewrite_in_progress.load(Ordering::Acquire) {
+        *sync.waiting.lock() = None;
+    }
+    sync.wake();
+}
+
 /// What BGREWRITEAOF did.
 pub(crate) enum RewriteStart {
     Started,
@@ -1039,6 +1153,42 @@ pub(crate) fn start_rewrite(
     }
     sync.rewrite_scheduled.store(false, Ordering::Relaxed);
     let layout = Layout::from_config(&shared.config.read());
+    let waiting = sync.waiting.lock().clone();
+    let incr = match &waiting {
+        // Turned on at runtime: writes already go to the waiting increment.
+        Some(w) => w.incr.clone(),
+        None => match new_increment(sync, &layout, engine) {
+            Ok(incr) => incr,
+            Err(e) => return RewriteStart::Failed(e),
+        },
+    };
+    engine.aof.forget_selected_db();
+    sync.wake();
+    engine.store.begin_snapshot();
+    sync.rewrite_in_progress.store(true, Ordering::Release);
+    let worker = shared.clone();
+    let spawned = std::thread::Builder::new()
+        .name("shoal-aof-rewrite".into())
+        .spawn(move || {
+            crate::rdbfile::lower_priority();
+            rewrite_thread(&worker, &layout, &incr, waiting)
+        });
+    if spawned.is_err() {
+        engine.store.end_snapshot();
+        sync.rewrite_in_progress.store(false, Ordering::Release);
+        return RewriteStart::Failed("could not start the rewrite thread".into());
+    }
+    RewriteStart::Started
+}
+
+/// Opens the next incremental file, names it in the manifest on disk at
+/// once (so a crash loses nothing), and points the writer at it from the
+/// current log offset.
+fn new_increment(
+    sync: &AofSync,
+    layout: &Layout,
+    engine: &mut crate::Engine,
+) -> Result<ManifestFile, String> {
     let mut files = sync.manifest.lock().clone();
     let next_incr = files
         .iter()
@@ -1056,36 +1206,21 @@ pub(crate) fn start_rewrite(
         .create(true)
         .append(true)
         .open(layout.dir.join(&incr.name));
-    let file = match opened {
-        Ok(f) => f,
-        Err(e) => return RewriteStart::Failed(format!("creating {}: {e}", incr.name)),
-    };
+    let file = opened.map_err(|e| format!("creating {}: {e}", incr.name))?;
     files.push(incr.clone());
-    if let Err(e) = write_atomically(&layout.manifest_path(), render_manifest(&files).as_bytes()) {
-        return RewriteStart::Failed(format!("writing the manifest: {e}"));
-    }
+    write_atomically(&layout.manifest_path(), render_manifest(&files).as_bytes())
+        .map_err(|e| format!("writing the manifest: {e}"))?;
     *sync.manifest.lock() = files;
-    *sync.switch.lock() = Some((engine.aof.appended, file));
-    engine.aof.forget_selected_db();
-    sync.wake();
-    engine.store.begin_snapshot();
-    sync.rewrite_in_progress.store(true, Ordering::Release);
-    let worker = shared.clone();
-    let spawned = std::thread::Builder::new()
-        .name("shoal-aof-rewrite".into())
-        .spawn(move || {
-            crate::rdbfile::lower_priority();
-            rewrite_thread(&worker, &layout, &incr)
-        });
-    if spawned.is_err() {
-        engine.store.end_snapshot();
-        sync.rewrite_in_progress.store(false, Ordering::Release);
-        return RewriteStart::Failed("could not start the rewrite thread".into());
-    }
-    RewriteStart::Started
+    *sync.switch.lock() = Some((engine.aof.appended, Some(file)));
+    Ok(incr)
 }
 
-fn rewrite_thread(shared: &crate::Shared, layout: &Layout, incr: &ManifestFile) {
+fn rewrite_thread(
+    shared: &crate::Shared,
+    layout: &Layout,
+    incr: &ManifestFile,
+    waiting: Option<Waiting>,
+) {
     let sync = &shared.aof;
     let started = Instant::now();
     let tmp = layout
@@ -1135,16 +1270,26 @@ fn rewrite_thread(shared: &crate::Shared, layout: &Layout, incr: &ManifestFile) 
         // rewrite's on; then the files it no longer names can go.
         let old = sync.manifest.lock().clone();
         let mut files = vec![base.clone()];
-        files.extend(
-            old.iter()
-                .filter(|f| f.kind == 'i' && f.seq >= incr.seq)
-                .cloned(),
-        );
+        if let Some(w) = &waiting {
+            // The writer keeps appending through its descriptor.
+            fs::rename(&w.temp, layout.dir.join(&w.incr.name))?;
+            sync_dir(&layout.dir)?;
+            files.push(w.incr.clone());
+        } else {
+            files.extend(
+                old.iter()
+                    .filter(|f| f.kind == 'i' && f.seq >= incr.seq)
+                    .cloned(),
+            );
+        }
         write_atomically(&layout.manifest_path(), render_manifest(&files).as_bytes())?;
         for f in old.iter().filter(|f| !files.contains(f)) {
             let _ = fs::remove_file(layout.dir.join(&f.name));
         }
         *sync.manifest.lock() = files;
+        if waiting.is_some() {
+            *sync.waiting.lock() = None;
+        }
         Ok(size)
     })();
     shared.engine.lock().store.end_snapshot();
@@ -1161,6 +1306,10 @@ fn rewrite_thread(shared: &crate::Shared, layout: &Layout, incr: &ManifestFile) 
         Err(e) => {
             sync.last_rewrite_ok.store(false, Ordering::Relaxed);
             tracing::warn!(error = %e, "Background AOF rewrite failed");
+            if waiting.is_some() && sync.waiting.lock().is_some() {
+                // The AOF being turned on needs its first base: retry.
+                sync.rewrite_scheduled.store(true, Ordering::Relaxed);
+            }
         }
     }
     sync.last_rewrite_secs

@@ -1236,6 +1236,19 @@ fn config(c: &mut Call<'_>) -> Result {
                 ))
             })?;
         }
+        let aof_was = c.shared.config.read().get("appendonly") == "yes";
+        let aof_now = config.get("appendonly") == "yes";
+        if aof_now && !aof_was {
+            let shared = c.shared.self_arc();
+            if let Err(e) = crate::aof::enable(&shared, c.engine, &config) {
+                tracing::warn!(error = %e, "Unable to turn on AOF");
+                return Err(Error::Other(
+                    "CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF. Check server logs.".into(),
+                ));
+            }
+        } else if aof_was && !aof_now {
+            crate::aof::disable(c.shared, c.engine);
+        }
         config.apply_to_store(&mut c.engine.store);
         c.shared
             .aof

@@ -523,13 +523,6 @@ impl Config {
                 "Unknown option or number of arguments for CONFIG SET".into(),
             )),
             Some(d) if !d.mutable => Err(ConfigError("can't set immutable config".into())),
-            // Turning the AOF on while running needs a rewrite of the
-            // current dataset into a base file, which is not built yet.
-            Some(d) if d.name == "appendonly" && value.to_ascii_lowercase() != self.get("appendonly") => {
-                Err(ConfigError(
-                    "appendonly can only be changed at start-up in this build of shoal (there is no AOF rewrite yet)".into(),
-                ))
-            }
             Some(_) => self.set(name, value),
         }
     }

@@ -173,20 +173,108 @@ fn corruption_in_the_middle_stops_start_up_naming_file_and_offset() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+fn info_persistence(c: &mut Conn) -> String {
+    let Frame::Bulk(info) = cmd(c, "INFO persistence") else {
+        panic!("INFO");
+    };
+    String::from_utf8_lossy(&info).into_owned()
+}
+
+fn wait_for_rewrites(c: &mut Conn, count: usize) {
+    let started = Instant::now();
+    loop {
+        let info = info_persistence(c);
+        if info.contains("aof_rewrite_in_progress:0\r\n")
+            && info.contains(&format!("aof_rewrites:{count}\r\n"))
+        {
+            return;
+        }
+        assert!(started.elapsed() < common::DEADLINE, "no rewrite: {info}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
-fn appendonly_needs_a_restart_and_fsync_policy_changes_live() {
+fn appendonly_turns_on_and_off_at_runtime_and_fsync_policy_changes_live() {
     let dir = temp_dir("config");
-    let server = start(&dir, "everysec");
+    // An earlier run's AOF in the directory: turning the AOF on replaces
+    // it with the current dataset; it must not be replayed on top.
+    {
+        let server = start(&dir, "everysec");
+        let mut c = server.connect();
+        cmd(&mut c, "SET stale yes");
+    }
+    let before_on = {
+        let server = TestServer::start_with(&["--dir", dir.to_str().unwrap()]);
+        let mut c = server.connect();
+        assert_eq!(
+            cmd(&mut c, "CONFIG GET appendonly"),
+            Frame::Array(vec![bulk("appendonly"), bulk("no")])
+        );
+        for i in 0..100 {
+            c.command(&[b"RPUSH", b"list", i.to_string().as_bytes()]);
+        }
+        cmd(&mut c, "SET k before");
+        assert_eq!(
+            cmd(&mut c, "CONFIG SET appendonly yes"),
+            Frame::Simple("OK".into())
+        );
+        assert!(info_persistence(&mut c).contains("aof_enabled:1\r\n"));
+        // Writes right away are logged, while the first base is written.
+        assert_eq!(cmd(&mut c, "SET k after"), Frame::Simple("OK".into()));
+        cmd(&mut c, "SELECT 2");
+        cmd(&mut c, "INCR n");
+        cmd(&mut c, "SELECT 0");
+        wait_for_rewrites(&mut c, 1);
+        let manifest =
+            std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+        assert_eq!(
+            manifest,
+            "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        );
+        let names: Vec<String> = std::fs::read_dir(dir.join("appendonlydir"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names.len(),
+            3,
+            "old files and the temporary increment are gone: {names:?}"
+        );
+        assert_eq!(cmd(&mut c, "SET k on"), Frame::Simple("OK".into()));
+        assert_eq!(
+            cmd(&mut c, "CONFIG SET appendfsync always"),
+            Frame::Simple("OK".into())
+        );
+        cmd(&mut c, "DEL stale");
+        snapshot_of(&mut c)
+    };
+    // Started with appendonly yes, the AOF holds everything above.
+    let server = start(&dir, "always");
     let mut c = server.connect();
+    assert_eq!(snapshot_of(&mut c), before_on);
+    assert_eq!(cmd(&mut c, "GET k"), bulk("on"));
+    assert_eq!(cmd(&mut c, "EXISTS stale"), Frame::Integer(0));
+    // Off: later writes are not logged; on again: a fresh base has them.
     assert_eq!(
-        cmd(&mut c, "CONFIG SET appendfsync always"),
+        cmd(&mut c, "CONFIG SET appendonly no"),
         Frame::Simple("OK".into())
     );
-    assert_eq!(cmd(&mut c, "SET k v"), Frame::Simple("OK".into()));
-    assert!(matches!(
-        cmd(&mut c, "CONFIG SET appendonly no"),
-        Frame::Error(_)
-    ));
+    assert!(info_persistence(&mut c).contains("aof_enabled:0\r\n"));
+    cmd(&mut c, "SET off-write 1");
+    assert_eq!(
+        cmd(&mut c, "CONFIG SET appendonly yes"),
+        Frame::Simple("OK".into())
+    );
+    cmd(&mut c, "SET on-again 1");
+    wait_for_rewrites(&mut c, 1);
+    let expected = snapshot_of(&mut c);
+    drop(c);
+    drop(server);
+    let server = start(&dir, "always");
+    let mut c = server.connect();
+    assert_eq!(snapshot_of(&mut c), expected);
+    assert_eq!(cmd(&mut c, "GET off-write"), bulk("1"));
     drop(c);
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
