@@ -1541,13 +1541,12 @@ fn debug(c: &mut Call<'_>) -> Result {
         let Some(entry) = c.engine.store.dbs[db].keys.get(&key) else {
             return Err(Error::Other("no such key".into()));
         };
-        // serializedlength is the RDB encoding's size in Redis; until RDB
-        // lands, strings report their length and collections 0.
+        // serializedlength is the size of the value's RDB encoding, as
+        // Redis's rdbSavedObjectLen: a DUMP payload less its type byte and
+        // 10-byte footer.
         let encoding = entry.value.encoding_name();
-        let len = match &entry.value {
-            shoal_store::Value::Str(s) => s.data.len(),
-            _ => 0,
-        };
+        let decoded = shoal_store::convert::to_decoded(&entry.value);
+        let len = shoal_store::rdb::dump_payload(&decoded).len() - 11;
         let lru = entry.value.lru();
         let idle = shoal_store::idle_seconds(lru, c.now_ms);
         // `at` is an address in Redis; Shoal has none to show.
