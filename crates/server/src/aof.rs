@@ -718,6 +718,13 @@ fn writer_loop(shared: &crate::Shared, mut file: Option<File>) {
                         fail(sync, &e);
                         break;
                     }
+                    if file.is_some() && start > durable {
+                        // Every file before this one was fsynced at its own
+                        // switch: all written so far is durable. Publish it
+                        // now, since the next file may be none (AOF off).
+                        durable = start;
+                        let _ = sync.durable.send(durable);
+                    }
                     if let Some((_, next)) = sync.switch.lock().take() {
                         file = next;
                         sync.current_size.store(0, Ordering::Relaxed);
@@ -734,8 +741,8 @@ fn writer_loop(shared: &crate::Shared, mut file: Option<File>) {
                 Fsync::EverySec => last_fsync.elapsed() >= Duration::from_secs(1) || stopping,
                 Fsync::No => stopping,
             };
-        if want_fsync && file.is_some() {
-            match file.as_ref().map_or(Ok(()), File::sync_data) {
+        if let (true, Some(out)) = (want_fsync, file.as_ref()) {
+            match out.sync_data() {
                 Ok(()) => {
                     durable = written;
                     last_fsync = Instant::now();

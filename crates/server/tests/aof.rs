@@ -495,3 +495,38 @@ fn rewrite_and_reload(preamble: &str, base_ext: &str) {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Under `appendfsync always`, replies held for an fsync are released even
+/// when the AOF is turned off before the writer reached them.
+#[test]
+fn turning_the_aof_off_releases_replies_waiting_for_fsync() {
+    let dir = temp_dir("off-while-waiting");
+    let server = start(&dir, "always");
+    for round in 0..20 {
+        let mut writer = server.connect();
+        let mut admin = server.connect();
+        let mut pipeline = Vec::new();
+        for i in 0..500 {
+            pipeline.extend(common::encode(&[b"SET", format!("k{i}").as_bytes(), b"v"]));
+        }
+        writer.send(&pipeline);
+        assert_eq!(
+            cmd(&mut admin, "CONFIG SET appendonly no"),
+            Frame::Simple("OK".into())
+        );
+        for _ in 0..500 {
+            assert_eq!(
+                writer.read_frame_within(common::DEADLINE),
+                Some(Frame::Simple("OK".into())),
+                "round {round}"
+            );
+        }
+        assert_eq!(
+            cmd(&mut admin, "CONFIG SET appendonly yes"),
+            Frame::Simple("OK".into())
+        );
+        wait_for_rewrites(&mut admin, round + 1);
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
