@@ -307,6 +307,15 @@ fn parse_manifest(text: &str) -> anyhow::Result<Vec<ManifestFile>> {
     Ok(files)
 }
 
+/// The manifest's files; none when there is no manifest yet.
+fn read_manifest(path: &Path) -> anyhow::Result<Vec<ManifestFile>> {
+    match fs::read_to_string(path) {
+        Ok(text) => parse_manifest(&text).with_context(|| format!("reading {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
 fn render_manifest(files: &[ManifestFile]) -> String {
     files
         .iter()
@@ -499,13 +508,7 @@ pub(crate) fn load(
     fs::create_dir_all(&layout.dir)
         .with_context(|| format!("creating the AOF directory {}", layout.dir.display()))?;
     let manifest_path = layout.manifest_path();
-    let mut files = match fs::read_to_string(&manifest_path) {
-        Ok(text) => {
-            parse_manifest(&text).with_context(|| format!("reading {}", manifest_path.display()))?
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", manifest_path.display())),
-    };
+    let mut files = read_manifest(&manifest_path)?;
     if files.is_empty() {
         let base = ManifestFile {
             name: format!("{}.1.base.aof", layout.name),
@@ -961,12 +964,7 @@ pub(crate) fn enable(
     let layout = Layout::from_config(config);
     fs::create_dir_all(&layout.dir)
         .map_err(|e| format!("creating {}: {e}", layout.dir.display()))?;
-    let manifest_path = layout.manifest_path();
-    let existing = match fs::read_to_string(&manifest_path) {
-        Ok(text) => parse_manifest(&text).map_err(|e| format!("{e:#}"))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(format!("reading {}: {e}", manifest_path.display())),
-    };
+    let existing = read_manifest(&layout.manifest_path()).map_err(|e| format!("{e:#}"))?;
     let seq = existing
         .iter()
         .filter(|f| f.kind == 'i')
