@@ -14,11 +14,14 @@
 //! (its arguments, or what `Ctx::propagate_instead` put there; expiry
 //! deletions as `DEL`) are encoded into [`Aof::buf`] under the store lock,
 //! with `SELECT` when the database changes and `MULTI`/`EXEC` around a
-//! transaction's writes. A dedicated thread takes the buffer, writes it and
-//! fsyncs by policy: `always` after every write — a connection whose batch
-//! wrote waits for the fsync that covers it before sending any reply, and
-//! every connection writing meanwhile rides on the same fsync (group
-//! commit) — `everysec` once a second, `no` never.
+//! transaction's writes. A round takes the buffer, writes it and fsyncs by
+//! policy: `everysec` once a second, `no` never, `always` every round — a
+//! connection whose batch wrote waits for the fsync that covers it before
+//! sending any reply, and every connection writing meanwhile rides on the
+//! same fsync (group commit). A dedicated thread runs rounds on a tick;
+//! under `always`, the last io thread to go idle runs one before it parks,
+//! as Redis fsyncs before its event loop sleeps ([`flush_before_park`]),
+//! and the thread is the backstop for io threads that stay busy.
 //!
 //! **Invariant:** bytes reach the file in log order, exactly once: a failed
 //! or partial write keeps the unwritten rest, retried every second; while
@@ -139,10 +142,26 @@ impl Aof {
 /// The state connections and the writer thread share, outside the lock.
 pub(crate) struct AofSync {
     policy: AtomicU8,
-    wake: std::sync::Mutex<bool>,
+    /// Set when the writer must run a round now; only the setter that
+    /// finds it clear pays for the wake-up.
+    woken: AtomicBool,
+    wake: std::sync::Mutex<()>,
     wake_cv: Condvar,
     /// Offset known durable (fsynced); `always` replies wait on it.
     durable: tokio::sync::watch::Sender<u64>,
+    /// The same, readable without a lock.
+    durable_at: AtomicU64,
+    /// The highest offset an `always` reply waits for.
+    committed: AtomicU64,
+    /// The io threads run `always` rounds before they park
+    /// ([`flush_before_park`]); the writer thread is then the backstop.
+    pub flush_on_park: AtomicBool,
+    /// The writer sleeps a whole `WRITER_TICK`: the next commit must
+    /// nudge it (see `writer_loop`).
+    writer_idle: AtomicBool,
+    /// What the writer has taken and written. Whoever holds it runs a
+    /// round: the writer thread, or an io thread about to park.
+    state: std::sync::Mutex<Option<WriterState>>,
     /// False while a write or fsync is failing.
     pub last_write_ok: AtomicBool,
     /// Redis's `strerror` text of the last failure.
@@ -172,9 +191,15 @@ impl AofSync {
     pub fn new(policy: Fsync) -> AofSync {
         AofSync {
             policy: AtomicU8::new(policy as u8),
-            wake: std::sync::Mutex::new(false),
+            woken: AtomicBool::new(false),
+            wake: std::sync::Mutex::new(()),
             wake_cv: Condvar::new(),
             durable: tokio::sync::watch::channel(0).0,
+            durable_at: AtomicU64::new(0),
+            committed: AtomicU64::new(0),
+            flush_on_park: AtomicBool::new(false),
+            writer_idle: AtomicBool::new(true),
+            state: std::sync::Mutex::new(None),
             last_write_ok: AtomicBool::new(true),
             last_error: Mutex::new(String::new()),
             current_size: AtomicU64::new(0),
@@ -199,17 +224,42 @@ impl AofSync {
         self.policy.store(policy as u8, Ordering::Relaxed);
     }
 
-    /// Tells the writer there is something to write.
+    /// Tells the writer to run a round now.
     pub fn wake(&self) {
-        let mut flag = self.wake.lock().expect("aof wake lock");
-        *flag = true;
+        if self.woken.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // The writer checks `woken` under this lock before it sleeps.
+        let _guard = self.wake.lock().expect("aof wake lock");
         self.wake_cv.notify_one();
     }
 
-    /// Waits until everything up to `offset` is fsynced.
-    pub async fn wait_durable(&self, offset: u64) {
+    /// Waits until everything up to `offset` is fsynced (`appendfsync
+    /// always`). The fsync that covers it covers every batch appended
+    /// before it too: group commit.
+    pub async fn commit(&self, offset: u64) {
+        self.committed.fetch_max(offset, Ordering::SeqCst);
+        if !self.flush_on_park.load(Ordering::Relaxed) {
+            self.wake();
+        } else if self.writer_idle.swap(false, Ordering::AcqRel) {
+            // The backstop must tick again; the io thread that parks next
+            // is still the one expected to fsync.
+            let _guard = self.wake.lock().expect("aof wake lock");
+            self.wake_cv.notify_one();
+        }
         let mut rx = self.durable.subscribe();
         let _ = rx.wait_for(|&d| d >= offset).await;
+    }
+
+    /// Publishes that everything up to `offset` is fsynced.
+    fn publish(&self, offset: u64) {
+        self.durable_at.store(offset, Ordering::SeqCst);
+        let _ = self.durable.send(offset);
+    }
+
+    /// An `always` reply waits for an fsync nobody has run yet.
+    fn commit_pending(&self) -> bool {
+        self.committed.load(Ordering::SeqCst) > self.durable_at.load(Ordering::SeqCst)
     }
 
     /// `-MISCONF …` while the AOF cannot be written.
@@ -632,18 +682,20 @@ pub(crate) fn spawn_writer(
     shared: Arc<crate::Shared>,
     opened: Opened,
 ) -> std::thread::JoinHandle<()> {
-    shared
-        .aof
-        .current_size
-        .store(opened.size, Ordering::Relaxed);
-    shared
-        .aof
-        .base_size
-        .store(opened.base_size, Ordering::Relaxed);
-    *shared.aof.manifest.lock() = opened.files;
+    let sync = &shared.aof;
+    sync.current_size.store(opened.size, Ordering::Relaxed);
+    sync.base_size.store(opened.base_size, Ordering::Relaxed);
+    *sync.manifest.lock() = opened.files;
+    *sync.state.lock().expect("aof state lock") = Some(WriterState {
+        file: Some(opened.file),
+        pending: Vec::new(),
+        pending_end: 0,
+        durable: 0,
+        last_fsync: Instant::now(),
+    });
     std::thread::Builder::new()
         .name("shoal-aof".into())
-        .spawn(move || writer_loop(&shared, Some(opened.file)))
+        .spawn(move || writer_loop(&shared))
         .expect("spawn the AOF writer")
 }
 
@@ -663,44 +715,143 @@ pub(crate) fn stop_writer(shared: &crate::Shared) {
 /// about a second more, as with Redis.
 const WRITER_TICK: Duration = Duration::from_millis(10);
 
-fn writer_loop(shared: &crate::Shared, mut file: Option<File>) {
+/// The writer's tick while it is the backstop for `always` commits that
+/// the io threads flush when they park: a commit waits at most about two
+/// of these for an io thread to park.
+const BACKSTOP_TICK: Duration = Duration::from_millis(1);
+
+/// Backstop ticks with no commit before the writer sleeps whole
+/// `WRITER_TICK`s again (and the next commit nudges it).
+const BACKSTOP_IDLE_TICKS: u32 = 100;
+
+/// Runs the `always` round an io thread owes before it parks (a
+/// tokio `on_thread_park` hook; see [`crate::ParkHook`]).
+///
+/// This is Redis's event loop shape: every command the thread had ready
+/// has run and appended, so one write and one fsync cover all of them;
+/// their replies go out when the thread resumes. While the fsync runs,
+/// the thread does not park in epoll for each new request: the requests
+/// that arrive meanwhile are read together afterwards. An io thread that
+/// finds another thread's round running waits for it (as Redis waits for
+/// its own fsync), then runs one only if a commit is still pending.
+pub(crate) fn flush_before_park(shared: &crate::Shared) {
     let sync = &shared.aof;
-    // Bytes taken from the engine but not yet written.
-    let mut pending: Vec<u8> = Vec::new();
-    let mut pending_end = 0u64;
-    let mut durable = 0u64;
-    let mut last_fsync = Instant::now();
+    if !sync.commit_pending()
+        || sync.policy() != Fsync::Always
+        || !sync.last_write_ok.load(Ordering::Relaxed)
+    {
+        // A failing disk is retried by the writer's tick, not on every park.
+        return;
+    }
+    let mut state = sync.state.lock().expect("aof state lock");
+    if !sync.commit_pending() {
+        return;
+    }
+    if let Some(state) = state.as_mut() {
+        state.round(shared, false);
+    }
+}
+
+fn writer_loop(shared: &crate::Shared) {
+    let sync = &shared.aof;
+    // `committed` at the last backstop tick.
+    let mut seen = 0u64;
+    let mut quiet_ticks = 0u32;
     loop {
+        // A failing disk is retried every `WRITER_TICK`, by this thread only.
+        let backstop = sync.flush_on_park.load(Ordering::Relaxed)
+            && sync.policy() == Fsync::Always
+            && sync.last_write_ok.load(Ordering::Relaxed);
+        let tick = if backstop && !sync.writer_idle.load(Ordering::Acquire) {
+            BACKSTOP_TICK
+        } else {
+            WRITER_TICK
+        };
         {
-            let flag = sync.wake.lock().expect("aof wake lock");
-            let (mut flag, _) = sync
-                .wake_cv
-                .wait_timeout_while(flag, WRITER_TICK, |woken| !*woken)
-                .expect("aof wake lock");
-            *flag = false;
+            let guard = sync.wake.lock().expect("aof wake lock");
+            if !sync.woken.load(Ordering::Acquire) {
+                // A nudge or the tick ends the wait; both mean "look again".
+                let _ = sync
+                    .wake_cv
+                    .wait_timeout(guard, tick)
+                    .expect("aof wake lock");
+            }
         }
+        // Cleared before the take: a write appended after the take finds it
+        // clear and wakes the writer again.
+        let woken = sync.woken.swap(false, Ordering::AcqRel);
         let stopping = sync.stop.load(Ordering::Relaxed);
+        if backstop && !woken && !stopping {
+            let committed = sync.committed.load(Ordering::SeqCst);
+            let durable = sync.durable_at.load(Ordering::SeqCst);
+            if committed > durable {
+                quiet_ticks = 0;
+            } else {
+                quiet_ticks += 1;
+                if quiet_ticks >= BACKSTOP_IDLE_TICKS {
+                    sync.writer_idle.store(true, Ordering::Release);
+                    quiet_ticks = 0;
+                    // A commit that came before the flag was set did not
+                    // nudge: look once more on the next (long) tick.
+                }
+            }
+            // Only a commit already pending at the last tick is the
+            // writer's to fsync; newer ones are the io threads'.
+            let overdue = seen > durable;
+            seen = committed;
+            if !overdue {
+                continue;
+            }
+        }
+        let mut state = sync.state.lock().expect("aof state lock");
+        let Some(state) = state.as_mut() else {
+            return;
+        };
+        state.round(shared, stopping);
+        if stopping && state.pending.is_empty() {
+            return;
+        }
+    }
+}
+
+/// What the writer has taken from the engine and how far it got.
+pub(crate) struct WriterState {
+    /// The incremental file written to; none while the AOF is off.
+    file: Option<File>,
+    /// Bytes taken from the engine but not yet written.
+    pending: Vec<u8>,
+    /// The log offset just past `pending`.
+    pending_end: u64,
+    /// The log offset known fsynced.
+    durable: u64,
+    last_fsync: Instant,
+}
+
+impl WriterState {
+    /// Takes the buffer, writes it in order (bytes from a pending switch's
+    /// offset on go to the new file, after the old one is complete and
+    /// fsynced), fsyncs by policy and publishes the durable offset.
+    fn round(&mut self, shared: &crate::Shared, stopping: bool) {
+        let sync = &shared.aof;
         let (bytes, end) = shared.engine.lock().aof.take();
-        pending.extend_from_slice(&bytes);
-        pending_end = pending_end.max(end);
-        // Write in order; bytes from a pending switch's offset on go to
-        // the new file, after the old one is complete and fsynced.
+        self.pending.extend_from_slice(&bytes);
+        self.pending_end = self.pending_end.max(end);
         loop {
-            let start = pending_end - pending.len() as u64;
+            let start = self.pending_end - self.pending.len() as u64;
             let boundary = sync.switch.lock().as_ref().map(|(at, _)| *at);
             let chunk = match boundary {
-                Some(at) if at >= start => ((at - start) as usize).min(pending.len()),
-                _ => pending.len(),
+                Some(at) if at >= start => ((at - start) as usize).min(self.pending.len()),
+                _ => self.pending.len(),
             };
             if chunk > 0 {
-                let Some(out) = file.as_mut() else {
+                let Some(out) = self.file.as_mut() else {
                     // Nothing is logged while the AOF is off.
-                    pending.drain(..chunk);
+                    self.pending.drain(..chunk);
                     continue;
                 };
-                match out.write(&pending[..chunk]) {
+                match out.write(&self.pending[..chunk]) {
                     Ok(n) => {
-                        pending.drain(..n);
+                        self.pending.drain(..n);
                         sync.current_size.fetch_add(n as u64, Ordering::Relaxed);
                         if n < chunk {
                             // A short write: the rest at once, next turn.
@@ -714,53 +865,52 @@ fn writer_loop(shared: &crate::Shared, mut file: Option<File>) {
                     }
                 }
             }
-            let start = pending_end - pending.len() as u64;
+            let start = self.pending_end - self.pending.len() as u64;
             match boundary {
-                Some(at) if start >= at && (pending_end >= at || pending.is_empty()) => {
-                    if let Some(Err(e)) = file.as_ref().map(File::sync_data) {
+                Some(at) if start >= at && (self.pending_end >= at || self.pending.is_empty()) => {
+                    if let Some(Err(e)) = self.file.as_ref().map(File::sync_data) {
                         fail(sync, &e);
                         break;
                     }
-                    if file.is_some() && start > durable {
+                    if self.file.is_some() && start > self.durable {
                         // Every file before this one was fsynced at its own
                         // switch: all written so far is durable. Publish it
                         // now, since the next file may be none (AOF off).
-                        durable = start;
-                        let _ = sync.durable.send(durable);
+                        self.durable = start;
+                        sync.publish(self.durable);
                     }
                     if let Some((_, next)) = sync.switch.lock().take() {
-                        file = next;
+                        self.file = next;
                         sync.current_size.store(0, Ordering::Relaxed);
                     }
                 }
                 _ => break,
             }
         }
-        let written = pending_end - pending.len() as u64;
-        let policy = sync.policy();
-        let want_fsync = written > durable
-            && match policy {
+        let written = self.pending_end - self.pending.len() as u64;
+        let want_fsync = written > self.durable
+            && match sync.policy() {
                 Fsync::Always => true,
-                Fsync::EverySec => last_fsync.elapsed() >= Duration::from_secs(1) || stopping,
+                Fsync::EverySec => self.last_fsync.elapsed() >= Duration::from_secs(1) || stopping,
                 Fsync::No => stopping,
             };
-        if let (true, Some(out)) = (want_fsync, file.as_ref()) {
+        if let (true, Some(out)) = (want_fsync, self.file.as_ref()) {
             match out.sync_data() {
                 Ok(()) => {
-                    durable = written;
-                    last_fsync = Instant::now();
+                    self.durable = written;
+                    self.last_fsync = Instant::now();
                     // Offsets are a prefix order: every write up to here is safe.
-                    let _ = sync.durable.send(durable);
+                    sync.publish(self.durable);
                 }
                 Err(e) => fail(sync, &e),
             }
         }
-        if pending.is_empty() && !sync.last_write_ok.load(Ordering::Relaxed) && written == durable {
+        if self.pending.is_empty()
+            && !sync.last_write_ok.load(Ordering::Relaxed)
+            && written == self.durable
+        {
             tracing::warn!("AOF write error looks solved, Redis can write again.");
             sync.last_write_ok.store(true, Ordering::Relaxed);
-        }
-        if stopping && pending.is_empty() {
-            return;
         }
     }
 }

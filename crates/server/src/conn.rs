@@ -200,10 +200,7 @@ async fn connection_loop(
                 );
                 if let Some(offset) = aof_offset {
                     if shared.aof.policy() == crate::aof::Fsync::Always {
-                        // Group commit: the fsync covering this batch covers
-                        // every batch appended before it.
-                        shared.aof.wake();
-                        shared.aof.wait_durable(offset).await;
+                        shared.aof.commit(offset).await;
                     }
                     // Otherwise the writer's own tick (every few ms) takes
                     // it: no wake-up syscall per write.

@@ -530,3 +530,106 @@ fn turning_the_aof_off_releases_replies_waiting_for_fsync() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A server with `appendfsync always` on a runtime of `threads` io
+/// threads, with or without the park hook; the runtime is returned so a
+/// test can run its own tasks on it.
+fn serve_always(
+    dir: &Path,
+    threads: usize,
+    hooked: bool,
+) -> (tokio::runtime::Runtime, std::net::SocketAddr) {
+    let hook = shoal_server::ParkHook::default();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if hooked {
+        hook.install(&mut builder, threads);
+    } else {
+        builder.worker_threads(threads);
+    }
+    let runtime = builder.enable_all().build().unwrap();
+    let args: Vec<String> = [
+        "--port",
+        "0",
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--dir",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([dir.to_string_lossy().into_owned()])
+    .collect();
+    let config = shoal_server::Config::from_args(&args).unwrap();
+    let server = runtime
+        .block_on(shoal_server::Server::bind(config))
+        .unwrap();
+    if hooked {
+        server.attach(&hook);
+    }
+    let addr = server.local_addr();
+    runtime.spawn(server.run(std::future::pending()));
+    (runtime, addr)
+}
+
+/// The io threads fsync `always` writes when the last of them goes idle.
+/// One that never does (here a worker kept busy for seconds) must not hold
+/// the replies back: the writer thread fsyncs what has waited a tick.
+#[test]
+fn always_replies_do_not_wait_for_a_busy_io_thread_to_go_idle() {
+    let dir = temp_dir("busy-io-thread");
+    let (runtime, addr) = serve_always(&dir, 2, true);
+    let busy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flag = busy.clone();
+    runtime.spawn(async move {
+        // Blocking a worker on purpose: it never parks while this runs.
+        std::thread::sleep(Duration::from_secs(8));
+        flag.store(false, std::sync::atomic::Ordering::SeqCst);
+    });
+    let mut c = Conn::connect(addr);
+    for i in 0..20 {
+        assert_eq!(
+            cmd(&mut c, &format!("SET k{i} v")),
+            Frame::Simple("OK".into())
+        );
+    }
+    assert!(
+        busy.load(std::sync::atomic::Ordering::SeqCst),
+        "the replies waited for the busy io thread to go idle"
+    );
+    runtime.shutdown_background();
+    let server = start(&dir, "always");
+    let mut c = server.connect();
+    assert_eq!(cmd(&mut c, "DBSIZE"), Frame::Integer(20));
+}
+
+/// Embedded without the park hook, the writer thread runs every fsync:
+/// replies still wait for theirs, and everything acknowledged is there
+/// after a restart.
+#[test]
+fn always_works_without_the_park_hook() {
+    let dir = temp_dir("no-hook");
+    let (runtime, addr) = serve_always(&dir, 2, false);
+    let clients: Vec<_> = (0..4)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut c = Conn::connect(addr);
+                for i in 0..50 {
+                    let reply = cmd(&mut c, &format!("RPUSH list{t} {i}"));
+                    assert_eq!(reply, Frame::Integer(i + 1));
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    runtime.shutdown_background();
+    let server = start(&dir, "always");
+    let mut c = server.connect();
+    for t in 0..4 {
+        assert_eq!(cmd(&mut c, &format!("LLEN list{t}")), Frame::Integer(50));
+    }
+}

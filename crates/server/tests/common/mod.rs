@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use shoal_resp::{parse_frame, Frame};
-use shoal_server::{Config, Server};
+use shoal_server::{Config, ParkHook, Server};
 
 /// How long any single wait in a test may take before it counts as a hang.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -44,13 +44,17 @@ impl TestServer {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(4)
+            // As `shoal server` runs: io threads fsync `always` writes
+            // before they park.
+            let hook = ParkHook::default();
+            let runtime = hook
+                .install(&mut tokio::runtime::Builder::new_multi_thread(), 4)
                 .enable_all()
                 .build()
                 .expect("runtime");
             runtime.block_on(async move {
                 let server = Server::bind(config).await.expect("bind");
+                server.attach(&hook);
                 addr_tx.send(server.local_addr()).expect("send addr");
                 server
                     .run(async {
