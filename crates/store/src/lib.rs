@@ -34,6 +34,7 @@ mod db;
 mod dict;
 mod error;
 pub mod glob;
+mod longdouble;
 pub mod notify;
 pub mod rdb;
 pub mod snapshot;

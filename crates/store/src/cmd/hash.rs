@@ -8,6 +8,7 @@ use shoal_resp::Reply;
 use super::{int_arg, is, spec, CommandSpec};
 use crate::error::{Error, Result};
 use crate::glob::glob_match;
+use crate::longdouble::LongDouble;
 use crate::notify;
 use crate::types::hash::{Hash, Limits};
 use crate::{Coll, Ctx, Value};
@@ -396,10 +397,9 @@ pub(crate) fn hincrby(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) 
     Ok(())
 }
 
-/// Redis adds in `long double`; Shoal in `f64`, like INCRBYFLOAT (results
-/// beyond f64's precision or range differ: an accepted difference).
+/// Redis adds in `long double` and prints with `%.17Lf`, as INCRBYFLOAT.
 pub(crate) fn hincrbyfloat(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    let by = super::float_arg(&args[3])?;
+    let by = LongDouble::parse(&args[3]).ok_or(Error::NotFloat)?;
     if !by.is_finite() {
         return Err(Error::Other("value is NaN or Infinity".into()));
     }
@@ -407,15 +407,12 @@ pub(crate) fn hincrbyfloat(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Byt
     let (key, field) = (&args[1], &args[2]);
     let text = write_hash(ctx, key, |h| {
         let current = match h.get(field) {
-            Some(v) => crate::parse_f64(&v)
+            Some(v) => LongDouble::parse(&v)
                 .ok_or_else(|| Error::Other("hash value is not a float".into()))?,
-            None => 0.0,
+            None => LongDouble::ZERO,
         };
-        let new = current + by;
-        if !new.is_finite() {
-            return Err(Error::NanOrInfinity);
-        }
-        let text = super::string::format_human_float(new);
+        let new = current.checked_add(by).ok_or(Error::NanOrInfinity)?;
+        let text = new.to_human_string();
         h.set(field, text.as_bytes(), limits);
         Ok((text, true))
     })?;
