@@ -1259,12 +1259,12 @@ fn encode_key(
 /// Writes a snapshot's steps as the commands that rebuild it.
 fn write_commands(
     mut out: impl Write,
-    mut next: impl FnMut() -> shoal_store::snapshot::Step,
+    mut next: impl FnMut() -> std::io::Result<shoal_store::snapshot::Step>,
 ) -> std::io::Result<()> {
     use shoal_store::snapshot::Step;
     let mut buf = Vec::new();
     loop {
-        match next() {
+        match next()? {
             Step::Db { origin, keys, .. } => {
                 if keys > 0 {
                     encode_cmd(&mut buf, &[b"SELECT", origin.to_string().as_bytes()]);
@@ -1321,12 +1321,13 @@ pub(crate) fn start_rewrite(
     sync.wake();
     engine.store.begin_snapshot();
     sync.rewrite_in_progress.store(true, Ordering::Release);
+    let steps = crate::rdbfile::Steps::start(shared);
     let worker = shared.clone();
     let spawned = std::thread::Builder::new()
         .name("shoal-aof-rewrite".into())
         .spawn(move || {
             crate::rdbfile::lower_priority();
-            rewrite_thread(&worker, &layout, &incr, waiting)
+            rewrite_thread(&worker, steps, &layout, &incr, waiting)
         });
     if spawned.is_err() {
         engine.store.end_snapshot();
@@ -1372,6 +1373,7 @@ fn new_increment(
 
 fn rewrite_thread(
     shared: &crate::Shared,
+    mut steps: crate::rdbfile::Steps,
     layout: &Layout,
     incr: &ManifestFile,
     waiting: Option<Waiting>,
@@ -1405,12 +1407,7 @@ fn rewrite_thread(
     let result = (|| -> std::io::Result<u64> {
         let file = File::create(&tmp)?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        let next = || {
-            let mut engine = shared.engine.lock();
-            let step = engine.store.snapshot_step();
-            parking_lot::MutexGuard::unlock_fair(engine);
-            step
-        };
+        let next = || steps.next();
         if rdb_base {
             crate::rdbfile::write_steps(&mut w, next)?;
         } else {

@@ -68,11 +68,14 @@ pub(crate) fn path(config: &crate::Config) -> PathBuf {
 }
 
 /// Writes every step of the snapshot `next` produces into `out`.
-pub(crate) fn write_steps(out: impl Write, mut next: impl FnMut() -> Step) -> std::io::Result<()> {
+pub(crate) fn write_steps(
+    out: impl Write,
+    mut next: impl FnMut() -> std::io::Result<Step>,
+) -> std::io::Result<()> {
     let ctime = crate::now_ms() / 1000;
     let mut w = FileWriter::start(out, ctime)?;
     loop {
-        match next() {
+        match next()? {
             Step::Db {
                 origin,
                 keys,
@@ -96,7 +99,7 @@ pub(crate) fn write_steps(out: impl Write, mut next: impl FnMut() -> Step) -> st
 
 /// Writes `target` atomically from the steps: temp file, fsync, rename,
 /// directory fsync.
-fn write_file(target: &Path, next: impl FnMut() -> Step) -> std::io::Result<()> {
+fn write_file(target: &Path, next: impl FnMut() -> std::io::Result<Step>) -> std::io::Result<()> {
     let dir = target.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!("temp-{}.rdb", std::process::id()));
     let result = (|| {
@@ -137,7 +140,7 @@ pub(crate) fn save_now(shared: &crate::Shared, store: &mut Store) -> std::io::Re
     let target = path(&shared.config.read());
     let started = Instant::now();
     store.begin_snapshot();
-    let result = write_file(&target, || store.snapshot_step());
+    let result = write_file(&target, || Ok(store.snapshot_step()));
     finish(shared, store, result.is_ok(), started);
     match &result {
         Ok(()) => tracing::info!("DB saved on disk"),
@@ -154,6 +157,7 @@ pub(crate) fn start_background(shared: &Arc<crate::Shared>, store: &mut Store) -
     }
     store.begin_snapshot();
     *shared.rdb.started.lock() = Some(Instant::now());
+    let mut steps = Steps::start(shared);
     let worker = shared.clone();
     let spawned = std::thread::Builder::new()
         .name("shoal-bgsave".into())
@@ -163,14 +167,7 @@ pub(crate) fn start_background(shared: &Arc<crate::Shared>, store: &mut Store) -
             let started = Instant::now();
             let target = path(&shared.config.read());
             tracing::info!("Background saving started");
-            let result = write_file(&target, || {
-                // A fair unlock hands the lock to a waiting connection
-                // instead of letting this loop take it straight back.
-                let mut engine = shared.engine.lock();
-                let step = engine.store.snapshot_step();
-                parking_lot::MutexGuard::unlock_fair(engine);
-                step
-            });
+            let result = write_file(&target, || steps.next());
             finish(
                 &shared,
                 &mut shared.engine.lock().store,
@@ -191,6 +188,64 @@ pub(crate) fn start_background(shared: &Arc<crate::Shared>, store: &mut Store) -
         return false;
     }
     true
+}
+
+/// The steps of the running snapshot, for a background thread to encode
+/// and write.
+///
+/// Each chunk is taken under the store lock by a task on the io threads,
+/// never by the background thread: that one runs at nice 10, and a lock
+/// holder the scheduler preempts stalls every connection until it runs
+/// again. Measured with SET -c 50 on two busy cores during a BGSAVE of 1M
+/// keys: the background thread held the lock 43 ms at worst (p99 2.6 ms)
+/// for chunks that take 0.2 ms, and SET p99 went from 0.7 to 6 ms. Two
+/// chunks are taken ahead, so the io threads never wait for the disk.
+pub(crate) enum Steps {
+    Fed(tokio::sync::mpsc::Receiver<Step>),
+    /// No runtime to run the task on (a caller outside the server): the
+    /// background thread takes the lock itself.
+    Direct(Arc<crate::Shared>),
+}
+
+impl Steps {
+    /// Starts feeding the snapshot begun on `shared`'s store.
+    pub(crate) fn start(shared: &Arc<crate::Shared>) -> Steps {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Steps::Direct(shared.clone());
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let shared = shared.clone();
+        runtime.spawn(async move {
+            loop {
+                let step = shared.engine.lock().store.snapshot_step();
+                let done = matches!(step, Step::Done);
+                if tx.send(step).await.is_err() || done {
+                    return;
+                }
+                // Connections waiting for the lock go first.
+                tokio::task::yield_now().await;
+            }
+        });
+        Steps::Fed(rx)
+    }
+
+    /// The next step; an error if the server stopped feeding it, so a
+    /// snapshot cut short is never written as complete.
+    pub(crate) fn next(&mut self) -> std::io::Result<Step> {
+        match self {
+            Steps::Fed(rx) => rx.blocking_recv().ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::Interrupted, "the server is stopping")
+            }),
+            Steps::Direct(shared) => {
+                let mut engine = shared.engine.lock();
+                let step = engine.store.snapshot_step();
+                // A fair unlock hands the lock to a waiting connection
+                // instead of letting this loop take it straight back.
+                parking_lot::MutexGuard::unlock_fair(engine);
+                Ok(step)
+            }
+        }
+    }
 }
 
 /// Runs the calling (snapshot) thread at nice 10: on two cores it competes

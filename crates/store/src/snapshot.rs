@@ -40,8 +40,9 @@ struct DbSnap {
     cursor: u64,
     started: bool,
     finished: bool,
-    /// Pre-images of unvisited keys written since the snapshot began.
-    saved: HashMap<Box<[u8]>, Saved>,
+    /// Pre-images of unvisited keys written since the snapshot began
+    /// (foldhash: the walk looks up every key it visits, under the lock).
+    saved: HashMap<Box<[u8]>, Saved, foldhash::fast::RandomState>,
     /// The table as it was, handed over by a FLUSHDB during the walk.
     detached: Option<Box<Db>>,
     /// Keys and expiries when the snapshot began (the RESIZEDB hint).
@@ -82,7 +83,7 @@ impl Store {
                 cursor: 0,
                 started: false,
                 finished: false,
-                saved: HashMap::new(),
+                saved: HashMap::default(),
                 detached: None,
                 sizes: (db.len(), db.expires.len()),
             })
@@ -199,7 +200,12 @@ impl Store {
         let saved = &mut s.saved;
         let next = source.keys.scan(s.cursor, CHUNK_KEYS, |entry| {
             let key = &entry.key;
-            match saved.remove(key) {
+            let pre_image = if saved.is_empty() {
+                None
+            } else {
+                saved.remove(key)
+            };
+            match pre_image {
                 // Written since the snapshot began: its state back then.
                 Some(Some((value, expire))) => {
                     out.push((key.to_vec(), convert::to_decoded(&value), expire))
