@@ -547,6 +547,66 @@ fn replay(store: &mut Store, db: &mut usize, args: &[Bytes], now_ms: u64) -> any
     Ok(())
 }
 
+/// Why a file's bytes could not be loaded (a cut or corrupt record is not
+/// an error here: it is in the returned [`Scan`]).
+enum LoadError {
+    Preamble(shoal_store::rdb::RdbError),
+    Replay(anyhow::Error),
+}
+
+/// Loads one AOF file's bytes into `store`: an RDB preamble if it starts
+/// with one (`aof-use-rdb-preamble yes`, Redis's default), then commands,
+/// as Redis reads them. Offsets in the result count from the file's start.
+fn load_data(
+    data: &[u8],
+    store: &mut Store,
+    db: &mut usize,
+    now_ms: u64,
+) -> Result<Scan, LoadError> {
+    let mut preamble = 0;
+    if data.starts_with(b"REDIS") {
+        let loaded =
+            crate::rdbfile::load_bytes(data, store, now_ms).map_err(LoadError::Preamble)?;
+        preamble = loaded.len;
+        *db = 0;
+    }
+    let mut failure = None;
+    let mut result = scan(&data[preamble..], |commands| {
+        for args in commands {
+            if failure.is_none() {
+                if let Err(e) = replay(store, db, args, now_ms) {
+                    failure = Some(e);
+                }
+            }
+        }
+    });
+    if let Some(e) = failure {
+        return Err(LoadError::Replay(e));
+    }
+    result.valid_up_to += preamble;
+    if let Some(Problem::Corrupt { offset, .. }) = &mut result.problem {
+        *offset += preamble;
+    }
+    Ok(result)
+}
+
+/// The AOF loaders on arbitrary bytes, for the fuzz target: the bytes as
+/// one file loaded into an empty 16-database store, and as a manifest.
+/// Returns whether the file loaded whole. Never panics; allocates in
+/// proportion to the input (or to what its commands ask for, as Redis).
+#[doc(hidden)]
+pub fn fuzz_load(data: &[u8]) -> bool {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = parse_manifest(text);
+    }
+    let mut store = Store::new(16);
+    let mut db = 0;
+    matches!(
+        load_data(data, &mut store, &mut db, crate::now_ms()),
+        Ok(Scan { problem: None, .. })
+    )
+}
+
 /// Loads the AOF into `store` at start-up, creating the directory, an
 /// empty base and a first incremental file on first use. Returns the
 /// writer's file and the next sequence numbers.
@@ -587,37 +647,17 @@ pub(crate) fn load(
     for (i, f) in to_load.iter().enumerate() {
         let path = layout.dir.join(&f.name);
         let data = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        // An RDB preamble (`aof-use-rdb-preamble yes`, Redis's default): the
-        // dataset as RDB, then possibly commands, as Redis reads it.
-        let mut preamble = 0;
-        if data.starts_with(b"REDIS") {
-            let loaded = crate::rdbfile::load_bytes(&data, store, now_ms).map_err(|e| {
-                anyhow::anyhow!(
-                    "Bad file format reading the append only file {} (RDB preamble: {e}): make a backup of your AOF file, then use `shoal check-aof --fix {}`",
-                    f.name,
-                    manifest_path.display()
-                )
-            })?;
-            preamble = loaded.len;
-            db = 0;
-        }
-        let mut failure = None;
-        let mut result = scan(&data[preamble..], |commands| {
-            for args in commands {
-                if failure.is_none() {
-                    if let Err(e) = replay(store, &mut db, args, now_ms) {
-                        failure = Some(e);
-                    }
-                }
+        let result = match load_data(&data, store, &mut db, now_ms) {
+            Ok(result) => result,
+            Err(LoadError::Preamble(e)) => bail!(
+                "Bad file format reading the append only file {} (RDB preamble: {e}): make a backup of your AOF file, then use `shoal check-aof --fix {}`",
+                f.name,
+                manifest_path.display()
+            ),
+            Err(LoadError::Replay(e)) => {
+                return Err(e.context(format!("loading {}", path.display())))
             }
-        });
-        if let Some(e) = failure {
-            return Err(e.context(format!("loading {}", path.display())));
-        }
-        result.valid_up_to += preamble;
-        if let Some(Problem::Corrupt { offset, .. }) = &mut result.problem {
-            *offset += preamble;
-        }
+        };
         match result.problem {
             None => {}
             Some(Problem::Truncated) if i == last && truncated_ok => {

@@ -40,7 +40,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
-pub use aof::{check_aof, CheckReport};
+pub use aof::{check_aof, fuzz_load as fuzz_aof_load, CheckReport};
 pub use config::{Config, ConfigError};
 pub use rdbfile::{check_rdb, RdbReport};
 use shoal_store::{ClientId, Store};
