@@ -546,7 +546,7 @@ static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
         &[
             ("count", 2),
             ("docs", -2),
-            ("getkeys", -3),
+            ("getkeys", -4),
             ("help", 2),
             ("info", -2),
             ("list", -2),
@@ -1383,18 +1383,24 @@ fn command(c: &mut Call<'_>) -> Result {
         for n in names {
             r.bulk(n.as_bytes());
         }
-    } else if is(&sub, "getkeys") && args.len() >= 3 {
+    } else if is(&sub, "getkeys") && args.len() >= 4 {
         let Some((_, cmd)) = lookup(&args[2]) else {
             return Err(Error::Other("Invalid command specified".into()));
         };
+        if !cmd.spec.takes_keys() {
+            return Err(Error::Other("The command has no key arguments".into()));
+        }
         if !cmd.spec.arity_ok(args.len() - 2) {
             return Err(Error::Other(
                 "Invalid number of arguments specified for command".into(),
             ));
         }
-        let positions = cmd.spec.key_positions(args.len() - 2);
+        let full: Vec<&[u8]> = args[2..].iter().map(|a| &a[..]).collect();
+        let positions = cmd.spec.keys_in(&full).unwrap_or_default();
         if positions.is_empty() {
-            return Err(Error::Other("The command has no key arguments".into()));
+            return Err(Error::Other(
+                "Invalid arguments specified for command".into(),
+            ));
         }
         let mut r = c.reply();
         r.array(positions.len());

@@ -842,3 +842,74 @@ fn float_increments_match_redis_digit_for_digit() {
         );
     }
 }
+
+/// COMMAND GETKEYS, which cluster-aware clients and proxies use to route:
+/// key counts (`numkeys`) valid and not, SORT's STORE among its options,
+/// and commands without keys.
+#[test]
+#[ignore = "needs redis-server"]
+fn command_getkeys_matches_redis() {
+    let redis = RedisServer::start();
+    let shoal = TestServer::start();
+    let (mut r, mut s) = (redis.connect(), shoal.connect());
+    let lines = [
+        "ZUNIONSTORE dst 2 a b WEIGHTS 1 2",
+        "ZUNIONSTORE dst 0 a",
+        "ZUNIONSTORE dst 3 a b",
+        "ZUNIONSTORE dst x a",
+        "ZINTERSTORE d -1 a",
+        "ZINTERSTORE d 2abc a b",
+        "ZDIFFSTORE d 2 a b",
+        "ZUNION 2 a b",
+        "ZINTER 1 a WITHSCORES",
+        "ZDIFF 2 a b",
+        "ZINTERCARD 2 a b LIMIT 1",
+        "SINTERCARD 2 a b",
+        "SINTERCARD 3 a b",
+        "SINTERCARD 1",
+        "LMPOP 2 a b LEFT",
+        "LMPOP 2 a b",
+        "LMPOP 0 a LEFT",
+        "LMPOP -1 a LEFT",
+        "BLMPOP 0 2 a b LEFT",
+        "ZMPOP 1 a MIN",
+        "BZMPOP 1.5 2 a b MAX COUNT 2",
+        "SORT l",
+        "SORT l STORE d",
+        "SORT l STORE",
+        "SORT l STORE d STORE e",
+        "SORT l BY w* GET # STORE d LIMIT 0 1",
+        "SORT l BY store GET store LIMIT store 1",
+        "SORT l LIMIT 0 1 STORE limit x y",
+        "SORT_RO l BY x",
+        "LCS a b",
+        "BITOP AND d a b",
+        "COPY a b DB 1",
+        "RENAME a b",
+        "SMOVE a b m",
+        "LMOVE a b LEFT RIGHT",
+        "BLPOP a b 0",
+        "BRPOPLPUSH a b 0",
+        "OBJECT ENCODING k",
+        "MSET a 1 b",
+        "MSET a 1 b 2",
+        "MSETNX a 1 b 2",
+        "EXISTS a b c",
+        "DEL a",
+        "WATCH a b",
+        "GET",
+        "GET a b",
+        "PUBLISH c m",
+        "PUBLISH c",
+        "COMMAND GETKEYS GET a",
+        "GETKEYS x",
+        "SUBSCRIBE c",
+        "PING",
+        "NOSUCHCOMMAND a",
+    ];
+    for line in lines {
+        let mut args: Vec<&[u8]> = vec![b"COMMAND", b"GETKEYS"];
+        args.extend(line.split(' ').map(str::as_bytes));
+        assert_eq!(s.command(&args), r.command(&args), "COMMAND GETKEYS {line}");
+    }
+}

@@ -106,6 +106,57 @@ impl CommandSpec {
         }
     }
 
+    /// The key arguments' positions in `args` (the name first), as
+    /// COMMAND GETKEYS finds them: commands with a key count (`numkeys`)
+    /// and SORT's STORE follow Redis's getkeys procedures, the rest the
+    /// first/last/step range. `None` when the key count is invalid: Redis
+    /// then finds no key.
+    pub fn keys_in(&self, args: &[&[u8]]) -> Option<Vec<usize>> {
+        if let Some((store, count_at, first)) = self.counted_keys() {
+            let text = args.get(count_at)?;
+            let room = args.len().saturating_sub(first) as i64;
+            // A well-formed count goes through the key specs (the store key
+            // first); any other through the getkeys procedure, whose atoi
+            // reads "2abc" as 2 and lists the store key last.
+            let (count, store_first) = match crate::parse_i64_exact(text) {
+                Some(n) => (n, true),
+                None => (c_atoi(text), false),
+            };
+            if count < 1 || count > room {
+                return None;
+            }
+            let keys = first..first + count as usize;
+            return Some(if store_first {
+                store.into_iter().chain(keys).collect()
+            } else {
+                keys.chain(store).collect()
+            });
+        }
+        if self.name == "sort" {
+            return Some(sort_keys(args));
+        }
+        Some(self.key_positions(args.len()))
+    }
+
+    /// For commands that give their key count: the positions of the store
+    /// key, of the count and of the first key (Redis's genericGetKeys
+    /// arguments; the step is 1).
+    fn counted_keys(&self) -> Option<(Option<usize>, usize, usize)> {
+        match self.name {
+            "zunionstore" | "zinterstore" | "zdiffstore" => Some((Some(1), 2, 3)),
+            "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" | "lmpop" | "zmpop" => {
+                Some((None, 1, 2))
+            }
+            "blmpop" | "bzmpop" => Some((None, 2, 3)),
+            _ => None,
+        }
+    }
+
+    /// Whether the command takes key arguments at all.
+    pub fn takes_keys(&self) -> bool {
+        self.first_key > 0 || self.counted_keys().is_some()
+    }
+
     /// The key arguments' positions, from the spec's first/last/step.
     pub fn key_positions(&self, argc: usize) -> Vec<usize> {
         if self.first_key <= 0 {
@@ -122,6 +173,53 @@ impl CommandSpec {
             .filter(|&i| i < argc)
             .collect()
     }
+}
+
+/// C's `atoi`: optional space and sign, then digits up to the first other
+/// byte; 0 if none.
+fn c_atoi(text: &[u8]) -> i64 {
+    let text = match text.iter().position(|c| !c.is_ascii_whitespace()) {
+        Some(at) => &text[at..],
+        None => return 0,
+    };
+    let (negative, digits) = match text.first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let n = digits
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .fold(0i64, |n, d| {
+            n.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+        });
+    if negative {
+        -n
+    } else {
+        n
+    }
+}
+
+/// SORT's keys as Redis's sortGetKeys finds them: the sorted key, and the
+/// last `STORE` destination; LIMIT's two arguments and GET's and BY's one
+/// are skipped, so a pattern spelled "store" is not taken for the option.
+fn sort_keys(args: &[&[u8]]) -> Vec<usize> {
+    let mut keys = vec![1];
+    let mut store = None;
+    let mut i = 2;
+    while i < args.len() {
+        let arg = args[i];
+        if arg.eq_ignore_ascii_case(b"limit") {
+            i += 2;
+        } else if arg.eq_ignore_ascii_case(b"get") || arg.eq_ignore_ascii_case(b"by") {
+            i += 1;
+        } else if arg.eq_ignore_ascii_case(b"store") && i + 1 < args.len() {
+            store = Some(i + 1);
+        }
+        i += 1;
+    }
+    keys.extend(store);
+    keys
 }
 
 /// Every data command the store implements, one table per family so each
