@@ -455,6 +455,18 @@ impl<'a> Ctx<'a> {
         existed
     }
 
+    /// Removes a key whose collection the command just emptied, as Redis's
+    /// `dbDelete` inside a command that counts its own changes: WATCH
+    /// trips, no change is counted.
+    pub fn delete_emptied(&mut self, key: &[u8]) -> bool {
+        self.store.delete(self.db, key)
+    }
+
+    /// Trips WATCH on `key` without counting a change.
+    pub fn touched(&mut self, key: &[u8]) {
+        self.store.watches.touch(self.db, key);
+    }
+
     /// Records that `key` changed: trips WATCH and counts a change.
     pub fn modified(&mut self, key: &[u8]) {
         self.store.watches.touch(self.db, key);

@@ -82,7 +82,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes], nx: 
             reply.integer(0);
             return Ok(());
         }
-        ctx.delete(dst);
+        // Part of the one change RENAME counts.
+        ctx.delete_emptied(dst);
     }
     let expire = ctx.db().expire_at(src);
     ctx.store.cow(ctx.db, src);
@@ -93,7 +94,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes], nx: 
     // clients blocked on it), then the source goes.
     ctx.set(dst, entry.value, false);
     ctx.set_expire(dst, expire);
-    ctx.modified(src);
+    // Setting `dst` counted the one change; `src` only trips WATCH.
+    ctx.touched(src);
     ctx.notify(GENERIC, "rename_from", src);
     ctx.notify(GENERIC, "rename_to", dst);
     if nx {
@@ -368,7 +370,6 @@ fn flush_db(ctx: &mut Ctx<'_>, db: usize) {
 pub(crate) fn flushdb(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     flush_mode(args)?;
     flush_db(ctx, ctx.db);
-    ctx.store.dirty += 1;
     reply.ok();
     Ok(())
 }
@@ -378,7 +379,6 @@ pub(crate) fn flushall(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes])
     for db in 0..ctx.store.dbs.len() {
         flush_db(ctx, db);
     }
-    ctx.store.dirty += 1;
     reply.ok();
     Ok(())
 }

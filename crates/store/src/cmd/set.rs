@@ -237,7 +237,7 @@ fn reply_elem(reply: &mut Reply<'_>, e: Elem<'_>) {
 
 /// Deletes a set that became empty, with Redis's `del` event.
 fn delete_emptied(ctx: &mut Ctx<'_>, key: &[u8]) {
-    ctx.delete(key);
+    ctx.delete_emptied(key);
     ctx.notify(notify::GENERIC, "del", key);
 }
 
@@ -260,6 +260,8 @@ pub(crate) fn sadd(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> 
         }
     };
     if added > 0 {
+        // Redis counts one change per member; the write above counted one.
+        ctx.store.dirty += added as u64 - 1;
         ctx.notify(notify::SET, "sadd", key);
     }
     reply.integer(added as i64);
@@ -272,7 +274,7 @@ pub(crate) fn srem(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> 
         reply.integer(0);
         return Ok(());
     };
-    let mut deleted = 0;
+    let mut deleted: i64 = 0;
     for m in &args[2..] {
         if set.remove(m) {
             deleted += 1;
@@ -284,6 +286,7 @@ pub(crate) fn srem(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> 
     let emptied = set.is_empty();
     if deleted > 0 {
         ctx.modified(key);
+        ctx.store.dirty += deleted as u64 - 1;
         ctx.notify(notify::SET, "srem", key);
         if emptied {
             delete_emptied(ctx, key);
@@ -432,6 +435,7 @@ fn spop_count(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Resul
             reply_set(reply, &union(&[Some(set)], max));
         }
         delete_emptied(ctx, key);
+        ctx.store.dirty += size;
         ctx.propagate_instead(vec![Bytes::from_static(b"DEL"), key.clone()]);
         return Ok(());
     }
@@ -468,6 +472,7 @@ fn spop_count(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Resul
     }
     ctx.propagate_instead(srem);
     ctx.modified(key);
+    ctx.store.dirty += count - 1;
     Ok(())
 }
 

@@ -453,6 +453,8 @@ fn zadd_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes], zincr:
             ZSet::default()
         };
         ctx.set(key, Value::ZSet(Coll::new(z)), false);
+        // The members count the changes below.
+        ctx.store.dirty -= 1;
     }
     let mut nan = false;
     {
