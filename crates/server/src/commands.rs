@@ -1513,6 +1513,50 @@ fn bgsave(c: &mut Call<'_>) -> Result {
     Ok(())
 }
 
+/// Redis's `getPositiveLongFromObjectOrReply` with its default message.
+fn positive_long(arg: &[u8]) -> Result<u64> {
+    shoal_store::parse_i64_exact(arg)
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(|| Error::Other("value is out of range, must be positive".into()))
+}
+
+/// DEBUG POPULATE count [prefix] [size]: keys `prefix:N` (default `key`)
+/// holding `value:N`, cut or zero-padded to `size` bytes when it is given;
+/// existing keys are skipped. As in Redis it counts no change and is not
+/// logged: a test fixture, not a write.
+fn debug_populate(c: &mut Call<'_>) -> Result {
+    let count = positive_long(&c.args[2])?;
+    let size = match c.args.get(4) {
+        Some(arg) => Some(positive_long(arg)?).filter(|&n| n > 0),
+        None => None,
+    };
+    let prefix = c.args.get(3).cloned();
+    let prefix: &[u8] = prefix.as_deref().unwrap_or(b"key");
+    let (db, now, id) = (c.client.db, c.now_ms, c.client.id);
+    let store = &mut c.engine.store;
+    let dirty = store.dirty;
+    let mut ctx = shoal_store::Ctx::new(store, db, now, id);
+    for j in 0..count {
+        let mut key = prefix.to_vec();
+        key.extend_from_slice(format!(":{j}").as_bytes());
+        if ctx.write(&key).is_some() {
+            continue;
+        }
+        let mut value = format!("value:{j}").into_bytes();
+        if let Some(size) = size {
+            value.resize(size as usize, 0);
+        }
+        ctx.set(
+            &key,
+            shoal_store::Value::Str(shoal_store::StrValue::new(value)),
+            false,
+        );
+    }
+    store.dirty = dirty;
+    c.reply().ok();
+    Ok(())
+}
+
 fn debug(c: &mut Call<'_>) -> Result {
     let sub = c.args[1].clone();
     let argc = c.args.len();
@@ -1540,6 +1584,8 @@ fn debug(c: &mut Call<'_>) -> Result {
         crate::rdbfile::load(&path, &mut c.engine.store)
             .map_err(|e| Error::Other(format!("Error trying to load the RDB dump: {e:#}")))?;
         c.reply().ok();
+    } else if is(&sub, "populate") && (3..=5).contains(&argc) {
+        debug_populate(c)?;
     } else if is(&sub, "object") && argc == 3 {
         let key = c.args[2].clone();
         let db = c.client.db;
@@ -1565,6 +1611,11 @@ fn debug(c: &mut Call<'_>) -> Result {
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "OBJECT <key>",
             "    Show low level info about the `key` and associated value.",
+            "POPULATE <count> [<prefix>] [<size>]",
+            "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+            "    it is used instead of the 'key' prefix. These are not propagated to",
+            "    replicas. Cluster slots are not respected so keys not belonging to the",
+            "    current node can be created in cluster mode.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Setting it to 0 disables expiring keys in background when they are not accessed (otherwise the Redis behavior). Setting it to 1 reenables back the default.",
             "SLEEP <seconds>",

@@ -1006,3 +1006,43 @@ fn change_counts_match_redis() {
         assert_eq!(s1 - s0, r1 - r0, "changes counted by {line}");
     }
 }
+
+/// DEBUG POPULATE, which Redis's own test suite uses to fill databases:
+/// names, values cut or zero-padded to a size, existing keys kept, errors,
+/// and no change counted.
+#[test]
+#[ignore = "needs redis-server"]
+fn debug_populate_matches_redis() {
+    let redis = RedisServer::start();
+    let shoal = TestServer::start();
+    let (mut r, mut s) = (redis.connect(), shoal.connect());
+    let lines = [
+        "SET key:1 mine",
+        "DEBUG POPULATE 3",
+        "DEBUG POPULATE 2 p 3",
+        "DEBUG POPULATE 2 q 10",
+        "DEBUG POPULATE 1 z 0",
+        "DEBUG POPULATE -1",
+        "DEBUG POPULATE x",
+        "DEBUG POPULATE 1 w -5",
+        "DEBUG POPULATE 0",
+        "MGET key:0 key:1 key:2 key:3 p:0 p:1 q:0 q:1 z:0",
+        "OBJECT ENCODING key:0",
+        "OBJECT ENCODING q:0",
+        "DBSIZE",
+    ];
+    for line in lines {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        assert_eq!(s.command(&args), r.command(&args), "{line}");
+    }
+    let changes = |conn: &mut common::Conn| {
+        let Frame::Bulk(info) = conn.command(&[b"INFO", b"persistence"]) else {
+            panic!("INFO is a bulk string");
+        };
+        String::from_utf8_lossy(&info)
+            .lines()
+            .find(|l| l.starts_with("rdb_changes_since_last_save:"))
+            .map(str::to_owned)
+    };
+    assert_eq!(changes(&mut s), changes(&mut r));
+}

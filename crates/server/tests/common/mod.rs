@@ -138,11 +138,8 @@ impl RedisServer {
                 if let Ok(Some(_)) = server.child.try_wait() {
                     break; // Exited: most likely the port was taken.
                 }
-                if let Ok(stream) = TcpStream::connect(server.addr) {
-                    let mut conn = Conn::from_stream(stream);
-                    if conn.command(&[b"PING"]) == Frame::Simple("PONG".into()) {
-                        return server;
-                    }
+                if answers_as(server.addr, server.child.id()) {
+                    return server;
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -153,6 +150,39 @@ impl RedisServer {
     pub fn connect(&self) -> Conn {
         Conn::connect(self.addr)
     }
+}
+
+/// Whether the server at `addr` is the process `pid`: tests in parallel
+/// borrow free ports the same way, so a port can be taken between the
+/// check and the child's bind, and another test's server may answer.
+/// Never panics: a refused or reset connection is just "not yet".
+fn answers_as(addr: SocketAddr, pid: u32) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    if stream
+        .write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let wanted = format!("process_id:{pid}\r\n");
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while reply.len() < 64 * 1024 {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => reply.extend_from_slice(&chunk[..n]),
+        }
+        if reply.windows(wanted.len()).any(|w| w == wanted.as_bytes()) {
+            return true;
+        }
+        if reply.ends_with(b"\r\n\r\n") {
+            return false;
+        }
+    }
+    false
 }
 
 impl Drop for RedisServer {
