@@ -1361,7 +1361,7 @@ pub(crate) fn start_rewrite(
     sync.wake();
     engine.store.begin_snapshot();
     sync.rewrite_in_progress.store(true, Ordering::Release);
-    let steps = crate::rdbfile::Steps::start(shared);
+    let steps = crate::rdbfile::Steps::start(shared, false);
     let worker = shared.clone();
     let spawned = std::thread::Builder::new()
         .name("shoal-aof-rewrite".into())

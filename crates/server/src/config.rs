@@ -6,6 +6,9 @@ use std::fmt;
 
 use anyhow::{bail, Context};
 
+/// Directives CONFIG GET lists only when asked by their exact name.
+const HIDDEN: &[&str] = &["rdb-key-save-delay"];
+
 /// How a directive's value is checked.
 #[derive(Clone, Copy)]
 enum Kind {
@@ -129,6 +132,18 @@ static DIRECTIVES: &[Directive] = &[
     d("rdbcompression", Kind::Bool, "yes", true),
     d("rdbchecksum", Kind::Bool, "yes", true),
     d("rdb-del-sync-files", Kind::Bool, "no", true),
+    // A test hook, as Redis's: a delay per key a BGSAVE or an AOF rewrite
+    // saves, in microseconds; negative means one microsecond once in that
+    // many keys. Hidden from CONFIG GET globs.
+    d(
+        "rdb-key-save-delay",
+        Kind::Int {
+            min: i32::MIN as i64,
+            max: i32::MAX as i64,
+        },
+        "0",
+        true,
+    ),
     d("rdb-save-incremental-fsync", Kind::Bool, "yes", true),
     d(
         "sanitize-dump-payload",
@@ -534,7 +549,13 @@ impl Config {
     /// Every directive matching a glob (aliases too), with its value, for
     /// CONFIG GET.
     pub fn matching(&self, pattern: &[u8]) -> Vec<(&'static str, &str)> {
-        let matches = |name: &str| shoal_store::glob::glob_match(pattern, name.as_bytes(), true);
+        let matches = |name: &str| {
+            if HIDDEN.contains(&name) {
+                // Redis's HIDDEN_CONFIG: only its exact name finds it.
+                return pattern.eq_ignore_ascii_case(name.as_bytes());
+            }
+            shoal_store::glob::glob_match(pattern, name.as_bytes(), true)
+        };
         let mut found: Vec<(&'static str, &str)> = self
             .values
             .iter()

@@ -609,12 +609,18 @@ fn run_command_inner(
             result
         }
     };
+    // Taken whether or not the AOF is on, so it never outlives its command.
+    let forced = std::mem::take(&mut engine.store.force_log);
+    if forced && spec.name == "flushall" && shared.rdb.in_progress.load(Ordering::Acquire) {
+        // Redis kills its BGSAVE child: the snapshot of the old data goes.
+        shared.rdb.cancel.store(true, Ordering::Release);
+    }
     if engine.aof.enabled {
         log_writes(
             client,
             engine,
             cmd.server.is_none(),
-            dirty_before,
+            engine.store.dirty != dirty_before || forced,
             rewrite,
             args,
             now,
@@ -662,7 +668,7 @@ fn log_writes(
     client: &ClientState,
     engine: &mut Engine,
     data_command: bool,
-    dirty_before: u64,
+    changed: bool,
     rewrite: Vec<Vec<Bytes>>,
     args: &[Bytes],
     now_ms: u64,
@@ -670,7 +676,7 @@ fn log_writes(
     for entry in engine.store.log.drain(..) {
         engine.aof.append(&entry, client.in_exec);
     }
-    if !data_command || engine.store.dirty == dirty_before {
+    if !data_command || !changed {
         return;
     }
     let entries = if rewrite.is_empty() {

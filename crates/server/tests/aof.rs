@@ -633,3 +633,23 @@ fn always_works_without_the_park_hook() {
         assert_eq!(cmd(&mut c, &format!("LLEN list{t}")), Frame::Integer(50));
     }
 }
+
+/// FLUSHDB and FLUSHALL reach the AOF even when there was nothing to
+/// remove (Redis forces their propagation), and a read after them does not.
+#[test]
+fn flushes_are_logged_even_on_an_empty_dataset() {
+    let dir = temp_dir("flush-logged");
+    {
+        let server = start(&dir, "always");
+        let mut c = server.connect();
+        assert_eq!(cmd(&mut c, "FLUSHALL"), Frame::Simple("OK".into()));
+        assert_eq!(cmd(&mut c, "FLUSHDB"), Frame::Simple("OK".into()));
+        assert_eq!(cmd(&mut c, "GET nothing"), Frame::Null);
+        // A write after them is fsynced, so everything before it is too.
+        assert_eq!(cmd(&mut c, "SET k v"), Frame::Simple("OK".into()));
+    }
+    let text = std::fs::read_to_string(incr_file(&dir)).unwrap();
+    assert!(text.contains("*1\r\n$8\r\nFLUSHALL\r\n"), "{text:?}");
+    assert!(text.contains("*1\r\n$7\r\nFLUSHDB\r\n"), "{text:?}");
+    assert!(!text.contains("nothing"), "{text:?}");
+}

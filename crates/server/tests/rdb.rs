@@ -420,3 +420,67 @@ fn aof_directories_with_rdb_bases_cross_between_redis_and_shoal() {
         let _ = std::fs::remove_dir_all(d);
     }
 }
+
+/// Redis's "FLUSHALL aborts bgsave": a BGSAVE slowed by
+/// `rdb-key-save-delay` stops when FLUSHALL empties the data it was saving,
+/// writes no file, and is neither a success nor an error; writes go on.
+#[test]
+fn flushall_cancels_a_running_bgsave() {
+    let dir = temp_dir("flushall-cancels");
+    let server = start(&dir);
+    let mut c = server.connect();
+    assert_eq!(
+        cmd(&mut c, "CONFIG SET rdb-key-save-delay 100000"),
+        Frame::Simple("OK".into())
+    );
+    // A test hook: only its exact name finds it, as in Redis.
+    assert_eq!(
+        cmd(&mut c, "CONFIG GET rdb-key-save-delay"),
+        Frame::Array(vec![
+            Frame::Bulk(Bytes::from_static(b"rdb-key-save-delay")),
+            Frame::Bulk(Bytes::from_static(b"100000")),
+        ])
+    );
+    assert_eq!(
+        cmd(&mut c, "CONFIG GET rdb-key-save*"),
+        Frame::Array(vec![])
+    );
+    assert_eq!(
+        cmd(&mut c, "DEBUG POPULATE 1000"),
+        Frame::Simple("OK".into())
+    );
+    assert_eq!(
+        cmd(&mut c, "BGSAVE"),
+        Frame::Simple("Background saving started".into())
+    );
+    assert_eq!(info_field(&mut c, "rdb_bgsave_in_progress"), "1");
+    // At 100 ms a key, saving would take 100 s.
+    assert_eq!(cmd(&mut c, "FLUSHALL"), Frame::Simple("OK".into()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while info_field(&mut c, "rdb_bgsave_in_progress") != "0" {
+        assert!(Instant::now() < deadline, "the BGSAVE was not cancelled");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "1000");
+    assert!(!dir.join("dump.rdb").exists());
+    assert_eq!(cmd(&mut c, "SET x xx"), Frame::Simple("OK".into()));
+    // The next BGSAVE runs to completion.
+    assert_eq!(
+        cmd(&mut c, "CONFIG SET rdb-key-save-delay 0"),
+        Frame::Simple("OK".into())
+    );
+    assert_eq!(
+        cmd(&mut c, "BGSAVE"),
+        Frame::Simple("Background saving started".into())
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while info_field(&mut c, "rdb_bgsave_in_progress") != "0" {
+        assert!(
+            Instant::now() < deadline,
+            "the second BGSAVE did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(dir.join("dump.rdb").exists());
+}

@@ -110,6 +110,9 @@ pub struct Store {
     pub config: StoreConfig,
     /// Writes since the last save (`rdb_changes_since_last_save`).
     pub dirty: u64,
+    /// The running command must be logged even if it changed nothing
+    /// (Redis's `forceCommandPropagation`, as FLUSHDB and FLUSHALL do).
+    pub force_log: bool,
     /// `notify-keyspace-events` as [`notify`] flags; 0 is off.
     pub notify_flags: u32,
     /// Keyspace events not yet published, in execution order.
@@ -136,6 +139,7 @@ impl Store {
             stats: Stats::default(),
             config: StoreConfig::default(),
             dirty: 0,
+            force_log: false,
             notify_flags: 0,
             events: Vec::new(),
             blocking: notify::Blocking::default(),

@@ -152,19 +152,18 @@ impl RedisServer {
     }
 }
 
-/// Whether the server at `addr` is the process `pid`: tests in parallel
-/// borrow free ports the same way, so a port can be taken between the
-/// check and the child's bind, and another test's server may answer.
-/// Never panics: a refused or reset connection is just "not yet".
+/// Whether the server at `addr` is the process `pid` and ready: tests in
+/// parallel borrow free ports the same way, so a port can be taken between
+/// the check and the child's bind, and another test's server may answer.
+/// PING answers `-LOADING` until a dataset is loaded. Never panics: a
+/// refused or reset connection is just "not yet".
 fn answers_as(addr: SocketAddr, pid: u32) -> bool {
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    if stream
-        .write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
-        .is_err()
-    {
+    let request = b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n*1\r\n$4\r\nPING\r\n";
+    if stream.write_all(request).is_err() {
         return false;
     }
     let wanted = format!("process_id:{pid}\r\n");
@@ -175,14 +174,13 @@ fn answers_as(addr: SocketAddr, pid: u32) -> bool {
             Ok(0) | Err(_) => return false,
             Ok(n) => reply.extend_from_slice(&chunk[..n]),
         }
-        if reply.windows(wanted.len()).any(|w| w == wanted.as_bytes()) {
-            return true;
-        }
-        if reply.ends_with(b"\r\n\r\n") {
-            return false;
+        if reply.ends_with(b"\r\n+PONG\r\n")
+            || reply.ends_with(b"\r\n") && reply.windows(9).any(|w| w == b"-LOADING ")
+        {
+            break;
         }
     }
-    false
+    reply.ends_with(b"\r\n+PONG\r\n") && reply.windows(wanted.len()).any(|w| w == wanted.as_bytes())
 }
 
 impl Drop for RedisServer {

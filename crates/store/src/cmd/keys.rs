@@ -370,6 +370,7 @@ fn flush_db(ctx: &mut Ctx<'_>, db: usize) {
 pub(crate) fn flushdb(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     flush_mode(args)?;
     flush_db(ctx, ctx.db);
+    ctx.store.force_log = true;
     reply.ok();
     Ok(())
 }
@@ -379,6 +380,7 @@ pub(crate) fn flushall(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes])
     for db in 0..ctx.store.dbs.len() {
         flush_db(ctx, db);
     }
+    ctx.store.force_log = true;
     reply.ok();
     Ok(())
 }
