@@ -907,11 +907,34 @@ fn command_getkeys_matches_redis() {
         "PING",
         "NOSUCHCOMMAND a",
     ];
+    assert_same_replies(&mut r, &mut s, &[b"COMMAND", b"GETKEYS"], &lines);
+}
+
+/// Sends each line (split at spaces, after `prefix`) to both servers and
+/// asserts the replies are equal.
+fn assert_same_replies(
+    r: &mut common::Conn,
+    s: &mut common::Conn,
+    prefix: &[&[u8]],
+    lines: &[&str],
+) {
     for line in lines {
-        let mut args: Vec<&[u8]> = vec![b"COMMAND", b"GETKEYS"];
+        let mut args: Vec<&[u8]> = prefix.to_vec();
         args.extend(line.split(' ').map(str::as_bytes));
-        assert_eq!(s.command(&args), r.command(&args), "COMMAND GETKEYS {line}");
+        assert_eq!(s.command(&args), r.command(&args), "{line}");
     }
+}
+
+/// INFO's `rdb_changes_since_last_save`.
+fn changes_since_save(conn: &mut common::Conn) -> i64 {
+    let Frame::Bulk(info) = conn.command(&[b"INFO", b"persistence"]) else {
+        panic!("INFO is a bulk string");
+    };
+    String::from_utf8_lossy(&info)
+        .lines()
+        .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("rdb_changes_since_last_save")
 }
 
 /// `rdb_changes_since_last_save` after every command, which is what `save`
@@ -923,16 +946,6 @@ fn change_counts_match_redis() {
     let redis = RedisServer::start();
     let shoal = TestServer::start();
     let (mut r, mut s) = (redis.connect(), shoal.connect());
-    fn changes(conn: &mut common::Conn) -> i64 {
-        let Frame::Bulk(info) = conn.command(&[b"INFO", b"persistence"]) else {
-            panic!("INFO is a bulk string");
-        };
-        let text = String::from_utf8_lossy(&info).into_owned();
-        text.lines()
-            .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("rdb_changes_since_last_save")
-    }
     let lines = [
         "SET k v",
         "SET k v NX",
@@ -1000,9 +1013,9 @@ fn change_counts_match_redis() {
     ];
     for line in lines {
         let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
-        let (r0, s0) = (changes(&mut r), changes(&mut s));
+        let (r0, s0) = (changes_since_save(&mut r), changes_since_save(&mut s));
         assert_eq!(s.command(&args), r.command(&args), "{line}");
-        let (r1, s1) = (changes(&mut r), changes(&mut s));
+        let (r1, s1) = (changes_since_save(&mut r), changes_since_save(&mut s));
         assert_eq!(s1 - s0, r1 - r0, "changes counted by {line}");
     }
 }
@@ -1031,18 +1044,6 @@ fn debug_populate_matches_redis() {
         "OBJECT ENCODING q:0",
         "DBSIZE",
     ];
-    for line in lines {
-        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
-        assert_eq!(s.command(&args), r.command(&args), "{line}");
-    }
-    let changes = |conn: &mut common::Conn| {
-        let Frame::Bulk(info) = conn.command(&[b"INFO", b"persistence"]) else {
-            panic!("INFO is a bulk string");
-        };
-        String::from_utf8_lossy(&info)
-            .lines()
-            .find(|l| l.starts_with("rdb_changes_since_last_save:"))
-            .map(str::to_owned)
-    };
-    assert_eq!(changes(&mut s), changes(&mut r));
+    assert_same_replies(&mut r, &mut s, &[], &lines);
+    assert_eq!(changes_since_save(&mut s), changes_since_save(&mut r));
 }
