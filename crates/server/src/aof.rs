@@ -160,7 +160,8 @@ pub(crate) struct AofSync {
     /// nudge it (see `writer_loop`).
     writer_idle: AtomicBool,
     /// What the writer has taken and written. Whoever holds it runs a
-    /// round: the writer thread, or an io thread about to park.
+    /// round: the writer thread, or an io thread about to park. Lock order:
+    /// this, then the store lock, never the other way.
     state: std::sync::Mutex<Option<WriterState>>,
     /// False while a write or fsync is failing.
     pub last_write_ok: AtomicBool,
@@ -726,16 +727,22 @@ pub(crate) fn spawn_writer(
     sync.current_size.store(opened.size, Ordering::Relaxed);
     sync.base_size.store(opened.base_size, Ordering::Relaxed);
     *sync.manifest.lock() = opened.files;
-    *sync.state.lock().expect("aof state lock") = Some(WriterState {
+    let state = WriterState {
         file: Some(opened.file),
         pending: Vec::new(),
         pending_end: 0,
         durable: 0,
         last_fsync: Instant::now(),
-    });
+    };
     std::thread::Builder::new()
         .name("shoal-aof".into())
-        .spawn(move || writer_loop(&shared))
+        .spawn(move || {
+            // Set here, not by the caller: callers hold the store lock, and
+            // the state lock is always taken before the store lock (a round
+            // takes the buffer under it).
+            *shared.aof.state.lock().expect("aof state lock") = Some(state);
+            writer_loop(&shared)
+        })
         .expect("spawn the AOF writer")
 }
 
@@ -843,12 +850,14 @@ fn writer_loop(shared: &crate::Shared) {
                 continue;
             }
         }
-        let mut state = sync.state.lock().expect("aof state lock");
-        let Some(state) = state.as_mut() else {
+        let mut guard = sync.state.lock().expect("aof state lock");
+        let Some(state) = guard.as_mut() else {
             return;
         };
         state.round(shared, stopping);
         if stopping && state.pending.is_empty() {
+            // Nobody runs a round on this file after the writer is gone.
+            *guard = None;
             return;
         }
     }
