@@ -102,19 +102,24 @@ impl Aof {
 
     /// Appends one write-log entry.
     pub fn append(&mut self, entry: &LogEntry, in_exec: bool) {
-        if !self.enabled || entry.args.is_empty() {
+        self.append_args(entry.db, &entry.args, in_exec);
+    }
+
+    /// Appends one command run in `db`.
+    pub fn append_args(&mut self, db: usize, args: &[Bytes], in_exec: bool) {
+        if !self.enabled || args.is_empty() {
             return;
         }
-        if self.selected_db != Some(entry.db) {
-            let db = Bytes::from(entry.db.to_string());
-            self.encode(&[Bytes::from_static(b"SELECT"), db]);
-            self.selected_db = Some(entry.db);
+        if self.selected_db != Some(db) {
+            let index = Bytes::from(db.to_string());
+            self.encode(&[Bytes::from_static(b"SELECT"), index]);
+            self.selected_db = Some(db);
         }
         if in_exec && !self.in_multi {
             self.encode(&[Bytes::from_static(b"MULTI")]);
             self.in_multi = true;
         }
-        self.encode(&entry.args);
+        self.encode(args);
     }
 
     /// The next entry starts with `SELECT` (a new file begins).
@@ -971,6 +976,20 @@ fn fail(sync: &AofSync, e: &std::io::Error) {
     *sync.last_error.lock() = strerror(e);
 }
 
+/// Whether [`canonical`] might rewrite `args`: the common writes are logged
+/// as they came, without building a copy.
+pub(crate) fn may_rewrite(args: &[Bytes]) -> bool {
+    let name = &args[0];
+    let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+    (is(b"set") && args.len() > 3)
+        || is(b"expire")
+        || is(b"pexpire")
+        || is(b"expireat")
+        || is(b"setex")
+        || is(b"psetex")
+        || is(b"getex")
+}
+
 /// Redis 7's rewrite of commands whose replay would differ from what they
 /// did: relative expiry times become absolute (`PEXPIREAT`, `SET … PXAT`),
 /// computed from the command's own clock reading.
@@ -1544,6 +1563,40 @@ pub(crate) fn rewrite_due(shared: &crate::Shared) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_logged_as_they_came_are_those_canonical_keeps() {
+        let lines = [
+            "SET k v",
+            "set k v EX 10",
+            "SET k v KEEPTTL",
+            "EXPIRE k 10",
+            "pexpire k 10",
+            "EXPIREAT k 10",
+            "SETEX k 10 v",
+            "PSETEX k 10 v",
+            "GETEX k PERSIST",
+            "GETEX k EX 1",
+            "INCR n",
+            "DEL k",
+            "HSET h f v",
+            "PEXPIREAT k 10",
+            "RPUSH l a",
+        ];
+        for line in lines {
+            let args: Vec<Bytes> = line.split(' ').map(|a| Bytes::from(a.to_owned())).collect();
+            if !may_rewrite(&args) {
+                assert_eq!(canonical(&args, 1000), vec![args.clone()], "{line}");
+            }
+        }
+        assert!(may_rewrite(&[
+            Bytes::from("set"),
+            Bytes::from("k"),
+            Bytes::from("v"),
+            Bytes::from("px"),
+            Bytes::from("5")
+        ]));
+    }
 
     fn rec(args: &[&str]) -> Vec<u8> {
         let mut out = Vec::new();

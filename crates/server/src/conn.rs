@@ -679,6 +679,10 @@ fn log_writes(
     if !data_command || !changed {
         return;
     }
+    if rewrite.is_empty() && !crate::aof::may_rewrite(args) {
+        engine.aof.append_args(client.db, args, client.in_exec);
+        return;
+    }
     let entries = if rewrite.is_empty() {
         crate::aof::canonical(args, now_ms)
     } else {
