@@ -611,9 +611,8 @@ fn run_command_inner(
     };
     // Taken whether or not the AOF is on, so it never outlives its command.
     let forced = std::mem::take(&mut engine.store.force_log);
-    if forced && spec.name == "flushall" && shared.rdb.in_progress.load(Ordering::Acquire) {
-        // Redis kills its BGSAVE child: the snapshot of the old data goes.
-        shared.rdb.cancel.store(true, Ordering::Release);
+    if forced && spec.name == "flushall" {
+        after_flushall(shared, engine);
     }
     if engine.aof.enabled {
         log_writes(
@@ -659,6 +658,21 @@ fn run_command_inner(
         }
     }
     spec.name
+}
+
+/// Redis 7.0's `flushAllDataAndResetRDB`: a running BGSAVE (of the data
+/// just removed) is cancelled, and with save rules the empty dataset is
+/// saved at once, so a restart cannot bring the flushed keys back.
+fn after_flushall(shared: &Shared, engine: &mut Engine) {
+    if shared.rdb.in_progress.load(Ordering::Acquire) {
+        shared.rdb.cancel.store(true, Ordering::Release);
+    }
+    let has_rules = !shared.config.read().get("save").is_empty();
+    // While the cancelled snapshot winds down, or an AOF rewrite walks
+    // the store, no second snapshot can start: the save rules catch up.
+    if has_rules && !engine.store.snapshot_in_progress() {
+        let _ = crate::rdbfile::save_now(shared, &mut engine.store);
+    }
 }
 
 /// Appends what a command wrote to the AOF: first the store's own entries

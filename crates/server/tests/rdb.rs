@@ -479,3 +479,33 @@ fn flushall_cancels_a_running_bgsave() {
     wait_for_bgsave(&mut c);
     assert!(dir.join("dump.rdb").exists());
 }
+
+/// With save rules, FLUSHALL saves the emptied dataset at once, as Redis
+/// 7.0 does, so a restart cannot bring the flushed keys back; without
+/// rules it writes nothing.
+#[test]
+fn flushall_with_save_rules_saves_the_empty_dataset() {
+    let dir = temp_dir("flushall-saves");
+    {
+        let server = TestServer::start_with(&["--dir", dir.to_str().unwrap(), "--save", "3600 1"]);
+        let mut c = server.connect();
+        assert_eq!(cmd(&mut c, "SET a 1"), Frame::Simple("OK".into()));
+        assert_eq!(cmd(&mut c, "SAVE"), Frame::Simple("OK".into()));
+        assert_eq!(cmd(&mut c, "SET b 2"), Frame::Simple("OK".into()));
+        assert_eq!(cmd(&mut c, "FLUSHALL"), Frame::Simple("OK".into()));
+        assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
+    }
+    {
+        let server = TestServer::start_with(&["--dir", dir.to_str().unwrap(), "--save", "3600 1"]);
+        let mut c = server.connect();
+        assert_eq!(cmd(&mut c, "DBSIZE"), Frame::Integer(0));
+    }
+    let dir = temp_dir("flushall-no-rules");
+    let server = start(&dir);
+    let mut c = server.connect();
+    assert_eq!(cmd(&mut c, "SET a 1"), Frame::Simple("OK".into()));
+    assert_eq!(cmd(&mut c, "FLUSHALL"), Frame::Simple("OK".into()));
+    // The SET and the key FLUSHALL removed.
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "2");
+    assert!(!dir.join("dump.rdb").exists());
+}
