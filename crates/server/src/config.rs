@@ -7,7 +7,7 @@ use std::fmt;
 use anyhow::{bail, Context};
 
 /// Directives CONFIG GET lists only when asked by their exact name.
-const HIDDEN: &[&str] = &["rdb-key-save-delay"];
+const HIDDEN: &[&str] = &["rdb-key-save-delay", "key-load-delay"];
 
 /// How a directive's value is checked.
 #[derive(Clone, Copy)]
@@ -132,11 +132,20 @@ static DIRECTIVES: &[Directive] = &[
     d("rdbcompression", Kind::Bool, "yes", true),
     d("rdbchecksum", Kind::Bool, "yes", true),
     d("rdb-del-sync-files", Kind::Bool, "no", true),
-    // A test hook, as Redis's: a delay per key a BGSAVE or an AOF rewrite
-    // saves, in microseconds; negative means one microsecond once in that
-    // many keys. Hidden from CONFIG GET globs.
+    // Test hooks, as Redis's: a delay per key a BGSAVE or an AOF rewrite
+    // saves, or an RDB load reads, in microseconds; negative means one
+    // microsecond once in that many keys. Hidden from CONFIG GET globs.
     d(
         "rdb-key-save-delay",
+        Kind::Int {
+            min: i32::MIN as i64,
+            max: i32::MAX as i64,
+        },
+        "0",
+        true,
+    ),
+    d(
+        "key-load-delay",
         Kind::Int {
             min: i32::MIN as i64,
             max: i32::MAX as i64,
@@ -590,6 +599,7 @@ impl Config {
         c.set_max_intset_entries = self.get_int("set-max-intset-entries") as usize;
         c.zset_max_listpack_entries = self.get_int("zset-max-listpack-entries") as usize;
         c.zset_max_listpack_value = self.get_int("zset-max-listpack-value") as usize;
+        c.key_load_delay = self.get_int("key-load-delay");
         store.notify_flags =
             shoal_store::notify::parse_flags(self.get("notify-keyspace-events")).unwrap_or(0);
     }

@@ -509,3 +509,22 @@ fn flushall_with_save_rules_saves_the_empty_dataset() {
     assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "2");
     assert!(!dir.join("dump.rdb").exists());
 }
+
+/// `key-load-delay`, Redis's hidden test hook, slows each key an RDB load
+/// reads (here DEBUG RELOAD's): three keys at 100 ms take 300 ms at least.
+#[test]
+fn key_load_delay_slows_rdb_loading() {
+    let dir = temp_dir("key-load-delay");
+    let server = start(&dir);
+    let mut c = server.connect();
+    assert_eq!(cmd(&mut c, "MSET a 1 b 2 c 3"), Frame::Simple("OK".into()));
+    assert_eq!(
+        cmd(&mut c, "CONFIG SET key-load-delay 100000"),
+        Frame::Simple("OK".into())
+    );
+    assert_eq!(cmd(&mut c, "CONFIG GET key-load*"), Frame::Array(vec![]));
+    let started = Instant::now();
+    assert_eq!(cmd(&mut c, "DEBUG RELOAD"), Frame::Simple("OK".into()));
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(cmd(&mut c, "DBSIZE"), Frame::Integer(3));
+}

@@ -85,6 +85,9 @@ pub struct StoreConfig {
     /// `zset-max-listpack-entries` / `zset-max-listpack-value`.
     pub zset_max_listpack_entries: usize,
     pub zset_max_listpack_value: usize,
+    /// `key-load-delay`: a test hook the RDB loader honours, microseconds
+    /// per key (negative: one microsecond once in that many keys).
+    pub key_load_delay: i64,
 }
 
 impl Default for StoreConfig {
@@ -98,6 +101,7 @@ impl Default for StoreConfig {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            key_load_delay: 0,
         }
     }
 }
