@@ -1183,18 +1183,7 @@ pub(crate) fn enable(
     fs::create_dir_all(&layout.dir)
         .map_err(|e| format!("creating {}: {e}", layout.dir.display()))?;
     let existing = read_manifest(&layout.manifest_path()).map_err(|e| format!("{e:#}"))?;
-    let seq = existing
-        .iter()
-        .filter(|f| f.kind == 'i')
-        .map(|f| f.seq)
-        .max()
-        .unwrap_or(0)
-        + 1;
-    let incr = ManifestFile {
-        name: format!("{}.{seq}.incr.aof", layout.name),
-        seq,
-        kind: 'i',
-    };
+    let incr = next_increment(&existing, &layout);
     let temp = layout.dir.join(format!("temp-{}.incr", layout.name));
     let file = OpenOptions::new()
         .create(true)
@@ -1405,6 +1394,22 @@ pub(crate) fn start_rewrite(
     RewriteStart::Started
 }
 
+/// The incremental file that follows the ones `files` names.
+fn next_increment(files: &[ManifestFile], layout: &Layout) -> ManifestFile {
+    let seq = files
+        .iter()
+        .filter(|f| f.kind == 'i')
+        .map(|f| f.seq)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    ManifestFile {
+        name: format!("{}.{seq}.incr.aof", layout.name),
+        seq,
+        kind: 'i',
+    }
+}
+
 /// Opens the next incremental file, names it in the manifest on disk at
 /// once (so a crash loses nothing), and points the writer at it from the
 /// current log offset.
@@ -1414,18 +1419,7 @@ fn new_increment(
     engine: &mut crate::Engine,
 ) -> Result<ManifestFile, String> {
     let mut files = sync.manifest.lock().clone();
-    let next_incr = files
-        .iter()
-        .filter(|f| f.kind == 'i')
-        .map(|f| f.seq)
-        .max()
-        .unwrap_or(0)
-        + 1;
-    let incr = ManifestFile {
-        name: format!("{}.{next_incr}.incr.aof", layout.name),
-        seq: next_incr,
-        kind: 'i',
-    };
+    let incr = next_increment(&files, layout);
     let opened = OpenOptions::new()
         .create(true)
         .append(true)
