@@ -1047,3 +1047,22 @@ fn debug_populate_matches_redis() {
     assert_same_replies(&mut r, &mut s, &[], &lines);
     assert_eq!(changes_since_save(&mut s), changes_since_save(&mut r));
 }
+
+/// SORT's `dontsort` sticks once any BY pattern lacks a `*`, as Redis's
+/// flag does: the list comes back in its own order even when a later BY
+/// has a pattern. (Found by the random suite, seed 18eb5e4ea9680e2f.)
+#[test]
+#[ignore = "needs redis-server"]
+fn sort_by_without_a_pattern_sticks() {
+    let redis = RedisServer::start();
+    let shoal = TestServer::start();
+    let (mut r, mut s) = (redis.connect(), shoal.connect());
+    let lines = [
+        "RPUSH l b 1 2.5 1 x",
+        "SORT l BY # BY *",
+        "SORT l BY * BY #",
+        "SORT l BY nosort BY w_* LIMIT 1 3",
+        "SORT l BY w_* BY nosort DESC",
+    ];
+    assert_same_replies(&mut r, &mut s, &[], &lines);
+}

@@ -103,7 +103,8 @@ pub(crate) fn normalize(cmd: &[Vec<u8>], frame: Frame) -> Frame {
         .filter(|w| upper(&w[0]) == "BY")
         .map(|w| String::from_utf8_lossy(&w[1]).into_owned())
         .collect();
-    let nosort = by.last().is_some_and(|p| !p.contains('*'));
+    // Redis's `dontsort` sticks: any BY without a `*`, not only the last.
+    let nosort = by.iter().any(|p| !p.contains('*'));
     let alpha_by = !by.is_empty() && cmd.iter().any(|a| upper(a) == "ALPHA");
     let limit = cmd.iter().any(|a| upper(a) == "LIMIT");
     match frame {

@@ -55,8 +55,9 @@ fn parse(args: &[Bytes], readonly: bool) -> Result<Options> {
             j += 1;
         } else if is(a, "by") && left >= 1 {
             let pattern = args[j + 1].clone();
-            // Redis looks for '*' with strchr: up to the first NUL.
-            o.dontsort = !c_str(&pattern).contains(&b'*');
+            // Redis looks for '*' with strchr: up to the first NUL. Once a
+            // BY without one is seen, no later BY turns sorting back on.
+            o.dontsort |= !c_str(&pattern).contains(&b'*');
             o.by = Some(pattern);
             j += 1;
         } else if is(a, "get") && left >= 1 {
