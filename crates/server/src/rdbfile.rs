@@ -278,14 +278,11 @@ impl Steps {
                 step
             }
         };
-        let keys = match &step {
-            Step::Keys(keys) => keys.len(),
-            _ => 0,
-        };
-        for _ in 0..keys.max(1) {
-            self.check_cancelled()?;
-            if keys > 0 {
+        self.check_cancelled()?;
+        if let (Step::Keys(keys), true) = (&step, self.key_delay != 0) {
+            for _ in 0..keys.len() {
                 key_delay(self.key_delay);
+                self.check_cancelled()?;
             }
         }
         Ok(step)
