@@ -9,6 +9,12 @@ use anyhow::{bail, Context};
 /// Directives CONFIG GET lists only when asked by their exact name.
 const HIDDEN: &[&str] = &["rdb-key-save-delay", "key-load-delay"];
 
+/// Any C `int`, as Redis's INT_MIN..INT_MAX integer configs.
+const INT32: Kind = Kind::Int {
+    min: i32::MIN as i64,
+    max: i32::MAX as i64,
+};
+
 /// How a directive's value is checked.
 #[derive(Clone, Copy)]
 enum Kind {
@@ -135,24 +141,8 @@ static DIRECTIVES: &[Directive] = &[
     // Test hooks, as Redis's: a delay per key a BGSAVE or an AOF rewrite
     // saves, or an RDB load reads, in microseconds; negative means one
     // microsecond once in that many keys. Hidden from CONFIG GET globs.
-    d(
-        "rdb-key-save-delay",
-        Kind::Int {
-            min: i32::MIN as i64,
-            max: i32::MAX as i64,
-        },
-        "0",
-        true,
-    ),
-    d(
-        "key-load-delay",
-        Kind::Int {
-            min: i32::MIN as i64,
-            max: i32::MAX as i64,
-        },
-        "0",
-        true,
-    ),
+    d("rdb-key-save-delay", INT32, "0", true),
+    d("key-load-delay", INT32, "0", true),
     d("rdb-save-incremental-fsync", Kind::Bool, "yes", true),
     d(
         "sanitize-dump-payload",
@@ -202,15 +192,7 @@ static DIRECTIVES: &[Directive] = &[
     d("pidfile", Kind::Str, "", false),
     d("metrics-port", Kind::Int { min: 0, max: 65535 }, "0", false),
     d("io-threads", Kind::Int { min: 1, max: 128 }, "2", false),
-    d(
-        "list-max-listpack-size",
-        Kind::Int {
-            min: i32::MIN as i64,
-            max: i32::MAX as i64,
-        },
-        "-2",
-        true,
-    ),
+    d("list-max-listpack-size", INT32, "-2", true),
     d(
         "list-compress-depth",
         Kind::Int {
