@@ -333,6 +333,18 @@ static SERVER_COMMANDS: &[(CommandSpec, ServerHandler)] = &[
     ),
     (
         spec(
+            "function",
+            -2,
+            "",
+            (0, 0, 0),
+            "scripting",
+            "A container for function commands",
+            None,
+        ),
+        function,
+    ),
+    (
+        spec(
             "shutdown",
             -1,
             "admin noscript loading stale no_multi sentinel allow_busy",
@@ -560,6 +572,17 @@ static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
             ("help", 2),
             ("idletime", 3),
             ("refcount", 3),
+        ],
+    ),
+    (
+        "function",
+        &[
+            ("delete", 3),
+            ("flush", -2),
+            ("help", 2),
+            ("kill", 2),
+            ("list", -2),
+            ("stats", 2),
         ],
     ),
     (
@@ -1125,13 +1148,15 @@ fn exec(c: &mut Call<'_>) -> Result {
             "EXECABORT Transaction discarded because of previous errors.".into(),
         ));
     }
-    // A watched key that changed, or that expired since WATCH, aborts.
+    // A watched key that changed, or that expired since WATCH, aborts
+    // (Redis's isWatchedKeyExpired: keys already expired at WATCH, and not
+    // changed since, do not count).
     let now = c.now_ms;
-    let expired_since_watch =
-        c.client.watched.iter().any(|(db, key, was_expired)| {
-            !was_expired && c.engine.store.dbs[*db].is_expired(key, now)
-        });
-    if c.engine.store.watches.is_dirty(c.client.id) || expired_since_watch {
+    let store = &c.engine.store;
+    let expired_since_watch = c.client.watched.iter().any(|(db, key)| {
+        !store.watches.watched_expired(*db, key, c.client.id) && store.dbs[*db].is_expired(key, now)
+    });
+    if store.watches.is_dirty(c.client.id) || expired_since_watch {
         c.client.unwatch_all(&mut c.engine.store);
         c.reply().null_array();
         return Ok(());
@@ -1157,13 +1182,13 @@ fn watch(c: &mut Call<'_>) -> Result {
         if c.client
             .watched
             .iter()
-            .any(|(d, k, _)| *d == db && **k == key[..])
+            .any(|(d, k)| *d == db && **k == key[..])
         {
             continue;
         }
         let expired = c.engine.store.dbs[db].is_expired(key, c.now_ms);
-        c.engine.store.watches.watch(db, key, c.client.id);
-        c.client.watched.push((db, key.to_vec().into(), expired));
+        c.engine.store.watches.watch(db, key, c.client.id, expired);
+        c.client.watched.push((db, key.to_vec().into()));
     }
     c.reply().ok();
     Ok(())
@@ -1685,6 +1710,81 @@ fn slowlog(c: &mut Call<'_>) -> Result {
         c.reply().help(&lines);
     } else {
         return Err(unknown_subcommand(c.args, "SLOWLOG"));
+    }
+    Ok(())
+}
+
+/// FUNCTION without a scripting engine: Shoal holds no libraries, so each
+/// subcommand answers as Redis 7.0 does when none is loaded (FLUSH is OK,
+/// LIST is empty, DELETE finds nothing). LOAD, DUMP and RESTORE are not
+/// offered and get the unknown-subcommand error. Redis's test suite runs
+/// `FUNCTION FLUSH` before every file against an external server.
+fn function(c: &mut Call<'_>) -> Result {
+    let sub = c.args[1].clone();
+    let argc = c.args.len();
+    if is(&sub, "flush") {
+        if argc > 3 {
+            return Err(unknown_subcommand(c.args, "FUNCTION"));
+        }
+        if argc == 3 && !is(&c.args[2], "async") && !is(&c.args[2], "sync") {
+            return Err(Error::Other(
+                "FUNCTION FLUSH only supports SYNC|ASYNC option".into(),
+            ));
+        }
+        c.reply().ok();
+    } else if is(&sub, "list") {
+        let (mut with_code, mut pattern) = (false, false);
+        let mut i = 2;
+        while i < argc {
+            let arg = &c.args[i];
+            if is(arg, "withcode") && !with_code {
+                with_code = true;
+            } else if is(arg, "libraryname") && !pattern {
+                if i + 1 >= argc {
+                    return Err(Error::Other("library name argument was not given".into()));
+                }
+                pattern = true;
+                i += 1;
+            } else {
+                return Err(Error::Other(format!("Unknown argument {}", text(arg))));
+            }
+            i += 1;
+        }
+        c.reply().array(0);
+    } else if is(&sub, "delete") {
+        return Err(Error::Other("Library not found".into()));
+    } else if is(&sub, "kill") {
+        return Err(Error::Raw(
+            "NOTBUSY No scripts in execution right now.".into(),
+        ));
+    } else if is(&sub, "stats") {
+        let mut r = c.reply();
+        r.map(2);
+        r.bulk(b"running_script");
+        r.null();
+        r.bulk(b"engines");
+        r.map(0);
+    } else if is(&sub, "help") {
+        let lines = [
+            "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DELETE <LIBRARY NAME>",
+            "    Delete the given library.",
+            "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+            "    Return general information on all the libraries.",
+            "    (Shoal has no scripting engine, so there are none.)",
+            "STATS",
+            "    Return information about the current function running (none)",
+            "    and the list of available engines (none).",
+            "KILL",
+            "    Kill the current running function.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Delete all the libraries.",
+            "HELP",
+            "    Prints this help.",
+        ];
+        c.reply().help(&lines);
+    } else {
+        return Err(unknown_subcommand(c.args, "FUNCTION"));
     }
     Ok(())
 }

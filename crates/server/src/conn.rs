@@ -54,7 +54,7 @@ pub(crate) struct ClientState {
     /// A command failed to queue: EXEC must answer EXECABORT.
     pub multi_failed: bool,
     /// Watched keys: database, key, and whether it was already expired.
-    pub watched: Vec<(usize, Box<[u8]>, bool)>,
+    pub watched: Vec<(usize, Box<[u8]>)>,
     pub reply_mode: ReplyMode,
     pub close_after_reply: bool,
     /// Lines to forward while in MONITOR mode.
@@ -75,8 +75,7 @@ impl ClientState {
         if self.watched.is_empty() {
             return;
         }
-        let keys: Vec<(usize, Box<[u8]>)> =
-            self.watched.drain(..).map(|(db, k, _)| (db, k)).collect();
+        let keys = std::mem::take(&mut self.watched);
         store.watches.unwatch(self.id, &keys);
     }
 

@@ -387,6 +387,20 @@ fn subcommands_resp2() -> Vec<Case> {
         ("SELECT -1", "-ERR DB index is out of range"),
         ("EXEC a", "-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command"),
         ("COMMAND INFO nosuch", "*1\r\n$-1"),
+        // FUNCTION with no libraries (Redis's test suite flushes them).
+        ("FUNCTION FLUSH", "+OK"),
+        ("FUNCTION FLUSH async", "+OK"),
+        ("FUNCTION FLUSH foo", "-ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
+        ("FUNCTION FLUSH a b", "-ERR unknown subcommand or wrong number of arguments for 'FLUSH'. Try FUNCTION HELP."),
+        ("FUNCTION LIST", "*0"),
+        ("FUNCTION LIST WITHCODE LIBRARYNAME x*", "*0"),
+        ("FUNCTION LIST foo", "-ERR Unknown argument foo"),
+        ("FUNCTION LIST withcode withcode", "-ERR Unknown argument withcode"),
+        ("FUNCTION LIST libraryname", "-ERR library name argument was not given"),
+        ("FUNCTION DELETE x", "-ERR Library not found"),
+        ("FUNCTION DELETE", "-ERR wrong number of arguments for 'function|delete' command"),
+        ("FUNCTION KILL", "-NOTBUSY No scripts in execution right now."),
+        ("FUNCTION NOPE", "-ERR unknown subcommand 'NOPE'. Try FUNCTION HELP."),
     ]
 }
 
@@ -737,4 +751,81 @@ fn pipelining_without_reading_keeps_memory_bounded() {
     );
     assert!(growth < 500 * 1024 * 1024, "RSS grew by {growth} bytes");
     drop(stream);
+}
+
+/// WATCH of a key that is already logically expired (Redis 7.0's
+/// `watchedKey.expired`): its lazy deletion, a FLUSHDB or a SWAPDB that
+/// keeps it stale are no change; a write after it is.
+fn stale_watch_replies(addr: SocketAddr) -> Vec<(&'static str, Frame)> {
+    let mut a = Conn::connect(addr);
+    let mut b = Conn::connect(addr);
+    let mut replies = Vec::new();
+    let stale = |a: &mut Conn, key: &[u8]| {
+        a.command(&[b"SET", key, b"v", b"PX", b"1"]);
+        std::thread::sleep(Duration::from_millis(5));
+        a.command(&[b"WATCH", key]);
+    };
+    let exec = |a: &mut Conn| {
+        a.command(&[b"MULTI"]);
+        a.command(&[b"PING"]);
+        a.command(&[b"EXEC"])
+    };
+    a.command(&[b"FLUSHALL"]);
+    a.command(&[b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"]);
+
+    stale(&mut a, b"x");
+    b.command(&[b"EXISTS", b"x"]);
+    replies.push(("lazy deletion by another client", exec(&mut a)));
+
+    stale(&mut a, b"x");
+    b.command(&[b"SET", b"x", b"new"]);
+    replies.push(("overwritten", exec(&mut a)));
+
+    stale(&mut a, b"x");
+    b.command(&[b"GET", b"x"]);
+    b.command(&[b"SET", b"x", b"new"]);
+    replies.push(("deleted, then set", exec(&mut a)));
+
+    stale(&mut a, b"x");
+    b.command(&[b"FLUSHDB"]);
+    replies.push(("flushed", exec(&mut a)));
+
+    // SWAPDB: the stale key is swapped for nothing, then a missing key
+    // for a stale one.
+    stale(&mut a, b"x");
+    b.command(&[b"SWAPDB", b"0", b"1"]);
+    replies.push(("stale swapped for nothing", exec(&mut a)));
+    b.command(&[b"SELECT", b"1"]);
+    b.command(&[b"SET", b"y", b"v", b"PX", b"1"]);
+    std::thread::sleep(Duration::from_millis(5));
+    a.command(&[b"WATCH", b"y"]);
+    b.command(&[b"SWAPDB", b"0", b"1"]);
+    replies.push(("nothing swapped for a stale key", exec(&mut a)));
+
+    a.command(&[b"DEBUG", b"SET-ACTIVE-EXPIRE", b"1"]);
+    replies
+}
+
+fn check_stale_watch(addr: SocketAddr) {
+    let pong = Frame::Array(vec![Frame::Simple("PONG".into())]);
+    let expected = [
+        ("lazy deletion by another client", pong.clone()),
+        ("overwritten", Frame::NullArray),
+        ("deleted, then set", Frame::NullArray),
+        ("flushed", pong.clone()),
+        ("stale swapped for nothing", pong.clone()),
+        ("nothing swapped for a stale key", pong),
+    ];
+    assert_eq!(stale_watch_replies(addr), expected);
+}
+
+#[test]
+fn watch_of_a_stale_key_trips_only_on_a_real_change() {
+    check_stale_watch(TestServer::start().addr);
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn watch_of_a_stale_key_matches_redis() {
+    check_stale_watch(RedisServer::start().addr);
 }

@@ -68,10 +68,21 @@ pub type ClientId = u64;
 
 /// Who watches which key, and which watchers have seen a watched key
 /// change since (Redis's `CLIENT_DIRTY_CAS`).
+///
+/// A key that was already logically expired when WATCHed is watched with
+/// `expired` set, as Redis 7.0 does: its deletion by expiry, or a flush
+/// that removes it, is no logical change and only clears the flag; EXEC
+/// fails for it only if it changes after that.
 #[derive(Default)]
 pub struct Watches {
-    by_key: HashMap<(usize, Box<[u8]>), Vec<ClientId>>,
+    by_key: HashMap<(usize, Box<[u8]>), Vec<Watcher>>,
     dirty: std::collections::HashSet<ClientId>,
+}
+
+struct Watcher {
+    client: ClientId,
+    /// The key was expired (but not yet deleted) when WATCHed.
+    expired: bool,
 }
 
 impl Watches {
@@ -79,10 +90,12 @@ impl Watches {
         self.by_key.is_empty()
     }
 
-    pub fn watch(&mut self, db: usize, key: &[u8], client: ClientId) {
+    /// Watches `key` of `db` for `client`; `expired` says the key is
+    /// present but already logically expired.
+    pub fn watch(&mut self, db: usize, key: &[u8], client: ClientId, expired: bool) {
         let watchers = self.by_key.entry((db, key.into())).or_default();
-        if !watchers.contains(&client) {
-            watchers.push(client);
+        if !watchers.iter().any(|w| w.client == client) {
+            watchers.push(Watcher { client, expired });
         }
     }
 
@@ -90,7 +103,7 @@ impl Watches {
     pub fn unwatch(&mut self, client: ClientId, keys: &[(usize, Box<[u8]>)]) {
         for k in keys {
             if let Some(watchers) = self.by_key.get_mut(k) {
-                watchers.retain(|&c| c != client);
+                watchers.retain(|w| w.client != client);
                 if watchers.is_empty() {
                     self.by_key.remove(k);
                 }
@@ -99,24 +112,65 @@ impl Watches {
         self.dirty.remove(&client);
     }
 
-    pub fn touch(&mut self, db: usize, key: &[u8]) {
+    /// Redis's `touchWatchedKey`: `key` of `db` changed, and `exists` says
+    /// whether it is still present afterwards.
+    pub fn touch(&mut self, db: usize, key: &[u8], exists: bool) {
         if self.by_key.is_empty() {
             return;
         }
         // The tuple key needs an owned key; only paid when someone watches.
-        if let Some(watchers) = self.by_key.get(&(db, Box::from(key))) {
-            self.dirty.extend(watchers.iter().copied());
+        if let Some(watchers) = self.by_key.get_mut(&(db, Box::from(key))) {
+            for w in watchers {
+                if w.expired && !exists {
+                    // The expired key is gone: logically nothing changed.
+                    w.expired = false;
+                } else {
+                    self.dirty.insert(w.client);
+                }
+            }
         }
     }
 
-    /// Marks watchers of every watched key of `db` that `exists` says is
-    /// present (FLUSHDB, SWAPDB).
-    pub fn touch_db(&mut self, db: usize, exists: impl Fn(&[u8]) -> bool) {
-        for ((d, key), watchers) in &self.by_key {
-            if *d == db && exists(key) {
-                self.dirty.extend(watchers.iter().copied());
+    /// Redis's `touchAllWatchedKeysInDb`: `db` is about to be emptied
+    /// (FLUSHDB, FLUSHALL) or, for SWAPDB, replaced by `replaced_with`.
+    /// A watched key changes if it exists on either side, unless it was
+    /// expired and is now gone, or was expired and stays expired.
+    pub fn touch_db(&mut self, db: usize, emptied: &Db, replaced_with: Option<&Db>, now_ms: u64) {
+        for ((d, key), watchers) in &mut self.by_key {
+            if *d != db {
+                continue;
+            }
+            let in_emptied = emptied.keys.contains_key(key);
+            let in_replacement = replaced_with.is_some_and(|r| r.keys.contains_key(key));
+            if !in_emptied && !in_replacement {
+                continue;
+            }
+            let expired_in_replacement = replaced_with.is_some_and(|r| r.is_expired(key, now_ms));
+            for w in watchers {
+                if w.expired {
+                    if !in_replacement {
+                        w.expired = false;
+                        continue;
+                    }
+                    if expired_in_replacement {
+                        continue;
+                    }
+                } else if !in_emptied && expired_in_replacement {
+                    // A missing key replaced with an expired one.
+                    w.expired = true;
+                    continue;
+                }
+                self.dirty.insert(w.client);
             }
         }
+    }
+
+    /// Whether `client` watches `key` of `db` with the expired flag set.
+    pub fn watched_expired(&self, db: usize, key: &[u8], client: ClientId) -> bool {
+        self.by_key
+            .get(&(db, Box::from(key)))
+            .and_then(|ws| ws.iter().find(|w| w.client == client))
+            .is_some_and(|w| w.expired)
     }
 
     pub fn is_dirty(&self, client: ClientId) -> bool {

@@ -197,7 +197,7 @@ impl Store {
         self.dbs[db].keys.remove(key);
         self.dbs[db].expires.remove(key);
         self.stats.expired_keys += 1;
-        self.watches.touch(db, key);
+        self.watches.touch(db, key, false);
         self.notify(db, notify::EXPIRED, "expired", key);
         self.propagate(db, &[b"DEL", key]);
     }
@@ -205,6 +205,16 @@ impl Store {
     /// Records a keyspace event if its class is enabled.
     pub fn notify(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
         record_event(&mut self.events, self.notify_flags, db, class, event, key);
+    }
+
+    /// Signals the watchers of `key` that it changed (Redis's
+    /// `signalModifiedKey`), after the change.
+    pub fn touch_watched(&mut self, db: usize, key: &[u8]) {
+        if self.watches.is_empty() {
+            return;
+        }
+        let exists = self.dbs[db].keys.contains_key(key);
+        self.watches.touch(db, key, exists);
     }
 
     /// Removes a key and its TTL; true if it existed. Signals watchers.
@@ -217,7 +227,7 @@ impl Store {
         if !d.expires.is_empty() {
             d.expires.remove(key);
         }
-        self.watches.touch(db, key);
+        self.watches.touch(db, key, false);
         true
     }
 
@@ -472,12 +482,12 @@ impl<'a> Ctx<'a> {
 
     /// Trips WATCH on `key` without counting a change.
     pub fn touched(&mut self, key: &[u8]) {
-        self.store.watches.touch(self.db, key);
+        self.store.touch_watched(self.db, key);
     }
 
     /// Records that `key` changed: trips WATCH and counts a change.
     pub fn modified(&mut self, key: &[u8]) {
-        self.store.watches.touch(self.db, key);
+        self.store.touch_watched(self.db, key);
         self.store.dirty += 1;
     }
 }

@@ -359,10 +359,10 @@ fn flush_mode(args: &[Bytes]) -> Result {
 
 /// Empties one database, tripping the watches of keys that existed.
 fn flush_db(ctx: &mut Ctx<'_>, db: usize) {
+    let now_ms = ctx.now_ms;
     let store = &mut *ctx.store;
     let removed = store.dbs[db].len() as u64;
-    let keys = &store.dbs[db].keys;
-    store.watches.touch_db(db, |k| keys.contains_key(k));
+    store.watches.touch_db(db, &store.dbs[db], None, now_ms);
     store.flush_db(db);
     store.dirty += removed;
 }
@@ -399,15 +399,12 @@ pub(crate) fn swapdb(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
     }
     let (a, b) = (a as usize, b as usize);
     if a != b {
+        let now_ms = ctx.now_ms;
         let store = &mut *ctx.store;
         // A watched key changes if it exists on either side of the swap.
         let (da, db) = (&store.dbs[a], &store.dbs[b]);
-        store
-            .watches
-            .touch_db(a, |k| da.keys.contains_key(k) || db.keys.contains_key(k));
-        store
-            .watches
-            .touch_db(b, |k| da.keys.contains_key(k) || db.keys.contains_key(k));
+        store.watches.touch_db(a, da, Some(db), now_ms);
+        store.watches.touch_db(b, db, Some(da), now_ms);
         store.swap_dbs(a, b);
         store.dirty += 1;
     }

@@ -281,7 +281,7 @@ fn write_list<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut Lis
 
 /// Redis's `signalModifiedKey` plus `server.dirty += changes`.
 fn touched(ctx: &mut Ctx<'_>, key: &[u8], changes: usize) {
-    ctx.store.watches.touch(ctx.db, key);
+    ctx.store.touch_watched(ctx.db, key);
     ctx.store.dirty += changes as u64;
 }
 
@@ -731,7 +731,7 @@ fn lmove_apply(
         create_list(ctx, dst, &value);
     }
     if src != dst {
-        ctx.store.watches.touch(ctx.db, dst);
+        ctx.store.touch_watched(ctx.db, dst);
     }
     ctx.notify(notify::LIST, to.push_event(), dst);
     reply.bulk(&value);
