@@ -1631,9 +1631,29 @@ fn debug(c: &mut Call<'_>) -> Result {
             "Value at:0x0 refcount:1 encoding:{encoding} serializedlength:{len} lru:{lru} lru_seconds_idle:{idle}"
         );
         c.reply().simple(&line);
+    } else if is(&sub, "digest") && argc == 2 {
+        let digest = shoal_store::digest::dataset_digest(&c.engine.store);
+        c.reply().simple(&shoal_store::digest::to_hex(&digest));
+    } else if is(&sub, "digest-value") {
+        let db = &c.engine.store.dbs[c.client.db];
+        let digests: Vec<String> = c.args[2..]
+            .iter()
+            .map(|key| shoal_store::digest::to_hex(&shoal_store::digest::value_digest(db, key)))
+            .collect();
+        let mut r = c.reply();
+        r.array(digests.len());
+        for d in &digests {
+            r.simple(d);
+        }
+    } else if is(&sub, "protocol") && argc == 3 {
+        debug_protocol(c)?;
     } else if is(&sub, "help") && argc == 2 {
         let lines = [
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DIGEST",
+            "    Output a hex signature representing the current DB content.",
+            "DIGEST-VALUE <key> [<key> ...]",
+            "    Output a hex signature of the values of all the specified keys.",
             "OBJECT <key>",
             "    Show low level info about the `key` and associated value.",
             "POPULATE <count> [<prefix>] [<size>]",
@@ -1641,6 +1661,12 @@ fn debug(c: &mut Call<'_>) -> Result {
             "    it is used instead of the 'key' prefix. These are not propagated to",
             "    replicas. Cluster slots are not respected so keys not belonging to the",
             "    current node can be created in cluster mode.",
+            "PROTOCOL <type>",
+            "    Reply with a test value of the specified type. <type> can be: string,",
+            "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+            "    true, false.",
+            "RELOAD",
+            "    Save the RDB on disk and reload it back to memory.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Setting it to 0 disables expiring keys in background when they are not accessed (otherwise the Redis behavior). Setting it to 1 reenables back the default.",
             "SLEEP <seconds>",
@@ -1649,6 +1675,73 @@ fn debug(c: &mut Call<'_>) -> Result {
         c.reply().help(&lines);
     } else {
         return Err(unknown_subcommand(c.args, "DEBUG"));
+    }
+    Ok(())
+}
+
+/// `DEBUG PROTOCOL <type>`: one sample reply of each RESP type, for
+/// client libraries to test their parsers (Redis's values exactly).
+fn debug_protocol(c: &mut Call<'_>) -> Result {
+    let name = c.args[2].clone();
+    let resp3 = c.client.protocol == Protocol::Resp3;
+    let mut r = Reply::new(c.out, c.client.protocol);
+    if is(&name, "string") {
+        r.bulk(b"Hello World");
+    } else if is(&name, "integer") {
+        r.integer(12345);
+    } else if is(&name, "double") {
+        r.double(3.141);
+    } else if is(&name, "bignum") {
+        let digits = "1234567999999999999999999999999999999";
+        if resp3 {
+            r.raw(format!("({digits}\r\n").as_bytes());
+        } else {
+            r.bulk(digits.as_bytes());
+        }
+    } else if is(&name, "null") {
+        r.null();
+    } else if is(&name, "array") || is(&name, "set") {
+        if is(&name, "set") {
+            r.set(3);
+        } else {
+            r.array(3);
+        }
+        for j in 0..3 {
+            r.integer(j);
+        }
+    } else if is(&name, "map") {
+        r.map(3);
+        for j in 0..3 {
+            r.integer(j);
+            r.boolean(j == 1);
+        }
+    } else if is(&name, "attrib") {
+        if resp3 {
+            r.raw(b"|1\r\n");
+            r.bulk(b"key-popularity");
+            r.array(2);
+            r.bulk(b"key:123");
+            r.integer(90);
+        }
+        r.bulk(b"Some real reply following the attribute");
+    } else if is(&name, "push") {
+        if !resp3 {
+            return Err(Error::Other(
+                "RESP2 is not supported by this command".into(),
+            ));
+        }
+        r.push(2);
+        r.bulk(b"server-cpu-usage");
+        r.integer(42);
+        r.bulk(b"Some real reply following the push reply");
+    } else if is(&name, "true") || is(&name, "false") {
+        r.boolean(is(&name, "true"));
+    } else if is(&name, "verbatim") {
+        r.verbatim("txt", b"This is a verbatim\nstring");
+    } else {
+        return Err(Error::Other(
+            "Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false".into(),
+        ));
     }
     Ok(())
 }

@@ -1066,3 +1066,47 @@ fn sort_by_without_a_pattern_sticks() {
     ];
     assert_same_replies(&mut r, &mut s, &[], &lines);
 }
+
+/// DEBUG DIGEST and DIGEST-VALUE are Redis's SHA1 fingerprints, so the
+/// same data must give the same 40 digits on both: every type in its small
+/// and large encoding, integers, TTLs, several databases.
+#[test]
+#[ignore = "needs redis-server"]
+fn debug_digest_matches_redis() {
+    let redis = RedisServer::start();
+    let shoal = TestServer::start();
+    let (mut r, mut s) = (redis.connect(), shoal.connect());
+    let mut lines: Vec<String> = [
+        "DEBUG DIGEST",
+        "SET s hello",
+        "SET n 12345",
+        "SET ttl x EX 1000",
+        "RPUSH l a b 3 -7",
+        "SADD ints 1 2 -3",
+        "SADD strs a b c",
+        "ZADD z 1.5 a 2 b -0.1 c 1e300 d",
+        "HSET h f v g 2",
+        "SELECT 3",
+        "SET other x",
+        "SELECT 0",
+    ]
+    .iter()
+    .map(|l| l.to_string())
+    .collect();
+    for i in 0..300 {
+        lines.push(format!("ZADD bigz {i}.25 m{i}"));
+        lines.push(format!("HSET bigh f{i} {i}"));
+        lines.push(format!("SADD bigs x{i}"));
+        lines.push(format!("SADD bigints {i}"));
+        lines.push(format!("RPUSH bigl {i} v{i}"));
+    }
+    lines.push("SET long ".to_string() + &"x".repeat(100));
+    lines.push("DEBUG DIGEST".into());
+    lines.push(
+        "DEBUG DIGEST-VALUE s n ttl l ints strs z h nokey bigz bigh bigs bigints bigl long".into(),
+    );
+    lines.push("SWAPDB 0 3".into());
+    lines.push("DEBUG DIGEST".into());
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    assert_same_replies(&mut r, &mut s, &[], &lines);
+}

@@ -387,6 +387,13 @@ fn subcommands_resp2() -> Vec<Case> {
         ("SELECT -1", "-ERR DB index is out of range"),
         ("EXEC a", "-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command"),
         ("COMMAND INFO nosuch", "*1\r\n$-1"),
+        ("DEBUG PROTOCOL double", "$5\r\n3.141"),
+        ("DEBUG PROTOCOL bignum", "$37\r\n1234567999999999999999999999999999999"),
+        ("DEBUG PROTOCOL map", "*6\r\n:0\r\n:0\r\n:1\r\n:1\r\n:2\r\n:0"),
+        ("DEBUG PROTOCOL attrib", "$39\r\nSome real reply following the attribute"),
+        ("DEBUG PROTOCOL push", "-ERR RESP2 is not supported by this command"),
+        ("DEBUG PROTOCOL false", ":0"),
+        ("DEBUG PROTOCOL nope", "-ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false"),
         // FUNCTION with no libraries (Redis's test suite flushes them).
         ("FUNCTION FLUSH", "+OK"),
         ("FUNCTION FLUSH async", "+OK"),
@@ -419,6 +426,22 @@ fn connection_resp3() -> Vec<Case> {
         ("EXEC", "_"),
         ("CLIENT GETNAME", "_"),
         ("COMMAND INFO nosuch", "*1\r\n_"),
+        // DEBUG PROTOCOL: one sample of each RESP3 type.
+        ("DEBUG PROTOCOL double", ",3.141"),
+        ("DEBUG PROTOCOL bignum", "(1234567999999999999999999999999999999"),
+        ("DEBUG PROTOCOL null", "_"),
+        ("DEBUG PROTOCOL set", "~3\r\n:0\r\n:1\r\n:2"),
+        ("DEBUG PROTOCOL map", "%3\r\n:0\r\n#f\r\n:1\r\n#t\r\n:2\r\n#f"),
+        (
+            "DEBUG PROTOCOL attrib",
+            "|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n$39\r\nSome real reply following the attribute",
+        ),
+        (
+            "DEBUG PROTOCOL push",
+            ">2\r\n$16\r\nserver-cpu-usage\r\n:42\r\n$40\r\nSome real reply following the push reply",
+        ),
+        ("DEBUG PROTOCOL verbatim", "=29\r\ntxt:This is a verbatim\nstring"),
+        ("DEBUG PROTOCOL true", "#t"),
         (
             "HELLO x",
             "-ERR Protocol version is not an integer or out of range",

@@ -32,6 +32,7 @@ pub mod cmd;
 pub mod convert;
 mod db;
 mod dict;
+pub mod digest;
 mod error;
 pub mod glob;
 mod longdouble;
