@@ -1690,6 +1690,8 @@ fn debug_protocol(c: &mut Call<'_>) -> Result {
     } else if is(&name, "integer") {
         r.integer(12345);
     } else if is(&name, "double") {
+        // Redis's sample value, not an approximation of pi.
+        #[allow(clippy::approx_constant)]
         r.double(3.141);
     } else if is(&name, "bignum") {
         let digits = "1234567999999999999999999999999999999";
