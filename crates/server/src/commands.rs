@@ -333,6 +333,18 @@ static SERVER_COMMANDS: &[(CommandSpec, ServerHandler)] = &[
     ),
     (
         spec(
+            "memory",
+            -2,
+            "",
+            (2, 2, 1),
+            "server",
+            "A container for memory diagnostics commands",
+            None,
+        ),
+        memory,
+    ),
+    (
+        spec(
             "function",
             -2,
             "",
@@ -572,6 +584,17 @@ static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
             ("help", 2),
             ("idletime", 3),
             ("refcount", 3),
+        ],
+    ),
+    (
+        "memory",
+        &[
+            ("doctor", 2),
+            ("help", 2),
+            ("malloc-stats", 2),
+            ("purge", 2),
+            ("stats", 2),
+            ("usage", -3),
         ],
     ),
     (
@@ -1807,6 +1830,126 @@ fn slowlog(c: &mut Call<'_>) -> Result {
         return Err(unknown_subcommand(c.args, "SLOWLOG"));
     }
     Ok(())
+}
+
+fn memory(c: &mut Call<'_>) -> Result {
+    let sub = c.args[1].clone();
+    if is(&sub, "usage") {
+        let mut samples = shoal_store::memory::DEFAULT_SAMPLES;
+        match c.args.len() {
+            3 => {}
+            5 if is(&c.args[3], "samples") => {
+                let n = shoal_store::parse_i64_exact(&c.args[4]).ok_or(Error::NotInteger)?;
+                samples = usize::try_from(n).map_err(|_| Error::Syntax)?;
+            }
+            _ => return Err(Error::Syntax),
+        }
+        let key = c.args[2].clone();
+        let db = c.client.db;
+        c.engine.store.expire_if_needed(db, &key, c.now_ms);
+        match shoal_store::memory::key_usage(&c.engine.store.dbs[db], &key, samples) {
+            Some(bytes) => c.reply().integer(bytes as i64),
+            None => c.reply().null(),
+        }
+    } else if is(&sub, "stats") {
+        memory_stats(c);
+    } else if is(&sub, "doctor") {
+        let used = crate::used_memory_bytes();
+        let text = if used < 5 * 1024 * 1024 {
+            "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting."
+        } else {
+            "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."
+        };
+        c.reply().verbatim("txt", text.as_bytes());
+    } else if is(&sub, "malloc-stats") {
+        c.reply()
+            .verbatim("txt", b"Stats not supported for the current allocator");
+    } else if is(&sub, "purge") {
+        c.reply().ok();
+    } else if is(&sub, "help") {
+        let lines = [
+            "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DOCTOR",
+            "    Return memory problems reports.",
+            "MALLOC-STATS",
+            "    Return internal statistics report from the memory allocator.",
+            "PURGE",
+            "    Attempt to purge dirty pages for reclamation by the allocator.",
+            "STATS",
+            "    Return information about the memory usage of the server.",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value. Nested values are",
+            "    sampled up to <count> times (default: 5, 0 means sample all).",
+            "HELP",
+            "    Prints this help.",
+        ];
+        c.reply().help(&lines);
+    } else {
+        return Err(unknown_subcommand(c.args, "MEMORY"));
+    }
+    Ok(())
+}
+
+/// MEMORY STATS with Redis's field names, for the figures Shoal has: the
+/// allocator's total, the keyspace tables' own overhead per database, and
+/// the dataset as the rest.
+fn memory_stats(c: &mut Call<'_>) {
+    let total = crate::used_memory_bytes();
+    let rss = crate::info::rss_bytes();
+    let store = &c.engine.store;
+    let dbs: Vec<(usize, usize, usize)> = store
+        .dbs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| !d.is_empty())
+        .map(|(i, d)| (i, d.keys.memory_bytes(), d.expires.memory_bytes()))
+        .collect();
+    let keys: usize = store.dbs.iter().map(|d| d.len()).sum();
+    let overhead: u64 = dbs.iter().map(|(_, m, e)| (m + e) as u64).sum();
+    let dataset = total.saturating_sub(overhead);
+    let percent = |part: u64| {
+        if total == 0 {
+            0.0
+        } else {
+            part as f64 * 100.0 / total as f64
+        }
+    };
+    let mut r = Reply::new(c.out, c.client.protocol);
+    r.map(13 + dbs.len());
+    let int = |r: &mut Reply<'_>, name: &str, value: u64| {
+        r.bulk(name.as_bytes());
+        r.integer(value as i64);
+    };
+    int(&mut r, "peak.allocated", total);
+    int(&mut r, "total.allocated", total);
+    int(&mut r, "replication.backlog", 0);
+    int(&mut r, "clients.slaves", 0);
+    int(&mut r, "aof.buffer", 0);
+    int(&mut r, "lua.caches", 0);
+    int(&mut r, "functions.caches", 0);
+    for (i, main, expires) in &dbs {
+        r.bulk(format!("db.{i}").as_bytes());
+        r.map(3);
+        int(&mut r, "overhead.hashtable.main", *main as u64);
+        int(&mut r, "overhead.hashtable.expires", *expires as u64);
+        int(&mut r, "overhead.hashtable.slot-to-keys", 0);
+    }
+    int(&mut r, "overhead.total", overhead);
+    int(&mut r, "keys.count", keys as u64);
+    int(
+        &mut r,
+        "keys.bytes-per-key",
+        if keys == 0 { 0 } else { total / keys as u64 },
+    );
+    int(&mut r, "dataset.bytes", dataset);
+    r.bulk(b"dataset.percentage");
+    r.double(percent(dataset));
+    r.bulk(b"fragmentation");
+    r.double(if total == 0 {
+        0.0
+    } else {
+        rss as f64 / total as f64
+    });
 }
 
 /// FUNCTION without a scripting engine: Shoal holds no libraries, so each

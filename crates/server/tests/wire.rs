@@ -394,6 +394,15 @@ fn subcommands_resp2() -> Vec<Case> {
         ("DEBUG PROTOCOL push", "-ERR RESP2 is not supported by this command"),
         ("DEBUG PROTOCOL false", ":0"),
         ("DEBUG PROTOCOL nope", "-ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false"),
+        ("MEMORY USAGE nokey", "$-1"),
+        ("MEMORY USAGE k foo", "-ERR syntax error"),
+        ("MEMORY USAGE k SAMPLES x", "-ERR value is not an integer or out of range"),
+        ("MEMORY USAGE k SAMPLES -1", "-ERR syntax error"),
+        ("MEMORY USAGE k SAMPLES", "-ERR syntax error"),
+        ("MEMORY USAGE", "-ERR wrong number of arguments for 'memory|usage' command"),
+        ("MEMORY PURGE", "+OK"),
+        ("MEMORY foo", "-ERR unknown subcommand 'foo'. Try MEMORY HELP."),
+        ("COMMAND GETKEYS MEMORY USAGE key", "*1\r\n$3\r\nkey"),
         // FUNCTION with no libraries (Redis's test suite flushes them).
         ("FUNCTION FLUSH", "+OK"),
         ("FUNCTION FLUSH async", "+OK"),
@@ -851,4 +860,33 @@ fn watch_of_a_stale_key_trips_only_on_a_real_change() {
 #[ignore = "needs redis-server"]
 fn watch_of_a_stale_key_matches_redis() {
     check_stale_watch(RedisServer::start().addr);
+}
+
+#[test]
+fn memory_usage_and_stats_describe_the_keyspace() {
+    let server = TestServer::start();
+    let mut conn = server.connect();
+    conn.command(&[b"SET", b"small", b"v"]);
+    conn.command(&[b"SET", b"big", &[b'x'; 33_000]]);
+    let usage = |conn: &mut Conn, key: &[u8]| match conn.command(&[b"MEMORY", b"USAGE", key]) {
+        Frame::Integer(n) => n,
+        other => panic!("MEMORY USAGE replied {other:?}"),
+    };
+    let (small, big) = (usage(&mut conn, b"small"), usage(&mut conn, b"big"));
+    assert!(small > 0 && small < 200, "{small}");
+    // Redis's own test: the value is not the 32 KB+ query buffer kept whole.
+    assert!((33_000..42_000).contains(&big), "{big}");
+    conn.command(&[b"HELLO", b"3"]);
+    let Frame::Map(stats) = conn.command(&[b"MEMORY", b"STATS"]) else {
+        panic!("MEMORY STATS is a map")
+    };
+    let field = |name: &str| {
+        stats
+            .iter()
+            .find(|(k, _)| *k == Frame::Bulk(name.as_bytes().to_vec().into()))
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(field("keys.count"), Some(Frame::Integer(2)));
+    assert!(matches!(field("db.0"), Some(Frame::Map(_))));
+    assert!(matches!(field("total.allocated"), Some(Frame::Integer(n)) if n > 0));
 }

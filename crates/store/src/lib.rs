@@ -36,6 +36,7 @@ pub mod digest;
 mod error;
 pub mod glob;
 mod longdouble;
+pub mod memory;
 pub mod notify;
 pub mod rdb;
 pub mod snapshot;
