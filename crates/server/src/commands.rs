@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use shoal_resp::{Protocol, Reply};
 use shoal_store::cmd::spec;
-use shoal_store::{CommandSpec, Error};
+use shoal_store::{CommandSpec, Error, Value};
 
 use crate::conn::{run_command, ClientState, Clock, ReplyMode};
 use crate::{info, Engine, Shared};
@@ -1670,6 +1670,46 @@ fn debug(c: &mut Call<'_>) -> Result {
         }
     } else if is(&sub, "protocol") && argc == 3 {
         debug_protocol(c)?;
+    } else if is(&sub, "htstats-key") && argc == 3 {
+        let key = c.args[2].clone();
+        let db = c.client.db;
+        c.engine.store.expire_if_needed(db, &key, c.now_ms);
+        let Some(entry) = c.engine.store.dbs[db].keys.get(&key) else {
+            return Err(Error::Other("no such key".into()));
+        };
+        let Some(slots) = entry.value.table_slots() else {
+            return Err(Error::Other(
+                "The value stored at the specified key is not represented using an hash table"
+                    .into(),
+            ));
+        };
+        // Shoal's tables use open addressing and resize at once, so there
+        // are no chains to count and never a "rehashing target".
+        let len = match &entry.value {
+            Value::Hash(h) => h.len(),
+            Value::Set(s) => s.len(),
+            Value::ZSet(z) => z.len(),
+            Value::Str(_) | Value::List(_) => 0,
+        };
+        let text = format!(
+            "Hash table 0 stats (main hash table):\n table size: {slots}\n number of elements: {len}\n"
+        );
+        c.reply().verbatim("txt", text.as_bytes());
+    } else if is(&sub, "quicklist-packed-threshold") && argc == 3 {
+        // Redis stores list elements at or above this size in a node of
+        // their own ("plain" nodes). Shoal's list already gives any element
+        // larger than a node's bound a node of its own, and no reply depends
+        // on the layout, so only the argument is checked, as Redis does.
+        let valid = std::str::from_utf8(&c.args[2])
+            .ok()
+            .and_then(crate::config::parse_memory)
+            .is_some_and(|n| (0..(1i64 << 32) - (1 << 20)).contains(&n));
+        if !valid {
+            return Err(Error::Other(
+                "argument must be a memory value bigger than 1 and smaller than 4gb".into(),
+            ));
+        }
+        c.reply().ok();
     } else if is(&sub, "help") && argc == 2 {
         let lines = [
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

@@ -355,7 +355,7 @@ impl Default for Config {
     }
 }
 
-fn parse_memory(s: &str) -> Option<i64> {
+pub(crate) fn parse_memory(s: &str) -> Option<i64> {
     let lower = s.to_ascii_lowercase();
     let (digits, unit): (&str, i64) = [
         ("gb", 1 << 30),

@@ -403,6 +403,14 @@ fn subcommands_resp2() -> Vec<Case> {
         ("MEMORY PURGE", "+OK"),
         ("MEMORY foo", "-ERR unknown subcommand 'foo'. Try MEMORY HELP."),
         ("COMMAND GETKEYS MEMORY USAGE key", "*1\r\n$3\r\nkey"),
+        ("DEBUG QUICKLIST-PACKED-THRESHOLD 1b", "+OK"),
+        ("DEBUG QUICKLIST-PACKED-THRESHOLD 0", "+OK"),
+        ("DEBUG QUICKLIST-PACKED-THRESHOLD 5gb", "-ERR argument must be a memory value bigger than 1 and smaller than 4gb"),
+        ("DEBUG QUICKLIST-PACKED-THRESHOLD x", "-ERR argument must be a memory value bigger than 1 and smaller than 4gb"),
+        ("DEBUG HTSTATS-KEY nokey", "-ERR no such key"),
+        ("SET htstr v", "+OK"),
+        ("DEBUG HTSTATS-KEY htstr", "-ERR The value stored at the specified key is not represented using an hash table"),
+        ("DEL htstr", ":1"),
         // FUNCTION with no libraries (Redis's test suite flushes them).
         ("FUNCTION FLUSH", "+OK"),
         ("FUNCTION FLUSH async", "+OK"),
@@ -889,4 +897,26 @@ fn memory_usage_and_stats_describe_the_keyspace() {
     assert_eq!(field("keys.count"), Some(Frame::Integer(2)));
     assert!(matches!(field("db.0"), Some(Frame::Map(_))));
     assert!(matches!(field("total.allocated"), Some(Frame::Integer(n)) if n > 0));
+}
+
+#[test]
+fn debug_htstats_key_describes_table_encodings_only() {
+    let server = TestServer::start();
+    let mut conn = server.connect();
+    let members: Vec<Vec<u8>> = (0..600).map(|i| format!("m{i}").into_bytes()).collect();
+    let mut sadd: Vec<&[u8]> = vec![b"SADD", b"big"];
+    sadd.extend(members.iter().map(Vec::as_slice));
+    assert_eq!(conn.command(&sadd), Frame::Integer(600));
+    let Frame::Bulk(text) = conn.command(&[b"DEBUG", b"HTSTATS-KEY", b"big"]) else {
+        panic!("HTSTATS-KEY replies with text")
+    };
+    let text = String::from_utf8_lossy(&text);
+    assert!(text.contains("number of elements: 600"), "{text}");
+    assert!(text.contains("table size: "), "{text}");
+    assert!(!text.contains("rehashing target"), "{text}");
+    conn.command(&[b"SADD", b"small", b"1"]);
+    assert!(matches!(
+        conn.command(&[b"DEBUG", b"HTSTATS-KEY", b"small"]),
+        Frame::Error(e) if e.contains("not represented using an hash table")
+    ));
 }

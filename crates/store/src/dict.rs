@@ -276,6 +276,11 @@ impl<T: DictItem> Dict<T> {
         self.home_slots() * LOAD_MAX_NUM / LOAD_MAX_DEN
     }
 
+    /// Home slots of the table (DEBUG HTSTATS-KEY's "table size").
+    pub fn slot_count(&self) -> usize {
+        self.home_slots()
+    }
+
     /// Bytes of the slot array, for `INFO memory`. Does not include what the
     /// elements point to.
     pub fn memory_bytes(&self) -> usize {

@@ -56,6 +56,18 @@ impl Value {
         }
     }
 
+    /// Slots of the hash table behind a `hashtable` or `skiplist` value
+    /// (DEBUG HTSTATS-KEY); `None` for strings, lists and compact
+    /// encodings.
+    pub fn table_slots(&self) -> Option<usize> {
+        match self {
+            Value::Str(_) | Value::List(_) => None,
+            Value::Hash(h) => h.table().map(|d| d.slot_count()),
+            Value::Set(s) => s.table_slots(),
+            Value::ZSet(z) => z.table_slots(),
+        }
+    }
+
     /// When the value was last read or written ([`lru_clock`] seconds).
     pub fn lru(&self) -> u32 {
         match self {

@@ -381,6 +381,14 @@ impl Set {
         }
     }
 
+    /// Slots of the `hashtable` encoding's table; `None` for an intset.
+    pub fn table_slots(&self) -> Option<usize> {
+        match &self.0 {
+            Repr::Hash(d) => Some(d.slot_count()),
+            _ => None,
+        }
+    }
+
     pub fn is_intset(&self) -> bool {
         !matches!(self.0, Repr::Hash(_))
     }

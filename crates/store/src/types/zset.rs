@@ -497,6 +497,15 @@ impl ZSet {
         }
     }
 
+    /// Slots of the `skiplist` encoding's member index; `None` for a
+    /// listpack.
+    pub fn table_slots(&self) -> Option<usize> {
+        match self {
+            ZSet::Listpack(_) => None,
+            ZSet::Skiplist(big) => Some(big.index.len()),
+        }
+    }
+
     pub fn is_listpack(&self) -> bool {
         matches!(self, ZSet::Listpack(_))
     }
