@@ -110,25 +110,15 @@ pub fn to_hex(digest: &Digest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{execute, lookup_command, Ctx};
-    use bytes::Bytes;
-    use shoal_resp::{Protocol, Reply};
 
     fn run(store: &mut Store, line: &str) {
-        let args: Vec<Bytes> = line
-            .split(' ')
-            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-            .collect();
-        let spec = lookup_command(&args[0]).expect("known command");
-        let mut out = Vec::new();
-        let mut ctx = Ctx::new(store, 0, 1_700_000_000_000, 1);
-        execute(
-            spec,
-            &mut ctx,
-            &mut Reply::new(&mut out, Protocol::Resp2),
-            &args,
-        )
-        .expect("command succeeds");
+        let args: Vec<&str> = line.split(' ').collect();
+        let reply = crate::run_line(store, &args);
+        assert!(
+            !reply.starts_with(b"-"),
+            "{line}: {}",
+            String::from_utf8_lossy(&reply)
+        );
     }
 
     /// The expected digits are redis-server 7.0.15's replies to

@@ -493,3 +493,21 @@ impl<'a> Ctx<'a> {
         self.store.dirty += 1;
     }
 }
+
+/// Test helper: runs one command line (space-separated arguments) against
+/// `store` in db 0, returning the reply bytes, or the error as `-ERR …`.
+#[cfg(test)]
+pub(crate) fn run_line(store: &mut Store, args: &[&str]) -> Vec<u8> {
+    let args: Vec<bytes::Bytes> = args
+        .iter()
+        .map(|a| bytes::Bytes::copy_from_slice(a.as_bytes()))
+        .collect();
+    let spec = lookup_command(&args[0]).expect("known command");
+    let mut out = Vec::new();
+    let mut ctx = Ctx::new(store, 0, 1_700_000_000_000, 1);
+    let mut reply = shoal_resp::Reply::new(&mut out, shoal_resp::Protocol::Resp2);
+    if let Err(e) = execute(spec, &mut ctx, &mut reply, &args) {
+        out.extend_from_slice(format!("-{e}\r\n").as_bytes());
+    }
+    out
+}

@@ -96,25 +96,15 @@ fn extrapolate(sampled: &[usize], len: usize, overhead: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{execute, lookup_command, Ctx, Store};
-    use bytes::Bytes;
-    use shoal_resp::{Protocol, Reply};
+    use crate::Store;
 
     fn run(store: &mut Store, args: &[&str]) {
-        let args: Vec<Bytes> = args
-            .iter()
-            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-            .collect();
-        let spec = lookup_command(&args[0]).expect("known command");
-        let mut out = Vec::new();
-        let mut ctx = Ctx::new(store, 0, 1_700_000_000_000, 1);
-        execute(
-            spec,
-            &mut ctx,
-            &mut Reply::new(&mut out, Protocol::Resp2),
-            &args,
-        )
-        .expect("command succeeds");
+        let reply = crate::run_line(store, args);
+        assert!(
+            !reply.starts_with(b"-"),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&reply)
+        );
     }
 
     #[test]
