@@ -16,20 +16,7 @@ pub fn to_decoded(value: &Value) -> Decoded {
             Decoded::Hash(pairs)
         }
         Value::Set(set) => Decoded::Set(set.iter().map(|e| e.to_vec()).collect()),
-        Value::ZSet(z) => {
-            let mut items = Vec::with_capacity(z.len());
-            if !z.is_empty() {
-                let mut cur = z.seek(0);
-                for i in 0..z.len() {
-                    let (m, s) = z.get(cur);
-                    items.push((m.to_vec(), s));
-                    if i + 1 < z.len() {
-                        z.next(&mut cur);
-                    }
-                }
-            }
-            Decoded::ZSet(items)
-        }
+        Value::ZSet(z) => Decoded::ZSet(z.iter().map(|(m, s)| (m.to_vec(), s)).collect()),
         Value::List(list) => Decoded::List(list.iter().map(<[u8]>::to_vec).collect()),
     }
 }

@@ -47,18 +47,11 @@ fn mix_value(digest: &mut Digest, db: &Db, key: &[u8], value: &Value) {
         Value::List(list) => list.iter().for_each(|e| mix(digest, e)),
         Value::Set(set) => set.iter().for_each(|e| xor(digest, &e.to_vec())),
         Value::ZSet(z) => {
-            if !z.is_empty() {
-                let mut cur = z.seek(0);
-                for i in 0..z.len() {
-                    let (member, score) = z.get(cur);
-                    let mut element = [0; 20];
-                    mix(&mut element, member);
-                    mix(&mut element, shoal_resp::format_double(score).as_bytes());
-                    xor(digest, &element);
-                    if i + 1 < z.len() {
-                        z.next(&mut cur);
-                    }
-                }
+            for (member, score) in z.iter() {
+                let mut element = [0; 20];
+                mix(&mut element, member);
+                mix(&mut element, shoal_resp::format_double(score).as_bytes());
+                xor(digest, &element);
             }
         }
         Value::Hash(h) => h.for_each(|field, value| {

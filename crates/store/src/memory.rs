@@ -62,16 +62,7 @@ fn value_usage(value: &Value, samples: usize) -> usize {
             extrapolate(&sizes, set.len(), per_element)
         }
         Value::ZSet(z) => {
-            let mut sizes = Vec::new();
-            if !z.is_empty() {
-                let mut cur = z.seek(0);
-                for i in 0..z.len().min(take) {
-                    sizes.push(z.get(cur).0.len() + 8);
-                    if i + 1 < z.len() {
-                        z.next(&mut cur);
-                    }
-                }
-            }
+            let sizes: Vec<usize> = z.iter().take(take).map(|(m, _)| m.len() + 8).collect();
             let per_element = if z.encoding_name() == "skiplist" {
                 // A table entry plus a skiplist node with its levels.
                 2 * TABLE_ELEMENT_BYTES

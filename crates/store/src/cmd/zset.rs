@@ -1502,19 +1502,7 @@ impl<'a> Src<'a> {
     fn for_each(&self, mut f: impl FnMut(&'a [u8], f64)) {
         match self {
             Src::Missing => {}
-            Src::Z(z) => {
-                if z.is_empty() {
-                    return;
-                }
-                let mut cur = z.seek(0);
-                for i in 0..z.len() {
-                    let (m, s) = z.get(cur);
-                    f(m, s);
-                    if i + 1 < z.len() {
-                        z.next(&mut cur);
-                    }
-                }
-            }
+            Src::Z(z) => z.iter().for_each(|(m, s)| f(m, s)),
             Src::S(v, _) => v.iter().for_each(|m| f(m, 1.0)),
         }
     }

@@ -675,6 +675,20 @@ impl ZSet {
         }
     }
 
+    /// Members and scores in rank order (lowest score first).
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], f64)> + '_ {
+        let mut cur = (!self.is_empty()).then(|| self.seek(0));
+        (0..self.len()).map(move |i| {
+            let c = cur.as_mut().expect("non-empty set has a cursor");
+            let entry = self.get(*c);
+            // The cursor never moves past the last entry.
+            if i + 1 < self.len() {
+                self.next(c);
+            }
+            entry
+        })
+    }
+
     /// A cursor at `rank`.
     ///
     /// # Panics
@@ -903,17 +917,7 @@ impl ZSet {
 
     /// Longest member (for stored results' encoding choice).
     pub fn max_member_len(&self) -> usize {
-        let mut cur = if self.is_empty() {
-            return 0;
-        } else {
-            self.seek(0)
-        };
-        let mut max = 0;
-        for _ in 0..self.len() {
-            max = max.max(self.get(cur).0.len());
-            self.next(&mut cur);
-        }
-        max
+        self.iter().map(|(m, _)| m.len()).max().unwrap_or(0)
     }
 }
 
