@@ -40,7 +40,7 @@ use anyhow::{bail, Context};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use shoal_resp::{Protocol, Reply};
-use shoal_store::{Ctx, LogEntry, Store};
+use shoal_store::{Ctx, Store};
 
 /// `appendfsync`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,9 +68,11 @@ impl Fsync {
     }
 }
 
-/// The encoding side, under the store lock (in the `Engine`).
+/// An encoded command stream, under the store lock (in the `Engine`): the
+/// AOF's, and the one every replica receives (`repl`). Each remembers the
+/// database its last `SELECT` chose and whether a `MULTI` is open.
 #[derive(Default)]
-pub(crate) struct Aof {
+pub(crate) struct Feed {
     pub enabled: bool,
     /// Encoded entries the writer has not taken yet.
     buf: Vec<u8>,
@@ -80,13 +82,17 @@ pub(crate) struct Aof {
     selected_db: Option<usize>,
     /// A `MULTI` was written for the running EXEC.
     in_multi: bool,
+    /// The running EXEC's first write, held back: as in Redis 7.0, a
+    /// transaction that wrote once is logged as that one command, and
+    /// only a second write opens a `MULTI`.
+    held: Option<(usize, Vec<Bytes>)>,
 }
 
-impl Aof {
-    pub fn new(enabled: bool) -> Aof {
-        Aof {
+impl Feed {
+    pub fn new(enabled: bool) -> Feed {
+        Feed {
             enabled,
-            ..Aof::default()
+            ..Feed::default()
         }
     }
 
@@ -100,46 +106,66 @@ impl Aof {
         self.appended += (self.buf.len() - before) as u64;
     }
 
-    /// Appends one write-log entry.
-    pub fn append(&mut self, entry: &LogEntry, in_exec: bool) {
-        self.append_args(entry.db, &entry.args, in_exec);
-    }
-
     /// Appends one command run in `db`.
     pub fn append_args(&mut self, db: usize, args: &[Bytes], in_exec: bool) {
         if !self.enabled || args.is_empty() {
             return;
         }
+        if in_exec && !self.in_multi {
+            let Some((first_db, first)) = self.held.take() else {
+                self.held = Some((db, args.to_vec()));
+                return;
+            };
+            // SELECT goes before MULTI, as Redis writes it.
+            self.select(first_db);
+            self.encode(&[Bytes::from_static(b"MULTI")]);
+            self.in_multi = true;
+            self.encode(&first);
+        }
+        self.select(db);
+        self.encode(args);
+    }
+
+    fn select(&mut self, db: usize) {
         if self.selected_db != Some(db) {
             let index = Bytes::from(db.to_string());
             self.encode(&[Bytes::from_static(b"SELECT"), index]);
             self.selected_db = Some(db);
         }
-        if in_exec && !self.in_multi {
-            self.encode(&[Bytes::from_static(b"MULTI")]);
-            self.in_multi = true;
-        }
-        self.encode(args);
     }
 
-    /// The next entry starts with `SELECT` (a new file begins).
-    fn forget_selected_db(&mut self) {
+    /// Appends a command that belongs to no database (the replicas' PING
+    /// and `REPLCONF GETACK`): no `SELECT` goes before it.
+    pub fn append_unselected(&mut self, args: &[Bytes]) {
+        if self.enabled {
+            self.encode(args);
+        }
+    }
+
+    /// The next entry starts with `SELECT` (a new file begins, a replica
+    /// attaches).
+    pub fn forget_selected_db(&mut self) {
         self.selected_db = None;
     }
 
     pub fn in_multi(&self) -> bool {
-        self.in_multi
+        self.in_multi || self.held.is_some()
     }
 
-    /// Closes the transaction a `MULTI` opened, if any.
+    /// Closes the transaction a `MULTI` opened, if any, or logs its only
+    /// write on its own.
     pub fn end_exec(&mut self) {
+        if let Some((db, args)) = self.held.take() {
+            self.select(db);
+            self.encode(&args);
+        }
         if self.in_multi {
             self.encode(&[Bytes::from_static(b"EXEC")]);
             self.in_multi = false;
         }
     }
 
-    fn take(&mut self) -> (Vec<u8>, u64) {
+    pub fn take(&mut self) -> (Vec<u8>, u64) {
         (std::mem::take(&mut self.buf), self.appended)
     }
 }
@@ -1230,8 +1256,10 @@ pub(crate) fn disable(shared: &crate::Shared, engine: &mut crate::Engine) {
     let sync = &shared.aof;
     engine.aof.end_exec();
     engine.aof.enabled = false;
-    engine.store.log_enabled = false;
-    engine.store.log.clear();
+    engine.store.log_enabled = engine.repl.feed.enabled;
+    if !engine.store.log_enabled {
+        engine.store.log.clear();
+    }
     *sync.switch.lock() = Some((engine.aof.appended, None));
     sync.rewrite_scheduled.store(false, Ordering::Relaxed);
     if !sync.rewrite_in_progress.load(Ordering::Acquire) {

@@ -165,10 +165,8 @@ pub(crate) fn serve_ready(engine: &mut Engine, shared: &crate::Shared, now_ms: u
                     out.clear();
                     Reply::new(&mut out, protocol).error(&e.to_string());
                 }
-                if engine.aof.enabled {
-                    for entry in engine.store.log.drain(..) {
-                        engine.aof.append(&entry, false);
-                    }
+                if engine.logging() {
+                    engine.propagate_store_log(false);
                     if engine.store.dirty != dirty_before {
                         let entries = if rewrite.is_empty() {
                             crate::aof::canonical(&args, now_ms)
@@ -176,8 +174,7 @@ pub(crate) fn serve_ready(engine: &mut Engine, shared: &crate::Shared, now_ms: u
                             rewrite
                         };
                         for args in entries {
-                            let entry = shoal_store::LogEntry { db: wdb, args };
-                            engine.aof.append(&entry, false);
+                            engine.propagate(wdb, &args, false);
                         }
                     }
                 }

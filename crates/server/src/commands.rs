@@ -321,6 +321,90 @@ static SERVER_COMMANDS: &[(CommandSpec, ServerHandler)] = &[
     ),
     (
         spec(
+            "sync",
+            1,
+            "admin noscript no_async_loading no_multi",
+            (0, 0, 0),
+            "server",
+            "Internal command used for replication",
+            None,
+        ),
+        sync,
+    ),
+    (
+        spec(
+            "psync",
+            -3,
+            "admin noscript no_async_loading no_multi",
+            (0, 0, 0),
+            "server",
+            "Internal command used for replication",
+            None,
+        ),
+        sync,
+    ),
+    (
+        spec(
+            "replconf",
+            -1,
+            "admin noscript loading stale allow_busy",
+            (0, 0, 0),
+            "server",
+            "An internal command for configuring the replication stream",
+            None,
+        ),
+        replconf,
+    ),
+    (
+        spec(
+            "role",
+            1,
+            "noscript loading stale fast",
+            (0, 0, 0),
+            "server",
+            "Return the role of the instance in the context of replication",
+            None,
+        ),
+        role,
+    ),
+    (
+        spec(
+            "wait",
+            3,
+            "noscript",
+            (0, 0, 0),
+            "generic",
+            "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
+            None,
+        ),
+        wait,
+    ),
+    (
+        spec(
+            "replicaof",
+            3,
+            "admin noscript stale no_async_loading",
+            (0, 0, 0),
+            "server",
+            "Make the server a replica of another instance, or promote it as master.",
+            None,
+        ),
+        replicaof,
+    ),
+    (
+        spec(
+            "slaveof",
+            3,
+            "admin noscript stale no_async_loading",
+            (0, 0, 0),
+            "server",
+            "Make the server a replica of another instance, or promote it as master. Deprecated starting with Redis 5. Use REPLICAOF instead.",
+            None,
+        ),
+        replicaof,
+    ),
+    (
+        spec(
             "monitor",
             1,
             "admin noscript loading stale",
@@ -1192,7 +1276,7 @@ fn exec(c: &mut Call<'_>) -> Result {
         run_command(c.client, c.shared, c.engine, args, c.out, c.clock);
     }
     c.client.in_exec = false;
-    c.engine.aof.end_exec();
+    c.engine.end_exec();
     Ok(())
 }
 
@@ -2112,4 +2196,102 @@ fn shutdown(c: &mut Call<'_>) -> Result {
     c.shared.shutdown.notify_one();
     c.client.close_after_reply = true;
     Ok(())
+}
+
+/// SYNC and PSYNC: the connection becomes a replica once this returns (see
+/// `repl::serve`); the reply is the resynchronization itself.
+fn sync(c: &mut Call<'_>) -> Result {
+    let request = if c.args.len() == 1 {
+        crate::repl::SyncRequest::Sync
+    } else {
+        // As Redis: a PSYNC offset that is not a number gets the integer
+        // error and no synchronization.
+        let offset = shoal_store::parse_i64_exact(&c.args[2]).ok_or(Error::NotInteger)?;
+        crate::repl::SyncRequest::Psync {
+            replid: c.args[1].clone(),
+            offset,
+        }
+    };
+    c.client.sync = Some(request);
+    Ok(())
+}
+
+/// REPLCONF: what a replica tells its master before PSYNC, and the ACKs
+/// it sends once streaming (those arrive on the replica's link).
+fn replconf(c: &mut Call<'_>) -> Result {
+    if c.args.len() % 2 == 0 {
+        return Err(Error::Syntax);
+    }
+    for pair in c.args[1..].chunks(2) {
+        let (option, value) = (&pair[0], &pair[1]);
+        if is(option, "listening-port") {
+            let port = shoal_store::parse_i64_exact(value).ok_or(Error::NotInteger)?;
+            c.client.replconf.listening_port = u16::try_from(port).unwrap_or(0);
+        } else if is(option, "capa") {
+            if is(value, "psync2") {
+                c.client.replconf.psync2 = true;
+            }
+        } else if is(option, "ip-address")
+            || is(option, "rdb-only")
+            || is(option, "rdb-filter-only")
+        {
+            // Accepted; Shoal's replicas always get the whole dataset.
+        } else if is(option, "ack") || is(option, "getack") {
+            // Meaningful only on a replication link; a normal client gets
+            // no reply at all, as in Redis.
+            return Ok(());
+        } else {
+            return Err(Error::Other(format!(
+                "Unrecognized REPLCONF option: {}",
+                String::from_utf8_lossy(option)
+            )));
+        }
+    }
+    c.reply().ok();
+    Ok(())
+}
+
+fn role(c: &mut Call<'_>) -> Result {
+    let mut reply = Reply::new(c.out, c.client.protocol);
+    c.engine.repl.role(&mut reply);
+    Ok(())
+}
+
+/// WAIT numreplicas timeout: replies at once if enough replicas have
+/// acknowledged this client's last write, else the connection waits
+/// (`repl::wait`) and replies with the count then.
+fn wait(c: &mut Call<'_>) -> Result {
+    let wanted = shoal_store::parse_i64_exact(&c.args[1]).ok_or(Error::NotInteger)?;
+    let timeout = shoal_store::parse_i64_exact(&c.args[2])
+        .ok_or_else(|| Error::Other("timeout is not an integer or out of range".into()))?;
+    if timeout < 0 {
+        return Err(Error::Other("timeout is negative".into()));
+    }
+    let offset = c.client.last_write_offset;
+    let acked = c.engine.repl.acked_at_least(offset);
+    if acked as i64 >= wanted || c.client.multi.is_some() || c.client.in_exec {
+        c.reply().integer(acked as i64);
+        return Ok(());
+    }
+    c.engine.repl.request_acks();
+    c.client.wait = Some(crate::repl::WaitRequest {
+        wanted: wanted as usize,
+        offset,
+        deadline: (timeout > 0)
+            .then(|| std::time::Instant::now() + Duration::from_millis(timeout as u64)),
+    });
+    Ok(())
+}
+
+/// REPLICAOF / SLAVEOF: Shoal is always a master. `NO ONE` is therefore
+/// already true; following another server is refused with an error.
+fn replicaof(c: &mut Call<'_>) -> Result {
+    if is(&c.args[1], "no") && is(&c.args[2], "one") {
+        c.reply().ok();
+        return Ok(());
+    }
+    shoal_store::parse_i64_exact(&c.args[2]).ok_or(Error::NotInteger)?;
+    Err(Error::Other(
+        "REPLICAOF is not supported: Shoal runs as a master only".into(),
+    ))
 }

@@ -233,6 +233,72 @@ static DIRECTIVES: &[Directive] = &[
     d("zset-max-listpack-value", Kind::Memory, "64", true),
     d("notify-keyspace-events", Kind::Str, "", true),
     d(
+        "repl-ping-replica-period",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        "10",
+        true,
+    ),
+    d(
+        "repl-timeout",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        "60",
+        true,
+    ),
+    d("repl-backlog-size", Kind::Memory, "1048576", true),
+    d(
+        "repl-backlog-ttl",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "3600",
+        true,
+    ),
+    d("repl-diskless-sync", Kind::Bool, "yes", true),
+    d(
+        "repl-diskless-sync-delay",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "5",
+        true,
+    ),
+    d(
+        "repl-diskless-sync-max-replicas",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "0",
+        true,
+    ),
+    d("repl-disable-tcp-nodelay", Kind::Bool, "no", true),
+    d(
+        "min-replicas-to-write",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "0",
+        true,
+    ),
+    d(
+        "min-replicas-max-lag",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "10",
+        true,
+    ),
+    d(
         "client-output-buffer-limit",
         Kind::Words,
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
@@ -247,6 +313,9 @@ static ALIASES: &[(&str, &str)] = &[
     ("hash-max-ziplist-value", "hash-max-listpack-value"),
     ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
     ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("repl-ping-slave-period", "repl-ping-replica-period"),
+    ("min-slaves-to-write", "min-replicas-to-write"),
+    ("min-slaves-max-lag", "min-replicas-max-lag"),
 ];
 
 /// One class of `client-output-buffer-limit`: a client is disconnected

@@ -68,6 +68,14 @@ pub(crate) struct ClientState {
     /// Running EXEC's queued commands: blocking commands do not block,
     /// and blocked clients are served only once EXEC is done.
     pub in_exec: bool,
+    /// SYNC or PSYNC was sent: the connection turns into a replica link.
+    pub sync: Option<crate::repl::SyncRequest>,
+    /// What REPLCONF said before the sync.
+    pub replconf: crate::repl::ReplConf,
+    /// A WAIT to finish before the next command runs.
+    pub wait: Option<crate::repl::WaitRequest>,
+    /// The replication offset just after this client's last write (WAIT).
+    pub last_write_offset: u64,
 }
 
 impl ClientState {
@@ -145,6 +153,10 @@ pub(crate) async fn serve(mut stream: TcpStream, addr: SocketAddr, shared: Arc<S
         subs: Default::default(),
         blocked: None,
         in_exec: false,
+        sync: None,
+        replconf: Default::default(),
+        wait: None,
+        last_write_offset: 0,
     };
     let result = connection_loop(&mut stream, &mut client, &shared).await;
     if let Err(e) = result {
@@ -230,6 +242,14 @@ async fn connection_loop(
         }
         if client.close_after_reply || handle.killed.load(Ordering::Relaxed) {
             return Ok(());
+        }
+        if let Some(request) = client.sync.take() {
+            return crate::repl::serve(stream, client, shared, request).await;
+        }
+        if let Some(request) = client.wait.take() {
+            let count = crate::repl::wait(shared, &handle, request).await;
+            Reply::new(&mut out, client.protocol).integer(count as i64);
+            continue;
         }
         if client.blocked.is_none() && (parsed == Parsed::Full || !batch.is_empty()) {
             continue;
@@ -444,6 +464,7 @@ fn run_batch(
     let out_before = out.len();
     let mut engine = shared.engine.lock();
     let aof_before = engine.aof.appended;
+    let repl_before = engine.repl.offset();
     engine.stats.net_input_bytes += input_bytes;
     let mut last = "NULL";
     let mut clock = Clock::start();
@@ -451,13 +472,23 @@ fn run_batch(
     for args in batch.iter() {
         ran += 1;
         last = run_command(client, shared, &mut engine, args, out, &mut clock);
-        if client.close_after_reply || client.blocked.is_some() {
+        if client.close_after_reply
+            || client.blocked.is_some()
+            || client.sync.is_some()
+            || client.wait.is_some()
+        {
             break;
         }
     }
     batch.drain(..ran);
     engine.stats.net_output_bytes += (out.len() - out_before) as u64;
     let aof_after = engine.aof.appended;
+    if engine.repl.feed.enabled {
+        if engine.repl.offset() != repl_before {
+            client.last_write_offset = engine.repl.offset();
+        }
+        engine.repl.flush();
+    }
     drop(engine);
     client.publish_info(last, clock.last);
     (aof_after != aof_before).then_some(aof_after)
@@ -613,7 +644,7 @@ fn run_command_inner(
     if forced && spec.name == "flushall" {
         after_flushall(shared, engine);
     }
-    if engine.aof.enabled {
+    if engine.logging() {
         log_writes(
             client,
             engine,
@@ -674,7 +705,7 @@ fn after_flushall(shared: &Shared, engine: &mut Engine) {
     }
 }
 
-/// Appends what a command wrote to the AOF: first the store's own entries
+/// Sends what a command wrote to the AOF and the replicas: first the store's own entries
 /// (expiry deletions it ran into), then the command — as `rewrite` says, or
 /// in its canonical replayable form — if it changed the dataset.
 fn log_writes(
@@ -686,14 +717,12 @@ fn log_writes(
     args: &[Bytes],
     now_ms: u64,
 ) {
-    for entry in engine.store.log.drain(..) {
-        engine.aof.append(&entry, client.in_exec);
-    }
+    engine.propagate_store_log(client.in_exec);
     if !data_command || !changed {
         return;
     }
     if rewrite.is_empty() && !crate::aof::may_rewrite(args) {
-        engine.aof.append_args(client.db, args, client.in_exec);
+        engine.propagate(client.db, args, client.in_exec);
         return;
     }
     let entries = if rewrite.is_empty() {
@@ -702,11 +731,7 @@ fn log_writes(
         rewrite
     };
     for args in entries {
-        let entry = shoal_store::LogEntry {
-            db: client.db,
-            args,
-        };
-        engine.aof.append(&entry, client.in_exec);
+        engine.propagate(client.db, &args, client.in_exec);
     }
 }
 

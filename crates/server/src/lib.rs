@@ -27,6 +27,7 @@ mod info;
 mod metrics;
 mod pubsub;
 mod rdbfile;
+mod repl;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -183,7 +184,35 @@ pub(crate) struct Engine {
     pub stats: ExecStats,
     pub pubsub: pubsub::PubSub,
     pub blocked: blocking::Blocked,
-    pub aof: aof::Aof,
+    pub aof: aof::Feed,
+    pub repl: repl::Replication,
+}
+
+impl Engine {
+    /// Whether writes are recorded: the AOF or the replicas need them.
+    pub fn logging(&self) -> bool {
+        self.aof.enabled || self.repl.feed.enabled
+    }
+
+    /// Sends one write, run in `db`, to the AOF and to the replicas.
+    pub fn propagate(&mut self, db: usize, args: &[Bytes], in_exec: bool) {
+        self.aof.append_args(db, args, in_exec);
+        self.repl.feed.append_args(db, args, in_exec);
+    }
+
+    /// Sends the store's own writes (expiry deletions) on.
+    pub fn propagate_store_log(&mut self, in_exec: bool) {
+        let log = std::mem::take(&mut self.store.log);
+        for entry in &log {
+            self.propagate(entry.db, &entry.args, in_exec);
+        }
+    }
+
+    /// Closes the transaction an EXEC opened in both streams.
+    pub fn end_exec(&mut self) {
+        self.aof.end_exec();
+        self.repl.feed.end_exec();
+    }
 }
 
 /// Server-wide counters (INFO stats).
@@ -475,7 +504,8 @@ impl Server {
                 stats: exec_stats,
                 pubsub: Default::default(),
                 blocked: Default::default(),
-                aof: aof::Aof::new(aof_on),
+                aof: aof::Feed::new(aof_on),
+                repl: repl::Replication::default(),
             }),
             config: RwLock::new(config),
             clients: Mutex::new(HashMap::new()),
@@ -539,6 +569,7 @@ impl Server {
             tokio::spawn(accept_loop(listener, shared.clone()));
         }
         tokio::spawn(cron(shared.clone()));
+        tokio::spawn(repl::cron(shared.clone()));
         if let Some(listener) = self_metrics {
             tokio::spawn(metrics::serve(listener, shared.clone()));
         }
@@ -673,10 +704,8 @@ async fn cron(shared: Arc<Shared>) {
             }
             let logged = !engine.store.log.is_empty();
             if logged {
-                let engine = &mut *engine;
-                for entry in engine.store.log.drain(..) {
-                    engine.aof.append(&entry, false);
-                }
+                engine.propagate_store_log(false);
+                engine.repl.flush();
             }
             drop(engine);
             if logged {
