@@ -1060,18 +1060,15 @@ pub(crate) fn canonical(args: &[Bytes], now_ms: u64) -> Vec<Vec<Bytes>> {
             let mut i = 3;
             while i + 1 < out.len() {
                 let opt = out[i].to_ascii_lowercase();
-                let unit = match opt.as_slice() {
-                    b"ex" => Some(1000),
-                    b"px" => Some(1),
-                    b"exat" => Some(0),
+                // Every expiry form becomes `PXAT`, as Redis writes it.
+                let ms = |n: i64| match opt.as_slice() {
+                    b"ex" => Some(now.saturating_add(n.saturating_mul(1000))),
+                    b"px" => Some(now.saturating_add(n)),
+                    b"exat" => Some(n.saturating_mul(1000)),
+                    b"pxat" => Some(n),
                     _ => None,
                 };
-                if let (Some(unit), Some(n)) = (unit, num(&out[i + 1])) {
-                    let ms = if unit == 0 {
-                        n.saturating_mul(1000)
-                    } else {
-                        now.saturating_add(n.saturating_mul(unit))
-                    };
+                if let Some(ms) = num(&out[i + 1]).and_then(ms) {
                     out[i] = Bytes::from_static(b"PXAT");
                     out[i + 1] = at(ms);
                     i += 2;

@@ -418,6 +418,13 @@ pub(crate) fn hincrbyfloat(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Byt
     })?;
     ctx.notify(notify::HASH, "hincrbyfloat", key);
     reply.bulk(text.as_bytes());
+    // Replicas and the AOF get the result, not the float arithmetic.
+    ctx.propagate_instead(vec![
+        Bytes::from_static(b"HSET"),
+        key.clone(),
+        field.clone(),
+        Bytes::from(text),
+    ]);
     Ok(())
 }
 

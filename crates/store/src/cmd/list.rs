@@ -780,6 +780,14 @@ fn blmove_generic(
     let deadline_ms = block_timeout(timeout, ctx.now_ms)?;
     let (src, dst) = (&args[1], &args[2]);
     if write_list(ctx, src)?.is_some() {
+        // Logged as the non-blocking command it became.
+        ctx.propagate_instead(if args.len() == 4 {
+            vec![Bytes::from_static(b"RPOPLPUSH"), src.clone(), dst.clone()]
+        } else {
+            let mut lmove = args[..5].to_vec();
+            lmove[0] = Bytes::from_static(b"LMOVE");
+            lmove
+        });
         return lmove_apply(ctx, reply, src, dst, from, to);
     }
     if !ctx.may_block {
@@ -849,6 +857,18 @@ fn pop_first(
         };
         let now_empty = list.is_empty();
         elements_removed(ctx, key, end, now_empty, removed);
+        // Logged as the plain pop it was: [LR]POP key [count].
+        let mut pop = vec![
+            Bytes::from_static(match end {
+                End::Head => b"LPOP",
+                End::Tail => b"RPOP",
+            }),
+            key.clone(),
+        ];
+        if let PopShape::Many(_) = shape {
+            pop.push(Bytes::from(removed.to_string()));
+        }
+        ctx.propagate_instead(pop);
         return Ok(true);
     }
     Ok(false)

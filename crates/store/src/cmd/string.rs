@@ -226,6 +226,7 @@ pub(crate) fn getdel(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
     if old.is_some() {
         ctx.delete(&args[1]);
         ctx.notify(GENERIC, "del", &args[1]);
+        ctx.propagate_instead(vec![Bytes::from_static(b"DEL"), args[1].clone()]);
     }
     Ok(())
 }
@@ -369,6 +370,13 @@ pub(crate) fn incrbyfloat(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Byte
     let new = current.checked_add(by).ok_or(Error::NanOrInfinity)?;
     let text = new.to_human_string();
     reply.bulk(text.as_bytes());
+    // Replicas and the AOF get the result, not the float arithmetic.
+    ctx.propagate_instead(vec![
+        Bytes::from_static(b"SET"),
+        key.clone(),
+        Bytes::from(text.clone()),
+        Bytes::from_static(b"KEEPTTL"),
+    ]);
     // Redis stores the result as a string object, never `int`-encoded.
     let mut value = StrValue::new(text.into_bytes());
     if value.encoding == StrEncoding::Int {

@@ -1110,6 +1110,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, keys: &[Bytes], pop: Po
         reply.array(0);
         return Ok(());
     }
+    let with_count = count != -1;
     let count = if count == -1 { 1 } else { count as u64 };
     let z = write_zset(ctx, key)?.expect("found above");
     let len = z.len();
@@ -1149,6 +1150,18 @@ fn pop_generic(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, keys: &[Bytes], pop: Po
         z.remove_range(0, n);
     }
     after_removal(ctx, key, if max { "zpopmax" } else { "zpopmin" }, n);
+    if emitkey {
+        // ZMPOP and the blocking pops are logged as the ZPOPMIN/ZPOPMAX
+        // they amounted to.
+        let mut zpop = vec![
+            Bytes::from_static(if max { b"ZPOPMAX" } else { b"ZPOPMIN" }),
+            key.clone(),
+        ];
+        if with_count {
+            zpop.push(Bytes::from(n.to_string()));
+        }
+        ctx.propagate_instead(zpop);
+    }
     Ok(())
 }
 
