@@ -86,6 +86,9 @@ pub(crate) struct Feed {
     /// transaction that wrote once is logged as that one command, and
     /// only a second write opens a `MULTI`.
     held: Option<(usize, Vec<Bytes>)>,
+    /// Where the open `MULTI` began (buffer length, offset), so a
+    /// transaction can be taken back (`discard_transaction`).
+    multi_mark: Option<(usize, u64)>,
 }
 
 impl Feed {
@@ -118,6 +121,7 @@ impl Feed {
             };
             // SELECT goes before MULTI, as Redis writes it.
             self.select(first_db);
+            self.multi_mark = Some((self.buf.len(), self.appended));
             self.encode(&[Bytes::from_static(b"MULTI")]);
             self.in_multi = true;
             self.encode(&first);
@@ -152,6 +156,20 @@ impl Feed {
         self.in_multi || self.held.is_some()
     }
 
+    /// Takes back the running transaction's writes (a REPLICAOF inside it:
+    /// Redis passes none of that EXEC on). Only while they are still in
+    /// the buffer, which is taken after the whole batch.
+    pub fn discard_transaction(&mut self) {
+        self.held = None;
+        if let Some((len, appended)) = self.multi_mark.take() {
+            if self.in_multi && len <= self.buf.len() {
+                self.buf.truncate(len);
+                self.appended = appended;
+            }
+        }
+        self.in_multi = false;
+    }
+
     /// Closes the transaction a `MULTI` opened, if any, or logs its only
     /// write on its own.
     pub fn end_exec(&mut self) {
@@ -163,6 +181,7 @@ impl Feed {
             self.encode(&[Bytes::from_static(b"EXEC")]);
             self.in_multi = false;
         }
+        self.multi_mark = None;
     }
 
     pub fn take(&mut self) -> (Vec<u8>, u64) {

@@ -2201,6 +2201,13 @@ fn shutdown(c: &mut Call<'_>) -> Result {
 /// SYNC and PSYNC: the connection becomes a replica once this returns (see
 /// `repl::serve`); the reply is the resynchronization itself.
 fn sync(c: &mut Call<'_>) -> Result {
+    if c.shared.role.following.load(Ordering::Acquire)
+        && !c.shared.role.link_up.load(Ordering::Acquire)
+    {
+        return Err(Error::Raw(
+            "NOMASTERLINK Can't SYNC while not connected with my master".into(),
+        ));
+    }
     let request = if c.args.len() == 1 {
         crate::repl::SyncRequest::Sync
     } else {
@@ -2261,6 +2268,9 @@ fn role(c: &mut Call<'_>) -> Result {
 /// acknowledged this client's last write, else the connection waits
 /// (`repl::wait`) and replies with the count then.
 fn wait(c: &mut Call<'_>) -> Result {
+    if c.engine.repl.upstream.is_some() {
+        return Err(Error::Other("WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.".into()));
+    }
     let wanted = shoal_store::parse_i64_exact(&c.args[1]).ok_or(Error::NotInteger)?;
     let timeout = shoal_store::parse_i64_exact(&c.args[2])
         .ok_or_else(|| Error::Other("timeout is not an integer or out of range".into()))?;
@@ -2283,15 +2293,20 @@ fn wait(c: &mut Call<'_>) -> Result {
     Ok(())
 }
 
-/// REPLICAOF / SLAVEOF: Shoal is always a master. `NO ONE` is therefore
-/// already true; following another server is refused with an error.
+/// REPLICAOF / SLAVEOF host port | NO ONE (see `replica`).
 fn replicaof(c: &mut Call<'_>) -> Result {
     if is(&c.args[1], "no") && is(&c.args[2], "one") {
+        crate::replica::unfollow(c.shared, c.engine);
         c.reply().ok();
         return Ok(());
     }
-    shoal_store::parse_i64_exact(&c.args[2]).ok_or(Error::NotInteger)?;
-    Err(Error::Other(
-        "REPLICAOF is not supported: Shoal runs as a master only".into(),
-    ))
+    let port = shoal_store::parse_i64_exact(&c.args[2]).ok_or(Error::NotInteger)?;
+    let port = u16::try_from(port).map_err(|_| Error::Other("Invalid master port".into()))?;
+    let host = String::from_utf8_lossy(&c.args[1]).into_owned();
+    if crate::replica::follow(c.shared, c.engine, &host, port) {
+        c.reply().ok();
+    } else {
+        c.reply().simple("OK Already connected to specified master");
+    }
+    Ok(())
 }

@@ -280,6 +280,22 @@ static DIRECTIVES: &[Directive] = &[
         true,
     ),
     d("repl-disable-tcp-nodelay", Kind::Bool, "no", true),
+    d("replica-read-only", Kind::Bool, "yes", true),
+    d("replica-serve-stale-data", Kind::Bool, "yes", true),
+    d(
+        "replica-priority",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "100",
+        true,
+    ),
+    d("replica-announced", Kind::Bool, "yes", true),
+    d("replica-lazy-flush", Kind::Bool, "no", true),
+    d("masterauth", Kind::Str, "", true),
+    d("masteruser", Kind::Str, "", true),
+    d("replicaof", Kind::Words, "", false),
     d(
         "min-replicas-to-write",
         Kind::Int {
@@ -315,6 +331,12 @@ static ALIASES: &[(&str, &str)] = &[
     ("zset-max-ziplist-value", "zset-max-listpack-value"),
     ("repl-ping-slave-period", "repl-ping-replica-period"),
     ("min-slaves-to-write", "min-replicas-to-write"),
+    ("slave-read-only", "replica-read-only"),
+    ("slave-serve-stale-data", "replica-serve-stale-data"),
+    ("slave-priority", "replica-priority"),
+    ("slave-announced", "replica-announced"),
+    ("slave-lazy-flush", "replica-lazy-flush"),
+    ("slaveof", "replicaof"),
     ("min-slaves-max-lag", "min-replicas-max-lag"),
 ];
 

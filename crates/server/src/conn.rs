@@ -76,9 +76,37 @@ pub(crate) struct ClientState {
     pub wait: Option<crate::repl::WaitRequest>,
     /// The replication offset just after this client's last write (WAIT).
     pub last_write_offset: u64,
+    /// This is the link from our master: its writes are obeyed on a
+    /// read-only replica.
+    pub is_master: bool,
 }
 
 impl ClientState {
+    pub fn new(id: ClientId, handle: Arc<ClientHandle>, authenticated: bool) -> ClientState {
+        ClientState {
+            id,
+            handle,
+            db: 0,
+            protocol: Protocol::Resp2,
+            authenticated,
+            multi: None,
+            multi_failed: false,
+            watched: Vec::new(),
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            monitor: None,
+            name: None,
+            subs: Default::default(),
+            blocked: None,
+            in_exec: false,
+            sync: None,
+            replconf: Default::default(),
+            wait: None,
+            last_write_offset: 0,
+            is_master: false,
+        }
+    }
+
     pub fn unwatch_all(&mut self, store: &mut Store) {
         if self.watched.is_empty() {
             return;
@@ -112,10 +140,9 @@ pub(crate) async fn reject(mut stream: TcpStream, message: &'static str) {
     let _ = stream.write_all(&out).await;
 }
 
-pub(crate) async fn serve(mut stream: TcpStream, addr: SocketAddr, shared: Arc<Shared>) {
-    let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
-    let laddr = stream.local_addr().unwrap_or(addr);
-    let handle = Arc::new(ClientHandle {
+/// The shared half of a new client (CLIENT LIST, KILL, mailboxes).
+pub(crate) fn new_handle(id: ClientId, addr: SocketAddr, laddr: SocketAddr) -> Arc<ClientHandle> {
+    Arc::new(ClientHandle {
         id,
         addr,
         laddr,
@@ -134,30 +161,16 @@ pub(crate) async fn serve(mut stream: TcpStream, addr: SocketAddr, shared: Arc<S
         kill: Default::default(),
         mailbox: Default::default(),
         resp3: Default::default(),
-    });
+    })
+}
+
+pub(crate) async fn serve(mut stream: TcpStream, addr: SocketAddr, shared: Arc<Shared>) {
+    let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let laddr = stream.local_addr().unwrap_or(addr);
+    let handle = new_handle(id, addr, laddr);
     shared.clients.lock().insert(id, handle.clone());
     let authenticated = shared.config.read().get("requirepass").is_empty();
-    let mut client = ClientState {
-        id,
-        handle: handle.clone(),
-        db: 0,
-        protocol: Protocol::Resp2,
-        authenticated,
-        multi: None,
-        multi_failed: false,
-        watched: Vec::new(),
-        reply_mode: ReplyMode::On,
-        close_after_reply: false,
-        monitor: None,
-        name: None,
-        subs: Default::default(),
-        blocked: None,
-        in_exec: false,
-        sync: None,
-        replconf: Default::default(),
-        wait: None,
-        last_write_offset: 0,
-    };
+    let mut client = ClientState::new(id, handle.clone(), authenticated);
     let result = connection_loop(&mut stream, &mut client, &shared).await;
     if let Err(e) = result {
         tracing::debug!(client = id, error = %e, "connection ended");
@@ -825,6 +838,9 @@ fn rejection(
             return Some(message);
         }
     }
+    if let Some(message) = replication_refusal(client, shared, spec) {
+        return Some(message);
+    }
     if client.protocol == Protocol::Resp2
         && client.subs.active()
         && !matches!(
@@ -852,6 +868,58 @@ fn rejection(
         && shared.hot.used_memory_bytes.load(Ordering::Relaxed) > maxmemory
     {
         return Some("OOM command not allowed when used memory > 'maxmemory'.".into());
+    }
+    None
+}
+
+/// Redis's replication checks in `processCommand`: too few good replicas
+/// for a write (`min-replicas-to-write`), a write to a read-only replica,
+/// or a command that needs fresh data while the link to the master is
+/// down (`replica-serve-stale-data no`). EXEC is judged by what it queued.
+fn replication_refusal(
+    client: &ClientState,
+    shared: &Shared,
+    spec: &shoal_store::CommandSpec,
+) -> Option<String> {
+    // Inside EXEC the transaction as a whole was judged already: a
+    // REPLICAOF it ran does not stop the commands after it.
+    if client.is_master || client.in_exec {
+        return None;
+    }
+    let role = &shared.role;
+    let following = role.following.load(Ordering::Relaxed);
+    let min_replicas = shared.hot.min_replicas_to_write.load(Ordering::Relaxed) as usize;
+    if !following && min_replicas == 0 {
+        return None;
+    }
+    let queued = || {
+        client
+            .multi
+            .iter()
+            .flatten()
+            .filter_map(|args| commands::lookup(&args[0]).map(|(_, c)| c.spec))
+    };
+    let is_exec = spec.name == "exec";
+    let writes = spec.write || (is_exec && queued().any(|s| s.write));
+    if writes && !following && role.good_replicas.load(Ordering::Relaxed) < min_replicas {
+        return Some("NOREPLICAS Not enough good replicas to write.".into());
+    }
+    if !following {
+        return None;
+    }
+    if writes && shared.config.read().get("replica-read-only") == "yes" {
+        return Some("READONLY You can't write against a read only replica.".into());
+    }
+    let needs_fresh =
+        !spec.has_flag("stale") || (is_exec && queued().any(|s| !s.has_flag("stale")));
+    if needs_fresh
+        && !role.link_up.load(Ordering::Relaxed)
+        && shared.config.read().get("replica-serve-stale-data") == "no"
+    {
+        return Some(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+                .into(),
+        );
     }
     None
 }

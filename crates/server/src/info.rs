@@ -190,7 +190,7 @@ fn render_section(out: &mut String, section: &str, shared: &Shared, engine: &Eng
             );
         }
         "replication" => {
-            engine.repl.info(out);
+            engine.repl.info(out, &shared.config.read());
         }
         "cpu" => {
             let (user, sys) = cpu_seconds();

@@ -28,6 +28,7 @@ mod metrics;
 mod pubsub;
 mod rdbfile;
 mod repl;
+mod replica;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -148,6 +149,8 @@ pub(crate) struct HotConfig {
     pub pubsub_hard_bytes: AtomicU64,
     pub pubsub_soft_bytes: AtomicU64,
     pub pubsub_soft_secs: AtomicU64,
+    /// `min-replicas-to-write` (0: no requirement).
+    pub min_replicas_to_write: AtomicU64,
     pub generation: AtomicU64,
 }
 
@@ -167,6 +170,10 @@ impl HotConfig {
             .store(config.get_int("maxmemory") as u64, Ordering::Relaxed);
         self.used_memory_bytes
             .store(used_memory_bytes(), Ordering::Relaxed);
+        self.min_replicas_to_write.store(
+            config.get_int("min-replicas-to-write") as u64,
+            Ordering::Relaxed,
+        );
         let pubsub = config.output_limits()[2];
         self.pubsub_hard_bytes
             .store(pubsub.hard_bytes, Ordering::Relaxed);
@@ -197,7 +204,10 @@ impl Engine {
     /// Sends one write, run in `db`, to the AOF and to the replicas.
     pub fn propagate(&mut self, db: usize, args: &[Bytes], in_exec: bool) {
         self.aof.append_args(db, args, in_exec);
-        self.repl.feed.append_args(db, args, in_exec);
+        // A replica's replicas get its master's stream instead.
+        if self.repl.upstream.is_none() {
+            self.repl.feed.append_args(db, args, in_exec);
+        }
     }
 
     /// Sends the store's own writes (expiry deletions) on.
@@ -330,6 +340,8 @@ pub(crate) struct Shared {
     pub unpause: Notify,
     pub aof: aof::AofSync,
     pub rdb: rdbfile::RdbState,
+    /// Replication facts the command path checks without the store lock.
+    pub role: repl::RoleFlags,
     /// This `Shared` itself, for work that outlives a command (BGSAVE).
     pub me: std::sync::OnceLock<std::sync::Weak<Shared>>,
     pub aof_writer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -527,6 +539,7 @@ impl Server {
             unpause: Notify::new(),
             aof: aof::AofSync::new(aof::Fsync::parse(&appendfsync)),
             rdb: rdb_state,
+            role: Default::default(),
             me: std::sync::OnceLock::new(),
             aof_writer: Mutex::new(None),
         });
@@ -570,6 +583,13 @@ impl Server {
         }
         tokio::spawn(cron(shared.clone()));
         tokio::spawn(repl::cron(shared.clone()));
+        let upstream = shared.config.read().get("replicaof").to_string();
+        if let Some((host, port)) = upstream.split_once(' ') {
+            let port: u16 = port.parse().map_err(|_| {
+                anyhow::anyhow!("replicaof \"{host}\" \"{port}\": Invalid master port")
+            })?;
+            replica::follow(&shared, &mut shared.engine.lock(), host, port);
+        }
         if let Some(listener) = self_metrics {
             tokio::spawn(metrics::serve(listener, shared.clone()));
         }
@@ -689,7 +709,10 @@ async fn cron(shared: Arc<Shared>) {
                 aof::start_rewrite(&shared, &mut engine);
             }
         }
-        if shared.active_expire.load(Ordering::Relaxed) {
+        // A replica leaves expiry to its master, which sends the DELs.
+        if shared.active_expire.load(Ordering::Relaxed)
+            && !shared.role.following.load(Ordering::Relaxed)
+        {
             // Redis samples 20 keys per round; bound the whole cycle so one
             // tick never holds the store lock for long.
             const SAMPLES_PER_ROUND: usize = 20;

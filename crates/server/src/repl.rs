@@ -23,7 +23,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,6 +38,17 @@ use crate::aof::Feed;
 use crate::config::OutputLimit;
 use crate::conn::ClientState;
 use crate::Shared;
+
+/// Replication facts the command path reads without the store lock.
+#[derive(Default)]
+pub(crate) struct RoleFlags {
+    /// REPLICAOF host port is in force.
+    pub following: AtomicBool,
+    /// The link to the master is up and synchronized.
+    pub link_up: AtomicBool,
+    /// Online replicas whose last ACK is within `min-replicas-max-lag`.
+    pub good_replicas: AtomicUsize,
+}
 
 /// What a connection asked for with SYNC or PSYNC; its connection task
 /// turns into the replica's sender once the command's reply is out.
@@ -163,6 +174,11 @@ pub(crate) struct Replication {
     replicas: Vec<Replica>,
     backlog: Option<Backlog>,
     pub replid: String,
+    /// The previous history's id and the first offset it does not cover:
+    /// replicas of our former master can resume with us (PSYNC).
+    replid2: Option<(String, u64)>,
+    /// The master we follow, if REPLICAOF is in force.
+    pub upstream: Option<crate::replica::Upstream>,
     /// When the last replica left, for `repl-backlog-ttl`.
     alone_since: Option<Instant>,
     /// `repl-backlog-size` and the replica output limit, from the config.
@@ -182,6 +198,8 @@ impl Default for Replication {
             replicas: Vec::new(),
             backlog: None,
             replid: random_replid(),
+            replid2: None,
+            upstream: None,
             alone_since: None,
             backlog_size: 1 << 20,
             limit: OutputLimit {
@@ -281,6 +299,37 @@ impl Replication {
         }
     }
 
+    /// A full sync from our master: its history becomes ours, and our own
+    /// replicas, whose data no longer matches, must sync again.
+    pub fn adopt(&mut self, replid: &str, offset: u64) {
+        self.replicas.clear();
+        self.replid = replid.to_string();
+        self.replid2 = None;
+        self.feed = Feed::new(true);
+        self.feed.appended = offset;
+        self.backlog = Some(Backlog {
+            bytes: VecDeque::new(),
+            end: offset,
+        });
+        self.alone_since = Some(Instant::now());
+    }
+
+    /// Counts `used` bytes of the master's stream as applied, and passes
+    /// the command on to our replicas exactly as it came.
+    pub fn applied_from_master(&mut self, args: &[Bytes], used: u64) {
+        let end = self.feed.appended + used;
+        self.feed.append_unselected(args);
+        self.feed.appended = end;
+    }
+
+    /// REPLICAOF NO ONE: a new history begins where the old one stops;
+    /// replicas that followed the old one may resume (`replid2`).
+    pub fn become_master(&mut self) {
+        let old = std::mem::replace(&mut self.replid, random_replid());
+        self.replid2 = Some((old, self.offset() + 1));
+        self.feed.forget_selected_db();
+    }
+
     fn remove(&mut self, id: ClientId) {
         self.replicas.retain(|r| r.link.id != id);
         if self.replicas.is_empty() {
@@ -313,14 +362,46 @@ impl Replication {
         rx
     }
 
-    /// `INFO replication` (master role).
-    pub fn info(&self, out: &mut String) {
+    /// `INFO replication`.
+    pub fn info(&self, out: &mut String, config: &crate::Config) {
         use std::fmt::Write;
-        let _ = write!(
-            out,
-            "# Replication\r\nrole:master\r\nconnected_slaves:{}\r\n",
-            self.replicas.len()
-        );
+        match &self.upstream {
+            None => out.push_str("# Replication\r\nrole:master\r\n"),
+            Some(up) => {
+                let connected = up.state == crate::replica::LinkState::Connected;
+                let now = crate::now_ms() / 1000;
+                let _ = write!(
+                    out,
+                    "# Replication\r\nrole:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\n",
+                    up.host,
+                    up.port,
+                    if connected { "up" } else { "down" },
+                    if connected { now.saturating_sub(up.last_io_secs) as i64 } else { -1 },
+                    u8::from(up.state == crate::replica::LinkState::Sync),
+                    self.offset(),
+                    self.offset(),
+                );
+                if !connected {
+                    let _ = write!(
+                        out,
+                        "master_link_down_since_seconds:{}\r\n",
+                        if up.last_io_secs == 0 {
+                            -1
+                        } else {
+                            now.saturating_sub(up.last_io_secs) as i64
+                        }
+                    );
+                }
+                let _ = write!(
+                    out,
+                    "slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:{}\r\n",
+                    config.get("replica-priority"),
+                    u8::from(config.get("replica-read-only") == "yes"),
+                    u8::from(config.get("replica-announced") == "yes"),
+                );
+            }
+        }
+        let _ = write!(out, "connected_slaves:{}\r\n", self.replicas.len());
         let now = crate::now_ms() / 1000;
         for (i, r) in self.replicas.iter().enumerate() {
             let l = &r.link;
@@ -341,9 +422,11 @@ impl Replication {
         };
         let _ = write!(
             out,
-            "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:{active}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{histlen}\r\n",
+            "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{active}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{histlen}\r\n",
             self.replid,
+            self.replid2.as_ref().map_or("0000000000000000000000000000000000000000", |(id, _)| id.as_str()),
             self.offset(),
+            self.replid2.as_ref().map_or(-1, |(_, at)| *at as i64),
             self.backlog_size,
         );
     }
@@ -351,11 +434,26 @@ impl Replication {
     /// ROLE's reply for a master: offset and `[ip, port, acked offset]`
     /// per replica.
     pub fn role(&self, reply: &mut shoal_resp::Reply<'_>) {
+        if let Some(up) = &self.upstream {
+            reply.array(5);
+            reply.bulk(b"slave");
+            reply.bulk(up.host.as_bytes());
+            reply.integer(i64::from(up.port));
+            reply.bulk(up.state.word().as_bytes());
+            let connected = up.state == crate::replica::LinkState::Connected;
+            reply.integer(if connected { self.offset() as i64 } else { -1 });
+            return;
+        }
         reply.array(3);
         reply.bulk(b"master");
         reply.integer(self.offset() as i64);
-        reply.array(self.replicas.len());
-        for r in &self.replicas {
+        let online: Vec<&Replica> = self
+            .replicas
+            .iter()
+            .filter(|r| r.link.online.load(Ordering::Acquire))
+            .collect();
+        reply.array(online.len());
+        for r in online {
             reply.array(3);
             reply.bulk(r.link.addr.ip().to_string().as_bytes());
             reply.bulk(r.link.listening_port.to_string().as_bytes());
@@ -392,20 +490,31 @@ pub(crate) async fn cron(shared: Arc<Shared>) {
         if shared.shutting_down.load(Ordering::Relaxed) {
             return;
         }
-        let (period, ttl, size, limit) = {
+        let (period, ttl, size, limit, max_lag) = {
             let config = shared.config.read();
             (
                 config.get_int("repl-ping-replica-period").max(1) as u64,
                 config.get_int("repl-backlog-ttl") as u64,
                 config.get_int("repl-backlog-size") as usize,
                 config.output_limits()[1],
+                config.get_int("min-replicas-max-lag") as u64,
             )
         };
         let mut engine = shared.engine.lock();
         let repl = &mut engine.repl;
         repl.backlog_size = size;
         repl.limit = limit;
-        if loops % period == 0 && !repl.replicas.is_empty() {
+        let now = crate::now_ms() / 1000;
+        let good = repl
+            .replicas
+            .iter()
+            .filter(|r| {
+                r.link.online.load(Ordering::Acquire)
+                    && now.saturating_sub(r.link.ack_secs.load(Ordering::Acquire)) <= max_lag
+            })
+            .count();
+        shared.role.good_replicas.store(good, Ordering::Relaxed);
+        if loops % period == 0 && !repl.replicas.is_empty() && repl.upstream.is_none() {
             repl.feed_raw(&[b"PING"]);
             repl.flush();
         }
@@ -413,7 +522,8 @@ pub(crate) async fn cron(shared: Arc<Shared>) {
             && repl
                 .alone_since
                 .is_some_and(|t| t.elapsed().as_secs() >= ttl);
-        if repl.replicas.is_empty() && repl.backlog.is_some() && expired {
+        if repl.replicas.is_empty() && repl.backlog.is_some() && expired && repl.upstream.is_none()
+        {
             // As Redis: the backlog goes, and with it the id's history.
             repl.backlog = None;
             repl.feed.enabled = false;
@@ -512,7 +622,10 @@ fn try_partial(
     let rx = {
         let mut engine = shared.engine.lock();
         let repl = &mut engine.repl;
-        let ours = replid == repl.replid.as_bytes();
+        let ours = replid == repl.replid.as_bytes()
+            || repl.replid2.as_ref().is_some_and(|(id, until)| {
+                replid == id.as_bytes() && u64::try_from(offset).is_ok_and(|o| o <= *until)
+            });
         // The replica asks for the byte after the last one it has, counted
         // from 1.
         let missing = match (&repl.backlog, u64::try_from(offset - 1)) {

@@ -276,6 +276,7 @@ fn replconf_answers_as_redis() {
     c.send(&encode(&[b"REPLCONF", b"ACK", b"10"]));
     assert_eq!(cmd(&mut c, "PING"), Frame::Simple("PONG".into()));
     assert_eq!(cmd(&mut c, "MULTI"), Frame::Simple("OK".into()));
+    cmd(&mut c, "CONFIG SET replica-serve-stale-data yes");
     assert_eq!(
         cmd(&mut c, "SYNC"),
         Frame::Error("ERR Command not allowed inside a transaction".into())
@@ -387,4 +388,239 @@ fn wait_until(mut done: impl FnMut() -> bool) {
         assert!(started.elapsed() < DEADLINE, "condition never held");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+fn digest(conn: &mut Conn) -> String {
+    bulk_text(cmd(conn, "DEBUG DIGEST"))
+}
+
+/// Waits until `replica` has applied everything `master` wrote.
+fn wait_caught_up(master: &mut Conn, replica: &mut Conn) {
+    wait_until(|| {
+        let m = field(
+            &bulk_text(cmd(master, "INFO replication")),
+            "master_repl_offset",
+        );
+        let info = bulk_text(cmd(replica, "INFO replication"));
+        info.contains("master_link_status:up") && field(&info, "slave_repl_offset") == m
+    });
+}
+
+#[test]
+fn a_shoal_replica_follows_a_shoal_master_and_can_be_promoted() {
+    let a = TestServer::start();
+    let b = TestServer::start();
+    let c = TestServer::start();
+    let mut ma = a.connect();
+    let mut mb = b.connect();
+    let mut mc = c.connect();
+    cmd(&mut ma, "SET synced-by-image 1");
+    cmd(&mut ma, "ZADD z 1 a 2 b");
+    cmd(&mut mb, "SET only-on-b gone-after-sync");
+    let a_port = a.addr.port().to_string();
+    let b_port = b.addr.port().to_string();
+    assert_eq!(
+        mb.command(&[b"REPLICAOF", b"127.0.0.1", a_port.as_bytes()]),
+        Frame::Simple("OK".into())
+    );
+    assert_eq!(
+        mb.command(&[b"REPLICAOF", b"127.0.0.1", a_port.as_bytes()]),
+        Frame::Simple("OK Already connected to specified master".into())
+    );
+    // C follows B: A's writes reach it through B.
+    mc.command(&[b"REPLICAOF", b"127.0.0.1", b_port.as_bytes()]);
+    wait_caught_up(&mut ma, &mut mb);
+    for line in [
+        "SET s v",
+        "INCR n",
+        "HSET h f v",
+        "SELECT 3",
+        "SADD set x y",
+        "MULTI",
+        "LPUSH l 1",
+        "LPUSH l 2",
+        "EXEC",
+        "SELECT 0",
+        "DEL synced-by-image",
+    ] {
+        cmd(&mut ma, line);
+    }
+    wait_caught_up(&mut ma, &mut mb);
+    wait_caught_up(&mut mb, &mut mc);
+    let expected = digest(&mut ma);
+    assert_eq!(digest(&mut mb), expected);
+    assert_eq!(digest(&mut mc), expected);
+    assert_eq!(cmd(&mut mb, "EXISTS only-on-b"), Frame::Integer(0));
+    // A read-only replica refuses writes, whole transactions included.
+    assert_eq!(
+        cmd(&mut mb, "SET x 1"),
+        Frame::Error("READONLY You can't write against a read only replica.".into())
+    );
+    cmd(&mut mb, "MULTI");
+    assert_eq!(
+        cmd(&mut mb, "INCR n"),
+        Frame::Error("READONLY You can't write against a read only replica.".into())
+    );
+    assert_eq!(
+        cmd(&mut mb, "EXEC"),
+        Frame::Error("EXECABORT Transaction discarded because of previous errors.".into())
+    );
+    let Frame::Array(role) = cmd(&mut mb, "ROLE") else {
+        panic!("ROLE")
+    };
+    assert_eq!(role[0], Frame::Bulk(Bytes::from_static(b"slave")));
+    assert_eq!(role[2], Frame::Integer(i64::from(a.addr.port())));
+    assert_eq!(role[3], Frame::Bulk(Bytes::from_static(b"connected")));
+    // The master knows its replica by the port it listens on.
+    let info = bulk_text(cmd(&mut ma, "INFO replication"));
+    assert!(
+        info.contains(&format!("slave0:ip=127.0.0.1,port={b_port},state=online")),
+        "{info}"
+    );
+    assert_eq!(cmd(&mut ma, "WAIT 1 5000"), Frame::Integer(1));
+    assert_eq!(
+        cmd(&mut mb, "WAIT 1 0"),
+        Frame::Error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.".into())
+    );
+
+    // Promoted, B keeps its data and takes writes; C keeps following it.
+    let old_id = bulk_text(cmd(&mut mb, "INFO replication"))
+        .lines()
+        .find_map(|l| l.strip_prefix("master_replid:").map(str::to_string))
+        .unwrap();
+    assert_eq!(cmd(&mut mb, "REPLICAOF NO ONE"), Frame::Simple("OK".into()));
+    let info = bulk_text(cmd(&mut mb, "INFO replication"));
+    assert!(info.contains("role:master"), "{info}");
+    assert!(info.contains(&format!("master_replid2:{old_id}")), "{info}");
+    assert_eq!(
+        cmd(&mut mb, "SET after-promotion yes"),
+        Frame::Simple("OK".into())
+    );
+    wait_caught_up(&mut mb, &mut mc);
+    assert_eq!(
+        cmd(&mut mc, "GET after-promotion"),
+        Frame::Bulk(Bytes::from_static(b"yes"))
+    );
+}
+
+#[test]
+fn a_replica_without_its_master_answers_masterdown_when_told_to() {
+    let server = TestServer::start();
+    let mut c = server.connect();
+    let mut other = server.connect();
+    cmd(&mut c, "SET k v");
+    cmd(&mut c, "CONFIG SET replica-serve-stale-data no");
+    cmd(&mut c, "MULTI");
+    cmd(&mut c, "GET k");
+    // Nothing listens there: the link stays down.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port().to_string();
+    drop(closed);
+    other.command(&[b"REPLICAOF", b"127.0.0.1", port.as_bytes()]);
+    let down = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+    assert_eq!(
+        cmd(&mut c, "EXEC"),
+        Frame::Error(format!(
+            "EXECABORT Transaction discarded because of: {down}"
+        ))
+    );
+    assert_eq!(cmd(&mut c, "GET k"), Frame::Error(down.into()));
+    assert_eq!(cmd(&mut c, "PING"), Frame::Error(down.into()));
+    // Commands flagged stale still run.
+    let info = bulk_text(cmd(&mut c, "INFO replication"));
+    assert!(info.contains("master_link_status:down"), "{info}");
+    cmd(&mut c, "CONFIG SET replica-serve-stale-data yes");
+    assert_eq!(
+        cmd(&mut c, "SYNC"),
+        Frame::Error("NOMASTERLINK Can't SYNC while not connected with my master".into())
+    );
+    cmd(&mut c, "REPLICAOF NO ONE");
+    assert_eq!(cmd(&mut c, "GET k"), Frame::Bulk(Bytes::from_static(b"v")));
+}
+
+#[test]
+fn min_replicas_to_write_refuses_writes_without_enough_replicas() {
+    let server = quiet_master();
+    let mut c = server.connect();
+    cmd(&mut c, "CONFIG SET min-replicas-to-write 1");
+    let refused = "NOREPLICAS Not enough good replicas to write.";
+    assert_eq!(cmd(&mut c, "SET k v"), Frame::Error(refused.into()));
+    // Queued before the requirement, refused at EXEC.
+    cmd(&mut c, "CONFIG SET min-replicas-to-write 0");
+    cmd(&mut c, "MULTI");
+    cmd(&mut c, "INCR n");
+    let mut admin = server.connect();
+    cmd(&mut admin, "CONFIG SET min-replicas-to-write 1");
+    assert_eq!(
+        cmd(&mut c, "EXEC"),
+        Frame::Error(format!(
+            "EXECABORT Transaction discarded because of: {refused}"
+        ))
+    );
+    assert_eq!(cmd(&mut c, "GET k"), Frame::Null);
+    // A replica that acknowledges counts as good once the cron sees it.
+    let replica_server = TestServer::start();
+    let mut r = replica_server.connect();
+    let port = server.addr.port().to_string();
+    r.command(&[b"REPLICAOF", b"127.0.0.1", port.as_bytes()]);
+    wait_until(|| cmd(&mut c, "SET k v") == Frame::Simple("OK".into()));
+}
+
+/// Shoal follows a real `redis-server`: the image Redis sends covers every
+/// type and encoding, the stream every write; the digests end equal.
+#[test]
+#[ignore = "needs redis-server"]
+fn shoal_replicates_from_redis_server() {
+    let redis = RedisServer::start();
+    let mut r = redis.connect();
+    cmd(&mut r, "DEBUG SET-ACTIVE-EXPIRE 0");
+    for line in [
+        "SET int 12345",
+        "SET str hello",
+        "SET ttl v EX 5000",
+        "RPUSH list a b c 1 2 3",
+        "HSET smallhash a 1 b 2",
+        "SADD intset 1 2 3",
+        "SADD strset a b c",
+        "ZADD zset 1 a 2.5 b -3 c",
+        "SELECT 7",
+        "SET in7 x",
+        "SELECT 0",
+    ] {
+        cmd(&mut r, line);
+    }
+    for i in 0..300 {
+        let (i, v) = (i.to_string(), format!("value-{i}"));
+        r.command(&[b"HSET", b"bighash", i.as_bytes(), v.as_bytes()]);
+        r.command(&[b"SADD", b"bigset", v.as_bytes()]);
+        r.command(&[b"ZADD", b"bigzset", i.as_bytes(), v.as_bytes()]);
+        r.command(&[b"RPUSH", b"biglist", v.as_bytes()]);
+    }
+    let shoal = TestServer::start();
+    let mut s = shoal.connect();
+    let port = redis.addr.port().to_string();
+    s.command(&[b"REPLICAOF", b"127.0.0.1", port.as_bytes()]);
+    wait_caught_up(&mut r, &mut s);
+    for line in [
+        "INCR int",
+        "APPEND str world",
+        "LPOP list",
+        "HINCRBYFLOAT smallhash a 1.5",
+        "INCRBYFLOAT f 0.1",
+        "SPOP intset",
+        "ZINCRBY zset 2 a",
+        "EXPIRE str 1000",
+        "MULTI",
+        "SET m1 1",
+        "SET m2 2",
+        "EXEC",
+        "SELECT 7",
+        "DEL in7",
+        "SELECT 0",
+    ] {
+        cmd(&mut r, line);
+    }
+    wait_caught_up(&mut r, &mut s);
+    assert_eq!(digest(&mut s), digest(&mut r));
+    assert_eq!(cmd(&mut s, "DBSIZE"), cmd(&mut r, "DBSIZE"));
 }
