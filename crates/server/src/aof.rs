@@ -658,35 +658,15 @@ pub fn fuzz_load(data: &[u8]) -> bool {
     )
 }
 
-/// Loads the AOF into `store` at start-up, creating the directory, an
-/// empty base and a first incremental file on first use. Returns the
-/// writer's file and the next sequence numbers.
-pub(crate) fn load(
+/// Replays the files `files` names (base first, then the increments)
+/// into `store`, cutting a truncated tail if `truncated_ok`.
+fn replay_files(
     layout: &Layout,
+    files: &[ManifestFile],
     store: &mut Store,
     truncated_ok: bool,
-) -> anyhow::Result<Opened> {
-    fs::create_dir_all(&layout.dir)
-        .with_context(|| format!("creating the AOF directory {}", layout.dir.display()))?;
+) -> anyhow::Result<()> {
     let manifest_path = layout.manifest_path();
-    let mut files = read_manifest(&manifest_path)?;
-    if files.is_empty() {
-        let base = ManifestFile {
-            name: format!("{}.1.base.aof", layout.name),
-            seq: 1,
-            kind: 'b',
-        };
-        write_atomically(&layout.dir.join(&base.name), b"")?;
-        files.push(base);
-        files.push(ManifestFile {
-            name: format!("{}.1.incr.aof", layout.name),
-            seq: 1,
-            kind: 'i',
-        });
-        File::create(layout.dir.join(&files[1].name))?.sync_all()?;
-        write_atomically(&manifest_path, render_manifest(&files).as_bytes())?;
-        tracing::info!(dir = %layout.dir.display(), "created a new append only file");
-    }
     let now_ms = crate::now_ms();
     let mut db = 0;
     let to_load: Vec<&ManifestFile> = files
@@ -734,6 +714,39 @@ pub(crate) fn load(
             ),
         }
     }
+    Ok(())
+}
+
+/// Loads the AOF into `store` at start-up, creating the directory, an
+/// empty base and a first incremental file on first use. Returns the
+/// writer's file and the next sequence numbers.
+pub(crate) fn load(
+    layout: &Layout,
+    store: &mut Store,
+    truncated_ok: bool,
+) -> anyhow::Result<Opened> {
+    fs::create_dir_all(&layout.dir)
+        .with_context(|| format!("creating the AOF directory {}", layout.dir.display()))?;
+    let manifest_path = layout.manifest_path();
+    let mut files = read_manifest(&manifest_path)?;
+    if files.is_empty() {
+        let base = ManifestFile {
+            name: format!("{}.1.base.aof", layout.name),
+            seq: 1,
+            kind: 'b',
+        };
+        write_atomically(&layout.dir.join(&base.name), b"")?;
+        files.push(base);
+        files.push(ManifestFile {
+            name: format!("{}.1.incr.aof", layout.name),
+            seq: 1,
+            kind: 'i',
+        });
+        File::create(layout.dir.join(&files[1].name))?.sync_all()?;
+        write_atomically(&manifest_path, render_manifest(&files).as_bytes())?;
+        tracing::info!(dir = %layout.dir.display(), "created a new append only file");
+    }
+    replay_files(layout, &files, store, truncated_ok)?;
     let incr = files
         .iter()
         .filter(|f| f.kind == 'i')
@@ -846,6 +859,45 @@ pub(crate) fn flush_before_park(shared: &crate::Shared) {
     }
     if let Some(state) = state.as_mut() {
         state.round(shared, false);
+    }
+}
+
+/// DEBUG LOADAOF: writes out everything logged so far, then replaces the
+/// dataset with what the AOF files say, in one hold of the store lock.
+pub(crate) fn reload(shared: &crate::Shared) -> anyhow::Result<()> {
+    let layout = Layout::from_config(&shared.config.read());
+    let truncated_ok = shared.config.read().get("aof-load-truncated") == "yes";
+    // Lock order: the writer state, then the store.
+    let mut state = shared.aof.state.lock().expect("aof state lock");
+    loop {
+        if let Some(state) = state.as_mut() {
+            state.round(shared, false);
+        }
+        let mut engine = shared.engine.lock();
+        let written = state.as_ref().map_or(true, |s| {
+            s.pending.is_empty() && s.pending_end >= engine.aof.appended
+        });
+        if !written {
+            // Writes arrived after the round: write those too.
+            continue;
+        }
+        if !engine.aof.enabled && !layout.manifest_path().exists() {
+            anyhow::bail!("no append only file to load");
+        }
+        let engine = &mut *engine;
+        let now = crate::now_ms();
+        let store = &mut engine.store;
+        for db in 0..store.dbs.len() {
+            store.watches.touch_db(db, &store.dbs[db], None, now);
+            store.flush_db(db);
+        }
+        let files = read_manifest(&layout.manifest_path())?;
+        replay_files(&layout, &files, store, truncated_ok)?;
+        // What was loaded is already logged.
+        store.dirty = 0;
+        store.log.clear();
+        tracing::warn!("Append Only File loaded by DEBUG LOADAOF");
+        return Ok(());
     }
 }
 
@@ -1395,11 +1447,6 @@ pub(crate) fn start_rewrite(
     engine: &mut crate::Engine,
 ) -> RewriteStart {
     let sync = &shared.aof;
-    if !engine.aof.enabled {
-        return RewriteStart::Failed(
-            "BGREWRITEAOF needs appendonly yes in this build of shoal".into(),
-        );
-    }
     if sync.rewrite_in_progress.load(Ordering::Acquire) {
         return RewriteStart::AlreadyRunning;
     }
@@ -1410,13 +1457,26 @@ pub(crate) fn start_rewrite(
     sync.rewrite_scheduled.store(false, Ordering::Relaxed);
     let layout = Layout::from_config(&shared.config.read());
     let waiting = sync.waiting.lock().clone();
-    let incr = match &waiting {
-        // Turned on at runtime: writes already go to the waiting increment.
-        Some(w) => w.incr.clone(),
-        None => match new_increment(sync, &layout, engine) {
-            Ok(incr) => incr,
-            Err(e) => return RewriteStart::Failed(e),
-        },
+    let incr = if !engine.aof.enabled {
+        // As Redis 7: with the AOF off a rewrite still writes a base, and
+        // the manifest names only it (the increments become history).
+        if let Err(e) = fs::create_dir_all(&layout.dir) {
+            return RewriteStart::Failed(format!("creating {}: {e}", layout.dir.display()));
+        }
+        match read_manifest(&layout.manifest_path()) {
+            Ok(files) => *sync.manifest.lock() = files,
+            Err(e) => return RewriteStart::Failed(format!("{e:#}")),
+        }
+        None
+    } else {
+        match &waiting {
+            // Turned on at runtime: writes already go to the waiting increment.
+            Some(w) => Some(w.incr.clone()),
+            None => match new_increment(sync, &layout, engine) {
+                Ok(incr) => Some(incr),
+                Err(e) => return RewriteStart::Failed(e),
+            },
+        }
     };
     engine.aof.forget_selected_db();
     sync.wake();
@@ -1428,7 +1488,7 @@ pub(crate) fn start_rewrite(
         .name("shoal-aof-rewrite".into())
         .spawn(move || {
             crate::rdbfile::lower_priority();
-            rewrite_thread(&worker, steps, &layout, &incr, waiting)
+            rewrite_thread(&worker, steps, &layout, incr.as_ref(), waiting)
         });
     if spawned.is_err() {
         engine.store.end_snapshot();
@@ -1481,7 +1541,7 @@ fn rewrite_thread(
     shared: &crate::Shared,
     mut steps: crate::rdbfile::Steps,
     layout: &Layout,
-    incr: &ManifestFile,
+    incr: Option<&ManifestFile>,
     waiting: Option<Waiting>,
 ) {
     let sync = &shared.aof;
@@ -1533,7 +1593,7 @@ fn rewrite_thread(
             fs::rename(&w.temp, layout.dir.join(&w.incr.name))?;
             sync_dir(&layout.dir)?;
             files.push(w.incr.clone());
-        } else {
+        } else if let Some(incr) = incr {
             files.extend(
                 old.iter()
                     .filter(|f| f.kind == 'i' && f.seq >= incr.seq)

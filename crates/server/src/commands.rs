@@ -1716,6 +1716,10 @@ fn debug(c: &mut Call<'_>) -> Result {
         crate::rdbfile::load(&path, &mut c.engine.store)
             .map_err(|e| Error::Other(format!("Error trying to load the RDB dump: {e:#}")))?;
         c.reply().ok();
+    } else if is(&sub, "loadaof") && argc == 2 {
+        // Finished by the connection: the AOF writer must flush first, and
+        // it takes the store lock this command holds.
+        c.client.deferred = Some(crate::conn::Deferred::LoadAof);
     } else if is(&sub, "populate") && (3..=5).contains(&argc) {
         debug_populate(c)?;
     } else if is(&sub, "object") && argc == 3 {
@@ -2219,7 +2223,7 @@ fn sync(c: &mut Call<'_>) -> Result {
             offset,
         }
     };
-    c.client.sync = Some(request);
+    c.client.deferred = Some(crate::conn::Deferred::Sync(request));
     Ok(())
 }
 
@@ -2284,12 +2288,12 @@ fn wait(c: &mut Call<'_>) -> Result {
         return Ok(());
     }
     c.engine.repl.request_acks();
-    c.client.wait = Some(crate::repl::WaitRequest {
+    c.client.deferred = Some(crate::conn::Deferred::Wait(crate::repl::WaitRequest {
         wanted: wanted as usize,
         offset,
         deadline: (timeout > 0)
             .then(|| std::time::Instant::now() + Duration::from_millis(timeout as u64)),
-    });
+    }));
     Ok(())
 }
 

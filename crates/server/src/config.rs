@@ -280,6 +280,17 @@ static DIRECTIVES: &[Directive] = &[
         true,
     ),
     d("repl-disable-tcp-nodelay", Kind::Bool, "no", true),
+    // Scripts' time budget (Redis 7's name for lua-time-limit); Shoal has
+    // no scripting engine, so nothing runs long enough to reach it.
+    d(
+        "busy-reply-threshold",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "5000",
+        true,
+    ),
     d("replica-read-only", Kind::Bool, "yes", true),
     d("replica-serve-stale-data", Kind::Bool, "yes", true),
     d(
@@ -337,6 +348,7 @@ static ALIASES: &[(&str, &str)] = &[
     ("slave-announced", "replica-announced"),
     ("slave-lazy-flush", "replica-lazy-flush"),
     ("slaveof", "replicaof"),
+    ("lua-time-limit", "busy-reply-threshold"),
     ("min-slaves-max-lag", "min-replicas-max-lag"),
 ];
 

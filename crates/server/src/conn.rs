@@ -32,6 +32,16 @@ const READ_SPARE_MIN_BYTES: usize = 4096;
 /// written, so idle connections do not keep megabytes each.
 const OUTPUT_KEEP_BYTES_MAX: usize = 256 * 1024;
 
+/// What a command hands to its connection to finish outside the store lock.
+pub(crate) enum Deferred {
+    /// SYNC or PSYNC: the connection turns into a replica link.
+    Sync(crate::repl::SyncRequest),
+    /// A WAIT that could not be answered at once.
+    Wait(crate::repl::WaitRequest),
+    /// DEBUG LOADAOF: flush the AOF, then reload the dataset from it.
+    LoadAof,
+}
+
 /// What `CLIENT REPLY` asked for.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ReplyMode {
@@ -68,12 +78,11 @@ pub(crate) struct ClientState {
     /// Running EXEC's queued commands: blocking commands do not block,
     /// and blocked clients are served only once EXEC is done.
     pub in_exec: bool,
-    /// SYNC or PSYNC was sent: the connection turns into a replica link.
-    pub sync: Option<crate::repl::SyncRequest>,
+    /// Work a command left for the connection to finish outside the store
+    /// lock before the next command runs.
+    pub deferred: Option<Deferred>,
     /// What REPLCONF said before the sync.
     pub replconf: crate::repl::ReplConf,
-    /// A WAIT to finish before the next command runs.
-    pub wait: Option<crate::repl::WaitRequest>,
     /// The replication offset just after this client's last write (WAIT).
     pub last_write_offset: u64,
     /// This is the link from our master: its writes are obeyed on a
@@ -99,9 +108,8 @@ impl ClientState {
             subs: Default::default(),
             blocked: None,
             in_exec: false,
-            sync: None,
+            deferred: None,
             replconf: Default::default(),
-            wait: None,
             last_write_offset: 0,
             is_master: false,
         }
@@ -256,13 +264,24 @@ async fn connection_loop(
         if client.close_after_reply || handle.killed.load(Ordering::Relaxed) {
             return Ok(());
         }
-        if let Some(request) = client.sync.take() {
-            return crate::repl::serve(stream, client, shared, request).await;
-        }
-        if let Some(request) = client.wait.take() {
-            let count = crate::repl::wait(shared, &handle, request).await;
-            Reply::new(&mut out, client.protocol).integer(count as i64);
-            continue;
+        match client.deferred.take() {
+            None => {}
+            Some(Deferred::Sync(request)) => {
+                return crate::repl::serve(stream, client, shared, request).await;
+            }
+            Some(Deferred::Wait(request)) => {
+                let count = crate::repl::wait(shared, &handle, request).await;
+                Reply::new(&mut out, client.protocol).integer(count as i64);
+                continue;
+            }
+            Some(Deferred::LoadAof) => {
+                let mut reply = Reply::new(&mut out, client.protocol);
+                match crate::aof::reload(shared) {
+                    Ok(()) => reply.ok(),
+                    Err(e) => reply.error(&format!("ERR Error loading the AOF: {e:#}")),
+                }
+                continue;
+            }
         }
         if client.blocked.is_none() && (parsed == Parsed::Full || !batch.is_empty()) {
             continue;
@@ -485,11 +504,7 @@ fn run_batch(
     for args in batch.iter() {
         ran += 1;
         last = run_command(client, shared, &mut engine, args, out, &mut clock);
-        if client.close_after_reply
-            || client.blocked.is_some()
-            || client.sync.is_some()
-            || client.wait.is_some()
-        {
+        if client.close_after_reply || client.blocked.is_some() || client.deferred.is_some() {
             break;
         }
     }

@@ -705,7 +705,8 @@ async fn cron(shared: Arc<Shared>) {
         }
         if aof::rewrite_due(&shared) {
             let mut engine = shared.engine.lock();
-            if engine.aof.enabled && !engine.store.snapshot_in_progress() {
+            let wanted = engine.aof.enabled || shared.aof.rewrite_scheduled.load(Ordering::Relaxed);
+            if wanted && !engine.store.snapshot_in_progress() {
                 aof::start_rewrite(&shared, &mut engine);
             }
         }

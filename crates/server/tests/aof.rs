@@ -653,3 +653,60 @@ fn flushes_are_logged_even_on_an_empty_dataset() {
     assert!(text.contains("*1\r\n$7\r\nFLUSHDB\r\n"), "{text:?}");
     assert!(!text.contains("nothing"), "{text:?}");
 }
+
+#[test]
+fn debug_loadaof_reloads_every_acknowledged_write_from_the_files() {
+    let dir = temp_dir("loadaof");
+    let server = start(&dir, "everysec");
+    let mut c = server.connect();
+    cmd(&mut c, "SET k v EX 100");
+    cmd(&mut c, "SET k v2 KEEPTTL");
+    cmd(&mut c, "RPUSH l a b c");
+    cmd(&mut c, "SELECT 4");
+    cmd(&mut c, "INCRBYFLOAT f 1.5");
+    let before = cmd(&mut c, "DEBUG DIGEST");
+    // Written just before: still in memory, the reload must flush it first.
+    cmd(&mut c, "SET last 1");
+    cmd(&mut c, "DEL last");
+    assert_eq!(cmd(&mut c, "DEBUG LOADAOF"), Frame::Simple("OK".into()));
+    assert_eq!(cmd(&mut c, "DEBUG DIGEST"), before);
+    cmd(&mut c, "SELECT 0");
+    assert_eq!(cmd(&mut c, "GET k"), bulk("v2"));
+    let Frame::Integer(ttl) = cmd(&mut c, "TTL k") else {
+        panic!("TTL")
+    };
+    assert!((90..=100).contains(&ttl), "{ttl}");
+    // Nothing loaded counts as a change to save.
+    let info = info_persistence(&mut c);
+    assert!(info.contains("rdb_changes_since_last_save:0"), "{info}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bgrewriteaof_with_the_aof_off_writes_a_base_that_debug_loadaof_reads() {
+    let dir = temp_dir("rewrite-off");
+    let server = TestServer::start_with(&["--dir", dir.to_str().unwrap()]);
+    let mut c = server.connect();
+    cmd(&mut c, "SET x 10");
+    cmd(&mut c, "EXPIRE x 1000");
+    cmd(&mut c, "HSET h a 1");
+    assert_eq!(
+        cmd(&mut c, "BGREWRITEAOF"),
+        Frame::Simple("Background append only file rewriting started".into())
+    );
+    wait_for_rewrites(&mut c, 1);
+    let manifest =
+        std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+    assert_eq!(manifest, "file appendonly.aof.1.base.rdb seq 1 type b\n");
+    // Written after the rewrite: not in the AOF, so gone after loading it.
+    cmd(&mut c, "SET later 1");
+    assert_eq!(cmd(&mut c, "DEBUG LOADAOF"), Frame::Simple("OK".into()));
+    assert_eq!(cmd(&mut c, "GET x"), bulk("10"));
+    assert_eq!(cmd(&mut c, "HGET h a"), bulk("1"));
+    assert_eq!(cmd(&mut c, "EXISTS later"), Frame::Integer(0));
+    let Frame::Integer(ttl) = cmd(&mut c, "TTL x") else {
+        panic!("TTL")
+    };
+    assert!((900..=1000).contains(&ttl), "{ttl}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

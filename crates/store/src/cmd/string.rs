@@ -249,6 +249,7 @@ pub(crate) fn getex(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) ->
             // A time already past deletes the key, as Redis does.
             ctx.delete(key);
             ctx.notify(GENERIC, "del", key);
+            ctx.propagate_instead(vec![Bytes::from_static(b"DEL"), key.clone()]);
         }
         ExpireOpt::At(at) => {
             ctx.set_expire(key, Some(at));
