@@ -179,6 +179,18 @@ impl<'a> Reply<'a> {
         }
     }
 
+    /// A big number (`(digits` in RESP3, a bulk string in RESP2).
+    pub fn big_number(&mut self, digits: &str) {
+        match self.protocol {
+            Protocol::Resp2 => self.bulk(digits.as_bytes()),
+            Protocol::Resp3 => {
+                self.out.push(b'(');
+                self.out.extend_from_slice(digits.as_bytes());
+                self.out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
     /// A HELP reply: one simple string per line.
     pub fn help(&mut self, lines: &[&str]) {
         self.array(lines.len());

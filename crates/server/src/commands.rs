@@ -321,6 +321,66 @@ static SERVER_COMMANDS: &[(CommandSpec, ServerHandler)] = &[
     ),
     (
         spec(
+            "eval",
+            -3,
+            "noscript skip_monitor may_replicate no_mandatory_keys stale",
+            (0, 0, 0),
+            "scripting",
+            "Execute a Lua script server side",
+            None,
+        ),
+        |c| crate::script::eval(c, false, false),
+    ),
+    (
+        spec(
+            "evalsha",
+            -3,
+            "noscript skip_monitor may_replicate no_mandatory_keys stale",
+            (0, 0, 0),
+            "scripting",
+            "Execute a Lua script server side",
+            None,
+        ),
+        |c| crate::script::eval(c, true, false),
+    ),
+    (
+        spec(
+            "eval_ro",
+            -3,
+            "readonly noscript skip_monitor no_mandatory_keys stale",
+            (0, 0, 0),
+            "scripting",
+            "Execute a read-only Lua script server side",
+            None,
+        ),
+        |c| crate::script::eval(c, false, true),
+    ),
+    (
+        spec(
+            "evalsha_ro",
+            -3,
+            "readonly noscript skip_monitor no_mandatory_keys stale",
+            (0, 0, 0),
+            "scripting",
+            "Execute a read-only Lua script server side",
+            None,
+        ),
+        |c| crate::script::eval(c, true, true),
+    ),
+    (
+        spec(
+            "script",
+            -2,
+            "noscript",
+            (0, 0, 0),
+            "scripting",
+            "A container for Lua scripts management commands",
+            None,
+        ),
+        crate::script::script,
+    ),
+    (
+        spec(
             "sync",
             1,
             "admin noscript no_async_loading no_multi",

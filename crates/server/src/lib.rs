@@ -29,6 +29,7 @@ mod pubsub;
 mod rdbfile;
 mod repl;
 mod replica;
+mod script;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -193,6 +194,8 @@ pub(crate) struct Engine {
     pub blocked: blocking::Blocked,
     pub aof: aof::Feed,
     pub repl: repl::Replication,
+    /// The Lua interpreter, made on first use (SCRIPT FLUSH drops it).
+    pub scripting: Option<Box<script::Scripting>>,
 }
 
 impl Engine {
@@ -518,6 +521,7 @@ impl Server {
                 blocked: Default::default(),
                 aof: aof::Feed::new(aof_on),
                 repl: repl::Replication::default(),
+                scripting: None,
             }),
             config: RwLock::new(config),
             clients: Mutex::new(HashMap::new()),

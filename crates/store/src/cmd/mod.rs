@@ -148,6 +148,9 @@ impl CommandSpec {
                 Some((None, 1, 2))
             }
             "blmpop" | "bzmpop" => Some((None, 2, 3)),
+            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => {
+                Some((None, 2, 3))
+            }
             _ => None,
         }
     }
