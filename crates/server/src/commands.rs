@@ -381,6 +381,30 @@ static SERVER_COMMANDS: &[(CommandSpec, ServerHandler)] = &[
     ),
     (
         spec(
+            "fcall",
+            -3,
+            "noscript skip_monitor may_replicate no_mandatory_keys stale",
+            (0, 0, 0),
+            "scripting",
+            "Invoke a function",
+            None,
+        ),
+        |c| crate::script::fcall(c, false),
+    ),
+    (
+        spec(
+            "fcall_ro",
+            -3,
+            "readonly noscript skip_monitor no_mandatory_keys stale",
+            (0, 0, 0),
+            "scripting",
+            "Invoke a read-only function",
+            None,
+        ),
+        |c| crate::script::fcall(c, true),
+    ),
+    (
+        spec(
             "sync",
             1,
             "admin noscript no_async_loading no_multi",
@@ -497,7 +521,7 @@ static SERVER_COMMANDS: &[(CommandSpec, ServerHandler)] = &[
             "A container for function commands",
             None,
         ),
-        function,
+        crate::script::function,
     ),
     (
         spec(
@@ -749,7 +773,18 @@ static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
             ("help", 2),
             ("kill", 2),
             ("list", -2),
+            ("load", -3),
             ("stats", 2),
+        ],
+    ),
+    (
+        "script",
+        &[
+            ("exists", -3),
+            ("flush", -2),
+            ("help", 2),
+            ("kill", 2),
+            ("load", 3),
         ],
     ),
     (
@@ -1011,9 +1046,54 @@ const CLIENT_HELP: &[&str] = &[
     "    Print this help.",
 ];
 
+/// The caller as CLIENT LIST / INFO show it while the command runs: its
+/// live state, the running command, and that command still in the query
+/// buffer (as Redis's `qbuf` counts it).
+struct Caller {
+    id: u64,
+    db: usize,
+    name: Option<String>,
+    multi: i64,
+    cmd: String,
+    qbuf: usize,
+}
+
+impl Caller {
+    fn of(c: &Call<'_>) -> Caller {
+        let qbuf = 1
+            + c.args.len().to_string().len()
+            + 2
+            + c.args
+                .iter()
+                .map(|a| 1 + a.len().to_string().len() + 2 + a.len() + 2)
+                .sum::<usize>();
+        Caller {
+            id: c.client.id,
+            db: c.client.db,
+            name: c.client.name.clone(),
+            multi: c.client.multi.as_ref().map_or(-1, |m| m.len() as i64),
+            cmd: format!(
+                "{}|{}",
+                String::from_utf8_lossy(&c.args[0]).to_ascii_lowercase(),
+                String::from_utf8_lossy(&c.args[1]).to_ascii_lowercase()
+            ),
+            qbuf,
+        }
+    }
+}
+
 /// One CLIENT LIST line; `blocked` comes from the blocking registry.
-fn client_line(h: &crate::ClientHandle, blocked: bool) -> String {
-    let info = h.info.lock().clone();
+fn client_line(h: &crate::ClientHandle, blocked: bool, caller: &Caller) -> String {
+    let mut info = h.info.lock().clone();
+    let mut qbuf = 0;
+    let mut cmd = info.last_command.to_string();
+    if h.id == caller.id {
+        info.db = caller.db;
+        info.name.clone_from(&caller.name);
+        info.multi = caller.multi;
+        cmd.clone_from(&caller.cmd);
+        qbuf = caller.qbuf;
+    }
     let mut flags = String::new();
     if info.subs.iter().any(|&n| n > 0) {
         flags.push('P');
@@ -1028,7 +1108,7 @@ fn client_line(h: &crate::ClientHandle, blocked: bool) -> String {
         flags.push('N');
     }
     format!(
-        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}\n",
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}\n",
         h.id,
         h.addr,
         h.laddr,
@@ -1041,7 +1121,7 @@ fn client_line(h: &crate::ClientHandle, blocked: bool) -> String {
         info.subs[1],
         info.subs[2],
         info.multi,
-        info.last_command,
+        cmd,
         info.resp,
     )
 }
@@ -1068,8 +1148,7 @@ fn client(c: &mut Call<'_>) -> Result {
         };
         c.reply().ok();
     } else if is(&sub, "info") && argc == 2 {
-        c.client.handle.info.lock().name.clone_from(&c.client.name);
-        let line = client_line(&c.client.handle, false);
+        let line = client_line(&c.client.handle, false, &Caller::of(c));
         c.reply().verbatim("txt", line.as_bytes());
     } else if is(&sub, "list") {
         let mut ids: Option<Vec<u64>> = None;
@@ -1108,7 +1187,7 @@ fn client(c: &mut Call<'_>) -> Result {
                 return Err(Error::Syntax);
             }
         }
-        c.client.handle.info.lock().name.clone_from(&c.client.name);
+        let caller = Caller::of(c);
         let mut handles: Vec<_> = c.shared.clients.lock().values().cloned().collect();
         handles.sort_by_key(|h| h.id);
         let text: String = handles
@@ -1119,7 +1198,7 @@ fn client(c: &mut Call<'_>) -> Result {
                     h.info.lock().subs.iter().any(|&n| n > 0) == want
                 })
             })
-            .map(|h| client_line(h, c.engine.blocked.contains(h.id)))
+            .map(|h| client_line(h, c.engine.blocked.contains(h.id), &caller))
             .collect();
         c.reply().verbatim("txt", text.as_bytes());
     } else if is(&sub, "kill") {
@@ -1250,6 +1329,10 @@ fn client_kill(c: &mut Call<'_>) -> Result {
                 };
                 continue;
             }
+            // Shoal has one user, `default` (no ACL yet).
+            "user" if v != "default" => {
+                return Err(Error::Other(format!("No such user '{v}'")));
+            }
             "addr" | "laddr" | "user" => {}
             _ => return Err(Error::Syntax),
         }
@@ -1279,7 +1362,10 @@ fn client_kill(c: &mut Call<'_>) -> Result {
 
 fn kill(c: &mut Call<'_>, target: &crate::ClientHandle) {
     if target.id == c.client.id {
+        // As Redis: the caller still gets its reply, then the connection
+        // closes.
         c.client.close_after_reply = true;
+        return;
     }
     target.killed.store(true, Ordering::Relaxed);
     target.kill.notify_one();
@@ -2145,76 +2231,6 @@ fn memory_stats(c: &mut Call<'_>) {
 /// LIST is empty, DELETE finds nothing). LOAD, DUMP and RESTORE are not
 /// offered and get the unknown-subcommand error. Redis's test suite runs
 /// `FUNCTION FLUSH` before every file against an external server.
-fn function(c: &mut Call<'_>) -> Result {
-    let sub = c.args[1].clone();
-    let argc = c.args.len();
-    if is(&sub, "flush") {
-        if argc > 3 {
-            return Err(unknown_subcommand(c.args, "FUNCTION"));
-        }
-        if argc == 3 && !is(&c.args[2], "async") && !is(&c.args[2], "sync") {
-            return Err(Error::Other(
-                "FUNCTION FLUSH only supports SYNC|ASYNC option".into(),
-            ));
-        }
-        c.reply().ok();
-    } else if is(&sub, "list") {
-        let (mut with_code, mut pattern) = (false, false);
-        let mut i = 2;
-        while i < argc {
-            let arg = &c.args[i];
-            if is(arg, "withcode") && !with_code {
-                with_code = true;
-            } else if is(arg, "libraryname") && !pattern {
-                if i + 1 >= argc {
-                    return Err(Error::Other("library name argument was not given".into()));
-                }
-                pattern = true;
-                i += 1;
-            } else {
-                return Err(Error::Other(format!("Unknown argument {}", text(arg))));
-            }
-            i += 1;
-        }
-        c.reply().array(0);
-    } else if is(&sub, "delete") {
-        return Err(Error::Other("Library not found".into()));
-    } else if is(&sub, "kill") {
-        return Err(Error::Raw(
-            "NOTBUSY No scripts in execution right now.".into(),
-        ));
-    } else if is(&sub, "stats") {
-        let mut r = c.reply();
-        r.map(2);
-        r.bulk(b"running_script");
-        r.null();
-        r.bulk(b"engines");
-        r.map(0);
-    } else if is(&sub, "help") {
-        let lines = [
-            "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "DELETE <LIBRARY NAME>",
-            "    Delete the given library.",
-            "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
-            "    Return general information on all the libraries.",
-            "    (Shoal has no scripting engine, so there are none.)",
-            "STATS",
-            "    Return information about the current function running (none)",
-            "    and the list of available engines (none).",
-            "KILL",
-            "    Kill the current running function.",
-            "FLUSH [ASYNC|SYNC]",
-            "    Delete all the libraries.",
-            "HELP",
-            "    Prints this help.",
-        ];
-        c.reply().help(&lines);
-    } else {
-        return Err(unknown_subcommand(c.args, "FUNCTION"));
-    }
-    Ok(())
-}
-
 fn monitor(c: &mut Call<'_>) -> Result {
     if c.client.monitor.is_none() {
         let (tx, rx) = tokio::sync::mpsc::channel(crate::conn::MONITOR_BACKLOG_LINES_MAX);

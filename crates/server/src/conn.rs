@@ -88,6 +88,8 @@ pub(crate) struct ClientState {
     /// This is the link from our master: its writes are obeyed on a
     /// read-only replica.
     pub is_master: bool,
+    /// How MONITOR names this client instead of its address (`lua`).
+    pub monitor_label: Option<&'static str>,
 }
 
 impl ClientState {
@@ -112,6 +114,7 @@ impl ClientState {
             replconf: Default::default(),
             last_write_offset: 0,
             is_master: false,
+            monitor_label: None,
         }
     }
 
@@ -687,6 +690,7 @@ fn run_command_inner(
     if shared.monitor_count.load(Ordering::Relaxed) > 0
         && !spec.has_flag("admin")
         && !spec.has_flag("no-auth")
+        && !spec.has_flag("skip_monitor")
     {
         feed_monitors(shared, client, args);
     }
@@ -769,7 +773,7 @@ fn log_writes(
 pub(crate) const MONITOR_BACKLOG_LINES_MAX: usize = 10_000;
 
 /// Sends one command, as MONITOR shows it, to every monitor.
-fn feed_monitors(shared: &Shared, client: &ClientState, args: &[Bytes]) {
+pub(crate) fn feed_monitors(shared: &Shared, client: &ClientState, args: &[Bytes]) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -778,7 +782,9 @@ fn feed_monitors(shared: &Shared, client: &ClientState, args: &[Bytes]) {
         now.as_secs(),
         now.subsec_micros(),
         client.db,
-        client.handle.addr
+        client
+            .monitor_label
+            .map_or_else(|| client.handle.addr.to_string(), str::to_string)
     );
     for arg in args {
         line.push(' ');

@@ -41,10 +41,29 @@ struct Script {
     flags: ScriptFlags,
 }
 
+/// A library FUNCTION LOAD made: its code and its functions' names.
+struct Library {
+    code: Bytes,
+    functions: Vec<String>,
+}
+
+struct LibFunction {
+    /// As registered (the map's key is lowercased: names are
+    /// case-insensitive, as in Redis).
+    name: String,
+    library: String,
+    callback: RegistryKey,
+    flags: ScriptFlags,
+    flag_names: Vec<String>,
+    description: Option<String>,
+}
+
 /// The interpreter and the scripts it has compiled (in the `Engine`).
 pub(crate) struct Scripting {
     lua: Lua,
     scripts: HashMap<String, Script>,
+    libraries: std::collections::BTreeMap<String, Library>,
+    functions: HashMap<String, LibFunction>,
     /// The client `redis.call` runs commands as.
     client: Option<ClientState>,
 }
@@ -58,7 +77,7 @@ local dbg = debug
 function __redis__err__handler(err)
   local level = 2
   local i = dbg.getinfo(level, 'nSl')
-  while i and i.source ~= '@user_script' do
+  while i and i.source ~= '@user_script' and i.source ~= '@user_function' do
     level = level + 1
     i = dbg.getinfo(level, 'nSl')
   end
@@ -78,6 +97,79 @@ function __redis__err__handler(err)
 end
 function __redis__run(f)
   return xpcall(f, __redis__err__handler)
+end
+function __redis__bind_args(f, k, a)
+  return function() return f(k, a) end
+end
+-- FUNCTION LOAD: runs a library's code where redis.register_function
+-- records its functions; the code sees the globals but cannot add any.
+function __redis__load_library(chunk)
+  local registered = {}
+  local loading = true
+  local lredis = setmetatable({}, {__index = redis})
+  lredis.register_function = function(...)
+    if not loading then
+      error({err = 'ERR redis.register_function can only be called on FUNCTION LOAD command'})
+    end
+    local n = select('#', ...)
+    local a = {...}
+    local name, cb, flags, desc
+    if n == 1 then
+      if type(a[1]) ~= 'table' then
+        error({err = 'ERR calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).'})
+      end
+      for k, v in pairs(a[1]) do
+        if type(k) ~= 'string' then
+          error({err = 'ERR named argument key given to redis.register_function is not a string'})
+        end
+        local key = k:lower()
+        if key == 'function_name' then
+          if type(v) ~= 'string' then error({err = 'ERR function_name argument given to redis.register_function must be a string'}) end
+          name = v
+        elseif key == 'description' then
+          if type(v) ~= 'string' then error({err = 'ERR description argument given to redis.register_function must be a string'}) end
+          desc = v
+        elseif key == 'callback' then
+          if type(v) ~= 'function' then error({err = 'ERR callback argument given to redis.register_function must be a function'}) end
+          cb = v
+        elseif key == 'flags' then
+          if type(v) ~= 'table' then error({err = 'ERR flags argument to redis.register_function must be a table representing function flags'}) end
+          for _, f in ipairs(v) do
+            if f ~= 'no-writes' and f ~= 'allow-oom' and f ~= 'allow-stale' and f ~= 'no-cluster' and f ~= 'allow-cross-slot-keys' then
+              error({err = 'ERR unknown flag given'})
+            end
+          end
+          flags = v
+        else
+          error({err = 'ERR unknown argument given to redis.register_function'})
+        end
+      end
+      if name == nil then error({err = 'ERR redis.register_function must get a function name argument'}) end
+      if cb == nil then error({err = 'ERR redis.register_function must get a callback argument'}) end
+    elseif n == 2 then
+      name, cb = a[1], a[2]
+      if type(name) ~= 'string' then error({err = 'ERR first argument to redis.register_function must be a string'}) end
+      if type(cb) ~= 'function' then error({err = 'ERR second argument to redis.register_function must be a function'}) end
+    else
+      error({err = 'ERR wrong number of arguments to redis.register_function'})
+    end
+    if not name:match('^[%w_]+$') then
+      error({err = 'ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long'})
+    end
+    for _, r in ipairs(registered) do
+      if r.name == name then error({err = 'ERR Function already exists in the library'}) end
+    end
+    registered[#registered + 1] = {name = name, callback = cb, flags = flags or {}, description = desc}
+  end
+  local env = setmetatable({redis = lredis}, {
+    __index = _G,
+    __newindex = function(t, k, v) error('Attempt to modify a readonly table', 2) end,
+  })
+  setfenv(chunk, env)
+  local ok, err = xpcall(chunk, __redis__err__handler)
+  loading = false
+  if not ok then return false, err end
+  return true, registered
 end
 debug = nil
 loadfile = nil
@@ -155,6 +247,8 @@ impl Scripting {
         Ok(Scripting {
             lua,
             scripts: HashMap::new(),
+            libraries: Default::default(),
+            functions: HashMap::new(),
             client: None,
         })
     }
@@ -886,15 +980,43 @@ fn run(
     };
     let script = &scripting.scripts[&sha];
     let flags = script.flags;
+    let function: Function = scripting
+        .lua
+        .registry_value(&script.function)
+        .map_err(|e| Error::Other(e.to_string()))?;
+    invoke(
+        c, scripting, function, false, flags, &sha, read_only, numkeys,
+    )
+}
+
+/// Runs a compiled script (`with_args` false: KEYS and ARGV are globals)
+/// or a function (called with KEYS and ARGV), as `name` in errors.
+#[allow(clippy::too_many_arguments)]
+fn invoke(
+    c: &mut Call<'_>,
+    scripting: &mut Scripting,
+    function: Function,
+    with_args: bool,
+    flags: ScriptFlags,
+    name: &str,
+    read_only: bool,
+    numkeys: usize,
+) -> Result {
+    let sha = name;
+    if c.shared
+        .monitor_count
+        .load(std::sync::atomic::Ordering::Relaxed)
+        > 0
+    {
+        // Shown before the commands it runs, as Redis does.
+        crate::conn::feed_monitors(c.shared, c.client, c.args);
+    }
     if read_only && !flags.compat && !flags.no_writes {
         return Err(Error::Other(
             "Can not execute a script with write flag using *_ro command.".into(),
         ));
     }
     let lua = &scripting.lua;
-    let function: Function = lua
-        .registry_value(&script.function)
-        .map_err(|e| Error::Other(e.to_string()))?;
     let lua_err = |e: mlua::Error| Error::Other(format!("Lua: {e}"));
     let keys = lua.create_table().map_err(lua_err)?;
     for (i, k) in c.args[3..3 + numkeys].iter().enumerate() {
@@ -906,14 +1028,29 @@ fn run(
         argv.raw_set(i + 1, lua.create_string(a).map_err(lua_err)?)
             .map_err(lua_err)?;
     }
+    let function = if with_args {
+        // The function gets them as arguments; KEYS / ARGV stay unset.
+        let bind: Function = lua
+            .globals()
+            .raw_get("__redis__bind_args")
+            .map_err(lua_err)?;
+        bind.call::<Function>((function, keys.clone(), argv.clone()))
+            .map_err(lua_err)?
+    } else {
+        function
+    };
     let globals = lua.globals();
-    globals.raw_set("KEYS", keys).map_err(lua_err)?;
-    globals.raw_set("ARGV", argv).map_err(lua_err)?;
+    if !with_args {
+        globals.raw_set("KEYS", keys).map_err(lua_err)?;
+        globals.raw_set("ARGV", argv).map_err(lua_err)?;
+    }
 
     let mut client = scripting.client.take().unwrap_or_else(|| {
         let addr = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
         let handle = crate::conn::new_handle(u64::MAX, addr, addr);
-        ClientState::new(u64::MAX, handle, true)
+        let mut client = ClientState::new(u64::MAX, handle, true);
+        client.monitor_label = Some("lua");
+        client
     });
     client.db = c.client.db;
     client.protocol = Protocol::Resp2;
@@ -992,7 +1129,7 @@ fn run(
     let ok = matches!(values.next(), Some(Value::Boolean(true)));
     let value = values.next().unwrap_or(Value::Nil);
     if !ok {
-        return Err(Error::Raw(script_error(&value, &sha)));
+        return Err(Error::Raw(script_error(&value, sha)));
     }
     let mut reply = Reply::new(c.out, c.client.protocol);
     lua_to_reply(&value, &mut reply, resp3_script, 0).map_err(lua_err)?;
@@ -1081,6 +1218,398 @@ pub(crate) fn script(c: &mut Call<'_>) -> Result {
     } else {
         return Err(Error::Other(format!(
             "unknown subcommand or wrong number of arguments for '{}'. Try SCRIPT HELP.",
+            String::from_utf8_lossy(&sub)
+        )));
+    }
+    Ok(())
+}
+
+/// The interpreter, made on first use.
+fn take_scripting(engine: &mut crate::Engine) -> Result<Box<Scripting>> {
+    match engine.scripting.take() {
+        Some(s) => Ok(s),
+        None => Ok(Box::new(
+            Scripting::new().map_err(|e| Error::Other(format!("Lua: {e}")))?,
+        )),
+    }
+}
+
+/// Redis's `functionExtractLibMetaData`: `#!lua name=<lib>`.
+fn library_metadata(code: &[u8]) -> Result<(String, usize)> {
+    if !code.starts_with(b"#!") {
+        return Err(Error::Other("Missing library metadata".into()));
+    }
+    let end = code
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| Error::Other("Invalid library metadata".into()))?;
+    let line = String::from_utf8_lossy(&code[2..end]).into_owned();
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let engine = parts
+        .next()
+        .ok_or_else(|| Error::Other("Invalid library metadata".into()))?
+        .to_string();
+    let mut name: Option<String> = None;
+    for part in parts {
+        if part.len() >= 5 && part[..5].eq_ignore_ascii_case("name=") {
+            if name.is_some() {
+                return Err(Error::Other(
+                    "Invalid metadata value, name argument was given multiple times".into(),
+                ));
+            }
+            name = Some(part[5..].to_string());
+            continue;
+        }
+        return Err(Error::Other(format!(
+            "Invalid metadata value given: {part}"
+        )));
+    }
+    let name = name.ok_or_else(|| Error::Other("Library name was not given".into()))?;
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(Error::Other("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".into()));
+    }
+    if !engine.eq_ignore_ascii_case("lua") {
+        return Err(Error::Other(format!("Engine '{engine}' not found")));
+    }
+    Ok((name, end))
+}
+
+impl Scripting {
+    /// FUNCTION LOAD: compiles and runs the library, then links its
+    /// functions; nothing changes if any step fails.
+    fn load_library(&mut self, code: &Bytes, replace: bool) -> Result<String> {
+        let (name, skip) = library_metadata(code)?;
+        if self.libraries.contains_key(&name) && !replace {
+            return Err(Error::Other(format!("Library '{name}' already exists")));
+        }
+        let lua_err = |e: mlua::Error| Error::Other(format!("Lua: {e}"));
+        let chunk = self
+            .lua
+            .load(&code[skip..])
+            .set_name("@user_function")
+            .into_function()
+            .map_err(|e| {
+                let message = match &e {
+                    mlua::Error::SyntaxError { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                Error::Other(format!("Error compiling function: {message}"))
+            })?;
+        let loader: Function = self
+            .lua
+            .globals()
+            .raw_get("__redis__load_library")
+            .map_err(lua_err)?;
+        let (ok, result): (bool, Value) = loader.call(chunk).map_err(lua_err)?;
+        let Value::Table(result) = result else {
+            return Err(Error::Other("Error registering functions".into()));
+        };
+        if !ok {
+            let msg = match result.raw_get::<Value>("err") {
+                Ok(Value::String(s)) => s.to_string_lossy(),
+                _ => "unknown error".into(),
+            };
+            return Err(Error::Other(format!("Error registering functions: {msg}")));
+        }
+        let mut registered = Vec::new();
+        for entry in result.sequence_values::<Table>() {
+            let entry = entry.map_err(lua_err)?;
+            let fname: String = entry.get("name").map_err(lua_err)?;
+            let callback: Function = entry.get("callback").map_err(lua_err)?;
+            let flag_table: Table = entry.get("flags").map_err(lua_err)?;
+            let description: Option<String> = entry.get("description").map_err(lua_err)?;
+            let mut flags = ScriptFlags::default();
+            let mut flag_names = Vec::new();
+            for f in flag_table.sequence_values::<String>() {
+                let f = f.map_err(lua_err)?;
+                match f.as_str() {
+                    "no-writes" => flags.no_writes = true,
+                    "allow-oom" => flags.allow_oom = true,
+                    "allow-stale" => flags.allow_stale = true,
+                    _ => {}
+                }
+                flag_names.push(f);
+            }
+            registered.push((fname, callback, flags, flag_names, description));
+        }
+        if registered.is_empty() {
+            return Err(Error::Other("No functions registered".into()));
+        }
+        for (fname, ..) in &registered {
+            if let Some(existing) = self.functions.get(&fname.to_ascii_lowercase()) {
+                if existing.library != name {
+                    return Err(Error::Other(format!("Function {fname} already exists")));
+                }
+            }
+        }
+        if let Some(old) = self.libraries.remove(&name) {
+            for f in old.functions {
+                self.functions.remove(&f.to_ascii_lowercase());
+            }
+        }
+        let mut names = Vec::new();
+        for (fname, callback, flags, flag_names, description) in registered {
+            let callback = self.lua.create_registry_value(callback).map_err(lua_err)?;
+            names.push(fname.clone());
+            self.functions.insert(
+                fname.to_ascii_lowercase(),
+                LibFunction {
+                    name: fname,
+                    library: name.clone(),
+                    callback,
+                    flags,
+                    flag_names,
+                    description,
+                },
+            );
+        }
+        self.libraries.insert(
+            name.clone(),
+            Library {
+                code: code.clone(),
+                functions: names,
+            },
+        );
+        Ok(name)
+    }
+}
+
+/// Sends a FUNCTION change to the replicas. Libraries are not yet part of
+/// Shoal's RDB or AOF (Redis keeps them in both), so the AOF, which could
+/// not replay it, does not get it.
+fn replicate(c: &mut Call<'_>) {
+    if c.engine.repl.upstream.is_none() {
+        c.engine
+            .repl
+            .feed
+            .append_args(c.client.db, c.args, c.client.in_exec);
+    }
+}
+
+/// FCALL / FCALL_RO.
+pub(crate) fn fcall(c: &mut Call<'_>, read_only: bool) -> Result {
+    let numkeys = shoal_store::parse_i64_exact(&c.args[2])
+        .ok_or_else(|| Error::Other("Bad number of keys provided".into()))?;
+    if numkeys > (c.args.len() - 3) as i64 {
+        return Err(Error::Other(
+            "Number of keys can't be greater than number of args".into(),
+        ));
+    }
+    if numkeys < 0 {
+        return Err(Error::Other("Number of keys can't be negative".into()));
+    }
+    let name = String::from_utf8_lossy(&c.args[1]).into_owned();
+    let mut scripting = take_scripting(c.engine)?;
+    let result = (|| {
+        let Some(f) = scripting.functions.get(&name.to_ascii_lowercase()) else {
+            return Err(Error::Other("Function not found".into()));
+        };
+        let flags = f.flags;
+        let callback: Function = scripting
+            .lua
+            .registry_value(&f.callback)
+            .map_err(|e| Error::Other(e.to_string()))?;
+        invoke(
+            c,
+            &mut scripting,
+            callback,
+            true,
+            flags,
+            &name,
+            read_only,
+            numkeys as usize,
+        )
+    })();
+    c.engine.scripting = Some(scripting);
+    result
+}
+
+/// FUNCTION LOAD | LIST | DELETE | FLUSH | STATS | KILL | HELP.
+pub(crate) fn function(c: &mut Call<'_>) -> Result {
+    let sub = c.args[1].clone();
+    let argc = c.args.len();
+    if is(&sub, "load") {
+        let mut replace = false;
+        let mut at = 2;
+        while at < argc - 1 {
+            if is(&c.args[at], "replace") {
+                replace = true;
+                at += 1;
+                continue;
+            }
+            return Err(Error::Other(format!(
+                "Unknown option given: {}",
+                String::from_utf8_lossy(&c.args[at])
+            )));
+        }
+        if at >= argc {
+            return Err(Error::Other("Function code is missing".into()));
+        }
+        let mut scripting = take_scripting(c.engine)?;
+        let result = scripting.load_library(&c.args[at], replace);
+        c.engine.scripting = Some(scripting);
+        let name = result?;
+        replicate(c);
+        c.reply().bulk(name.as_bytes());
+    } else if is(&sub, "list") {
+        let (mut with_code, mut pattern): (bool, Option<Bytes>) = (false, None);
+        let mut i = 2;
+        while i < argc {
+            let arg = &c.args[i];
+            if is(arg, "withcode") && !with_code {
+                with_code = true;
+            } else if is(arg, "libraryname") && pattern.is_none() {
+                if i + 1 >= argc {
+                    return Err(Error::Other("library name argument was not given".into()));
+                }
+                pattern = Some(c.args[i + 1].clone());
+                i += 1;
+            } else {
+                return Err(Error::Other(format!(
+                    "Unknown argument {}",
+                    String::from_utf8_lossy(arg)
+                )));
+            }
+            i += 1;
+        }
+        let Some(scripting) = c.engine.scripting.take() else {
+            c.reply().array(0);
+            return Ok(());
+        };
+        let libs: Vec<(&String, &Library)> = scripting
+            .libraries
+            .iter()
+            .filter(|(name, _)| {
+                pattern.as_ref().map_or(true, |p| {
+                    shoal_store::glob::glob_match(p, name.as_bytes(), false)
+                })
+            })
+            .collect();
+        let mut reply = Reply::new(c.out, c.client.protocol);
+        reply.array(libs.len());
+        for (name, lib) in libs {
+            reply.map(if with_code { 4 } else { 3 });
+            reply.bulk(b"library_name");
+            reply.bulk(name.as_bytes());
+            reply.bulk(b"engine");
+            reply.bulk(b"LUA");
+            reply.bulk(b"functions");
+            reply.array(lib.functions.len());
+            for fname in &lib.functions {
+                let f = &scripting.functions[&fname.to_ascii_lowercase()];
+                reply.map(3);
+                reply.bulk(b"name");
+                reply.bulk(f.name.as_bytes());
+                reply.bulk(b"description");
+                match &f.description {
+                    Some(d) => reply.bulk(d.as_bytes()),
+                    None => reply.null(),
+                }
+                reply.bulk(b"flags");
+                reply.set(f.flag_names.len());
+                for flag in &f.flag_names {
+                    reply.simple(flag);
+                }
+            }
+            if with_code {
+                reply.bulk(b"library_code");
+                reply.bulk(&lib.code);
+            }
+        }
+        c.engine.scripting = Some(scripting);
+    } else if is(&sub, "delete") {
+        let name = String::from_utf8_lossy(&c.args[2]).into_owned();
+        let removed = c
+            .engine
+            .scripting
+            .as_mut()
+            .and_then(|s| {
+                let lib = s.libraries.remove(&name)?;
+                for f in &lib.functions {
+                    s.functions.remove(&f.to_ascii_lowercase());
+                }
+                Some(())
+            })
+            .is_some();
+        if !removed {
+            return Err(Error::Other("Library not found".into()));
+        }
+        replicate(c);
+        c.reply().ok();
+    } else if is(&sub, "flush") {
+        if argc > 3 {
+            return Err(crate::commands::unknown_subcommand(c.args, "FUNCTION"));
+        }
+        if argc == 3 && !is(&c.args[2], "async") && !is(&c.args[2], "sync") {
+            return Err(Error::Other(
+                "FUNCTION FLUSH only supports SYNC|ASYNC option".into(),
+            ));
+        }
+        if let Some(s) = c.engine.scripting.as_mut() {
+            s.libraries.clear();
+            s.functions.clear();
+        }
+        replicate(c);
+        c.reply().ok();
+    } else if is(&sub, "kill") {
+        return Err(Error::Raw(
+            "NOTBUSY No scripts in execution right now.".into(),
+        ));
+    } else if is(&sub, "stats") {
+        let (libraries, functions) = c
+            .engine
+            .scripting
+            .as_ref()
+            .map_or((0, 0), |s| (s.libraries.len(), s.functions.len()));
+        let mut r = c.reply();
+        r.map(2);
+        r.bulk(b"running_script");
+        r.null();
+        r.bulk(b"engines");
+        r.map(1);
+        r.bulk(b"LUA");
+        r.map(2);
+        r.bulk(b"libraries_count");
+        r.integer(libraries as i64);
+        r.bulk(b"functions_count");
+        r.integer(functions as i64);
+    } else if is(&sub, "help") {
+        let lines = [
+            "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "LOAD [REPLACE] <FUNCTION CODE>",
+            "    Create a new library with the given library name and code.",
+            "DELETE <LIBRARY NAME>",
+            "    Delete the given library.",
+            "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+            "    Return general information on all the libraries:",
+            "    * Library name",
+            "    * The engine used to run the Library",
+            "    * Library description",
+            "    * Functions list",
+            "    * Library code (if WITHCODE is given)",
+            "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+            "STATS",
+            "    Return information about the current function running:",
+            "    * Function name",
+            "    * Command used to run the function",
+            "    * Duration in MS that the function is running",
+            "    If no function is running, return nil",
+            "    In addition, returns a list of available engines.",
+            "KILL",
+            "    Kill the current running function.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Delete all the libraries.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the libraries.",
+            "    * SYNC: Synchronously flush the libraries.",
+            "HELP",
+            "    Prints this help.",
+        ];
+        c.reply().help(&lines);
+    } else {
+        return Err(Error::Other(format!(
+            "unknown subcommand '{}'. Try FUNCTION HELP.",
             String::from_utf8_lossy(&sub)
         )));
     }

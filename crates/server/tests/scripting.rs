@@ -281,3 +281,128 @@ fn scripts_reply_exactly_as_redis_does() {
         }
     }
 }
+
+const LIBRARY: &str = "#!lua name=mylib\n\
+local function getter(keys, args) return redis.call('get', keys[1]) end\n\
+redis.register_function('my_get', getter)\n\
+redis.register_function{function_name='my_set', callback=function(keys, args) return redis.call('set', keys[1], args[1]) end, description='sets', flags={}}\n\
+redis.register_function{function_name='my_ro', callback=function(keys, args) return #keys + #args end, flags={'no-writes'}}\n";
+
+/// FUNCTION commands and FCALL whose replies must be Redis's.
+const FUNCTION_CALLS: &[&[&str]] = &[
+    &["FUNCTION", "LOAD", LIBRARY],
+    &["FUNCTION", "LOAD", LIBRARY],
+    &["FUNCTION", "LOAD", "REPLACE", LIBRARY],
+    &["FCALL", "my_set", "1", "k", "v"],
+    &["FCALL", "MY_GET", "1", "k"],
+    &["FCALL_RO", "my_ro", "2", "a", "b", "c"],
+    &["FCALL_RO", "my_set", "1", "k", "v"],
+    &["FCALL", "nosuch", "0"],
+    &["FCALL", "my_get", "x"],
+    &["FCALL", "my_get", "5", "k"],
+    &["FUNCTION", "LIST"],
+    &["FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "my*"],
+    &["FUNCTION", "LIST", "LIBRARYNAME", "other*"],
+    &["FUNCTION", "STATS"],
+    &["FUNCTION", "LOAD", "return 1"],
+    &["FUNCTION", "LOAD", "#!lua\nreturn 1"],
+    &["FUNCTION", "LOAD", "#!lua name=bad-name\nreturn 1"],
+    &["FUNCTION", "LOAD", "#!lua name=empty\nlocal x = 1"],
+    &["FUNCTION", "LOAD", "#!lua name=clash\nredis.register_function('my_get', function() return 1 end)"],
+    &["FUNCTION", "LOAD", "#!lua name=broken\nthis is not lua"],
+    &["FUNCTION", "LOAD", "#!lua name=badreg\nredis.register_function('f')"],
+    &["FUNCTION", "LOAD", "#!lua name=newglobal\nx = 1"],
+    &["FUNCTION", "LOAD", "#!lua name=errs\nredis.register_function('boom', function(k, a) return redis.call('incr', 'nonnum') end)"],
+    &["SET", "nonnum", "text"],
+    &["FCALL", "boom", "0"],
+    &["FUNCTION", "DELETE", "nosuch"],
+    &["FUNCTION", "DELETE", "mylib"],
+    &["FCALL", "my_get", "1", "k"],
+    &["FUNCTION", "FLUSH"],
+    &["FUNCTION", "LIST"],
+];
+
+/// FUNCTION LIST with each library's functions in name order.
+fn sorted_functions(frame: Frame) -> Frame {
+    fn sort_in(frame: Frame) -> Frame {
+        match frame {
+            Frame::Array(items) => {
+                let mut items: Vec<Frame> = items.into_iter().map(sort_in).collect();
+                if !items.is_empty()
+                    && items
+                        .iter()
+                        .all(|i| matches!(i, Frame::Array(_) | Frame::Map(_)))
+                {
+                    items.sort_by_key(|i| format!("{i:?}"));
+                }
+                Frame::Array(items)
+            }
+            Frame::Map(pairs) => {
+                Frame::Map(pairs.into_iter().map(|(k, v)| (k, sort_in(v))).collect())
+            }
+            other => other,
+        }
+    }
+    sort_in(frame)
+}
+
+#[test]
+#[ignore = "needs redis-server"]
+fn functions_reply_exactly_as_redis_does() {
+    let redis = RedisServer::start();
+    let shoal = TestServer::start();
+    for protocol in ["2", "3"] {
+        let mut r = redis.connect();
+        let mut s = shoal.connect();
+        r.command(&[b"HELLO", protocol.as_bytes()]);
+        s.command(&[b"HELLO", protocol.as_bytes()]);
+        for conn in [&mut r, &mut s] {
+            conn.command(&[b"FLUSHALL"]);
+            conn.command(&[b"FUNCTION", b"FLUSH"]);
+        }
+        for call in FUNCTION_CALLS {
+            let args: Vec<&[u8]> = call.iter().map(|a| a.as_bytes()).collect();
+            let expected = r.command(&args);
+            let got = s.command(&args);
+            // Redis lists a library's functions in its hash table's order,
+            // which its random hash seed changes per process.
+            assert_eq!(
+                sorted_functions(got),
+                sorted_functions(expected),
+                "RESP{protocol} {call:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn functions_load_list_call_and_delete() {
+    let server = TestServer::start();
+    let mut c = server.connect();
+    assert_eq!(
+        c.command(&[b"FUNCTION", b"LOAD", LIBRARY.as_bytes()]),
+        bulk("mylib")
+    );
+    assert_eq!(
+        c.command(&[b"FCALL", b"my_set", b"1", b"k", b"v"]),
+        Frame::Simple("OK".into())
+    );
+    // Function names are case-insensitive.
+    assert_eq!(c.command(&[b"FCALL", b"MY_GET", b"1", b"k"]), bulk("v"));
+    assert_eq!(
+        c.command(&[b"FCALL_RO", b"my_set", b"1", b"k", b"v"]),
+        Frame::Error("ERR Can not execute a script with write flag using *_ro command.".into())
+    );
+    assert_eq!(
+        c.command(&[b"FUNCTION", b"LOAD", LIBRARY.as_bytes()]),
+        Frame::Error("ERR Library 'mylib' already exists".into())
+    );
+    assert_eq!(
+        c.command(&[b"FUNCTION", b"DELETE", b"mylib"]),
+        Frame::Simple("OK".into())
+    );
+    assert_eq!(
+        c.command(&[b"FCALL", b"my_get", b"1", b"k"]),
+        Frame::Error("ERR Function not found".into())
+    );
+}
