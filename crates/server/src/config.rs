@@ -133,6 +133,36 @@ static DIRECTIVES: &[Directive] = &[
     ),
     d("maxmemory", Kind::Memory, "0", true),
     d("maxmemory-policy", Kind::Enum(POLICIES), "noeviction", true),
+    d(
+        "maxmemory-samples",
+        Kind::Int { min: 1, max: 64 },
+        "5",
+        true,
+    ),
+    d(
+        "maxmemory-eviction-tenacity",
+        Kind::Int { min: 0, max: 100 },
+        "10",
+        true,
+    ),
+    d(
+        "lfu-log-factor",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "10",
+        true,
+    ),
+    d(
+        "lfu-decay-time",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "1",
+        true,
+    ),
     d("save", Kind::Words, "3600 1 300 100 60 10000", true),
     d("stop-writes-on-bgsave-error", Kind::Bool, "yes", true),
     d("rdbcompression", Kind::Bool, "yes", true),
@@ -615,9 +645,6 @@ impl Config {
             }
             _ => normalized,
         };
-        if dir.name == "maxmemory-policy" && normalized != "noeviction" {
-            return Err(ConfigError(format!("maxmemory-policy {normalized} is not supported by this build of shoal yet (noeviction is)")));
-        }
         self.values.insert(dir.name, normalized);
         Ok(())
     }
@@ -685,6 +712,9 @@ impl Config {
         c.zset_max_listpack_entries = self.get_int("zset-max-listpack-entries") as usize;
         c.zset_max_listpack_value = self.get_int("zset-max-listpack-value") as usize;
         c.key_load_delay = self.get_int("key-load-delay");
+        c.lfu = crate::evict::Policy::parse(self.get("maxmemory-policy")).is_lfu();
+        c.lfu_log_factor = self.get_int("lfu-log-factor") as u32;
+        c.lfu_decay_time = self.get_int("lfu-decay-time") as u32;
         store.notify_flags =
             shoal_store::notify::parse_flags(self.get("notify-keyspace-events")).unwrap_or(0);
     }
@@ -795,6 +825,15 @@ mod tests {
     fn config_get_glob() {
         let c = Config::default();
         let got: Vec<_> = c.matching(b"max*").into_iter().map(|(n, _)| n).collect();
-        assert_eq!(got, vec!["maxclients", "maxmemory", "maxmemory-policy"]);
+        assert_eq!(
+            got,
+            vec![
+                "maxclients",
+                "maxmemory",
+                "maxmemory-policy",
+                "maxmemory-samples",
+                "maxmemory-eviction-tenacity"
+            ]
+        );
     }
 }

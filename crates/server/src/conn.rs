@@ -603,6 +603,14 @@ fn run_command_inner(
         return "unknown";
     };
     let spec = cmd.spec;
+    // Redis's performEvictions, before any command while over maxmemory.
+    let maxmemory = shared.hot.maxmemory_bytes.load(Ordering::Relaxed);
+    if maxmemory > 0
+        && shared.hot.used_memory_bytes.load(Ordering::Relaxed) > maxmemory
+        && !client.is_master
+    {
+        crate::evict::perform(shared, engine, clock.now_ms());
+    }
     if let Some(message) = rejection(client, shared, spec, args) {
         engine.stats.commands[index].rejected += 1;
         if spec.name == "exec" {

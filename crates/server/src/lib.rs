@@ -23,6 +23,7 @@ mod blocking;
 mod commands;
 mod config;
 mod conn;
+mod evict;
 mod info;
 mod metrics;
 mod pubsub;
@@ -152,6 +153,9 @@ pub(crate) struct HotConfig {
     pub pubsub_soft_secs: AtomicU64,
     /// `min-replicas-to-write` (0: no requirement).
     pub min_replicas_to_write: AtomicU64,
+    /// `maxmemory-policy` (`evict::Policy`) and `maxmemory-samples`.
+    pub maxmemory_policy: std::sync::atomic::AtomicU8,
+    pub maxmemory_samples: AtomicU64,
     pub generation: AtomicU64,
 }
 
@@ -171,6 +175,14 @@ impl HotConfig {
             .store(config.get_int("maxmemory") as u64, Ordering::Relaxed);
         self.used_memory_bytes
             .store(used_memory_bytes(), Ordering::Relaxed);
+        self.maxmemory_policy.store(
+            evict::Policy::parse(config.get("maxmemory-policy")).as_u8(),
+            Ordering::Relaxed,
+        );
+        self.maxmemory_samples.store(
+            config.get_int("maxmemory-samples") as u64,
+            Ordering::Relaxed,
+        );
         self.min_replicas_to_write.store(
             config.get_int("min-replicas-to-write") as u64,
             Ordering::Relaxed,

@@ -63,6 +63,8 @@ pub struct LogEntry {
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
     pub expired_keys: u64,
+    /// Keys deleted to stay under `maxmemory`.
+    pub evicted_keys: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     /// Expired keys found by the background cycle rather than on access.
@@ -90,6 +92,12 @@ pub struct StoreConfig {
     /// `key-load-delay`: a test hook the RDB loader honours, microseconds
     /// per key (negative: one microsecond once in that many keys).
     pub key_load_delay: i64,
+    /// An LFU `maxmemory-policy` is in force: the access field holds an
+    /// LFU counter, not an LRU clock (Redis's `lru` field, either way).
+    pub lfu: bool,
+    /// `lfu-log-factor` / `lfu-decay-time`.
+    pub lfu_log_factor: u32,
+    pub lfu_decay_time: u32,
 }
 
 impl Default for StoreConfig {
@@ -104,6 +112,79 @@ impl Default for StoreConfig {
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             key_load_delay: 0,
+            lfu: false,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
+        }
+    }
+}
+
+/// Redis's `LFU_INIT_VAL`: a new key's counter, so it is not evicted
+/// before it had a chance to be used.
+pub const LFU_INIT_VAL: u8 = 5;
+
+/// Minutes, 16 bits, as LFU stamps its last decrement (`LFUGetTimeInMinutes`).
+pub fn lfu_minutes(now_ms: u64) -> u32 {
+    ((now_ms / 60_000) & 0xffff) as u32
+}
+
+/// The counter after the decay since its stamp.
+fn lfu_decayed(field: u32, now_minutes: u32, decay_time: u32) -> u8 {
+    let stamp = field >> 8;
+    let counter = (field & 0xff) as u8;
+    if decay_time == 0 {
+        return counter;
+    }
+    let elapsed = if now_minutes >= stamp {
+        now_minutes - stamp
+    } else {
+        65535 - stamp + now_minutes
+    };
+    let periods = elapsed / decay_time;
+    counter.saturating_sub(periods.min(255) as u8)
+}
+
+/// What one access does to a value's access field.
+#[derive(Clone, Copy)]
+pub enum Access {
+    /// Stamp the LRU clock.
+    Lru(u32),
+    /// Decay, then increment logarithmically, the LFU counter.
+    Lfu {
+        minutes: u32,
+        log_factor: u32,
+        decay_time: u32,
+        draw: f64,
+    },
+}
+
+impl Access {
+    pub fn touch(self, value: &mut Value) {
+        match self {
+            Access::Lru(clock) => value.set_lru(clock),
+            Access::Lfu {
+                minutes,
+                log_factor,
+                decay_time,
+                draw,
+            } => {
+                let mut counter = lfu_decayed(value.lru(), minutes, decay_time);
+                if counter < 255 {
+                    let base = f64::from(counter.saturating_sub(LFU_INIT_VAL));
+                    if draw < 1.0 / (base * f64::from(log_factor) + 1.0) {
+                        counter += 1;
+                    }
+                }
+                value.set_lru((minutes << 8) | u32::from(counter));
+            }
+        }
+    }
+
+    /// A new value's access field.
+    pub fn initial(self) -> u32 {
+        match self {
+            Access::Lru(clock) => clock,
+            Access::Lfu { minutes, .. } => (minutes << 8) | u32::from(LFU_INIT_VAL),
         }
     }
 }
@@ -172,6 +253,26 @@ impl Store {
                     .collect(),
             });
         }
+    }
+
+    /// How accesses update values' LRU clock or LFU counter now (one
+    /// random draw, for LFU's logarithmic increment).
+    pub fn access(&mut self, now_ms: u64) -> Access {
+        if !self.config.lfu {
+            return Access::Lru(lru_clock(now_ms));
+        }
+        Access::Lfu {
+            minutes: lfu_minutes(now_ms),
+            log_factor: self.config.lfu_log_factor,
+            decay_time: self.config.lfu_decay_time,
+            // Uniform in [0, 1), as Redis's rand()/RAND_MAX.
+            draw: (self.next_random() >> 11) as f64 / (1u64 << 53) as f64,
+        }
+    }
+
+    /// A value's access frequency under LFU (Redis's `LFUDecrAndReturn`).
+    pub fn lfu_frequency(&self, value: &Value, now_ms: u64) -> u8 {
+        lfu_decayed(value.lru(), lfu_minutes(now_ms), self.config.lfu_decay_time)
     }
 
     /// xorshift64*: cheap, and good enough to pick sample slots.
@@ -361,12 +462,12 @@ impl<'a> Ctx<'a> {
     /// (Redis's `lookupKeyRead`).
     pub fn read(&mut self, key: &[u8]) -> Option<&Value> {
         self.store.expire_if_needed(self.db, key, self.now_ms);
-        let clock = lru_clock(self.now_ms);
+        let access = self.store.access(self.now_ms);
         let stats = &mut self.store.stats;
         match self.store.dbs[self.db].keys.get_mut(key) {
             Some(entry) => {
                 stats.keyspace_hits += 1;
-                entry.value.set_lru(clock);
+                access.touch(&mut entry.value);
                 Some(&entry.value)
             }
             None => {
@@ -389,9 +490,9 @@ impl<'a> Ctx<'a> {
     pub fn write(&mut self, key: &[u8]) -> Option<&mut Value> {
         self.store.expire_if_needed(self.db, key, self.now_ms);
         self.store.cow(self.db, key);
-        let clock = lru_clock(self.now_ms);
+        let access = self.store.access(self.now_ms);
         self.store.dbs[self.db].keys.get_mut(key).map(|e| {
-            e.value.set_lru(clock);
+            access.touch(&mut e.value);
             &mut e.value
         })
     }
@@ -412,7 +513,7 @@ impl<'a> Ctx<'a> {
         // key is deleted (raising `expired`) and then created anew.
         self.store.expire_if_needed(self.db, key, self.now_ms);
         self.store.cow(self.db, key);
-        value.set_lru(lru_clock(self.now_ms));
+        value.set_lru(self.store.access(self.now_ms).initial());
         let may_serve = matches!(value, Value::List(_) | Value::ZSet(_));
         let db = &mut self.store.dbs[self.db];
         let created = match db.keys.get_mut(key) {

@@ -87,12 +87,20 @@ pub(crate) fn restore(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) 
         reply.ok();
         return Ok(());
     }
-    let _ = freq; // LFU counters are not kept (maxmemory-policy is noeviction).
     ctx.set(key, value, false);
-    if let Some(idle) = idle {
-        let clock = lru_clock(ctx.now_ms).wrapping_sub(idle.min(i64::from(u32::MAX)) as u32);
+    // As Redis's objectSetLRUOrLFU: IDLETIME counts under an LRU policy,
+    // FREQ under an LFU one.
+    let lfu = ctx.store.config.lfu;
+    let field = match (idle, freq) {
+        (Some(idle), _) if !lfu => {
+            Some(lru_clock(ctx.now_ms).wrapping_sub(idle.min(i64::from(u32::MAX)) as u32))
+        }
+        (_, Some(freq)) if lfu => Some((crate::lfu_minutes(ctx.now_ms) << 8) | freq as u32),
+        _ => None,
+    };
+    if let Some(field) = field {
         if let Some(entry) = ctx.db().keys.get_mut(key) {
-            entry.value.set_lru(clock);
+            entry.value.set_lru(field);
         }
     }
     if let Some(at) = at {

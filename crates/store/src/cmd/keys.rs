@@ -628,12 +628,20 @@ pub(crate) fn object(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -
             matches!(value, Value::Str(s) if s.shared && s.encoding == crate::StrEncoding::Int);
         reply.integer(if shared { OBJ_SHARED_REFCOUNT } else { 1 });
     } else if is(sub, "idletime") {
+        if ctx.store.config.lfu {
+            return Err(Error::Other(
+                "An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into(),
+            ));
+        }
         // OBJECT reads without touching the key, so asking does not reset it.
         reply.integer(crate::idle_seconds(value.lru(), ctx_now) as i64);
     } else {
-        return Err(Error::Other(
-            "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into(),
-        ));
+        if !ctx.store.config.lfu {
+            return Err(Error::Other(
+                "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into(),
+            ));
+        }
+        reply.integer(i64::from(ctx.store.lfu_frequency(value, ctx_now)));
     }
     Ok(())
 }
