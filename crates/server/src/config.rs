@@ -139,6 +139,7 @@ static DIRECTIVES: &[Directive] = &[
         "5",
         true,
     ),
+    d("hll-sparse-max-bytes", Kind::Memory, "3000", true),
     d(
         "maxmemory-eviction-tenacity",
         Kind::Int { min: 0, max: 100 },
@@ -715,6 +716,7 @@ impl Config {
         c.lfu = crate::evict::Policy::parse(self.get("maxmemory-policy")).is_lfu();
         c.lfu_log_factor = self.get_int("lfu-log-factor") as u32;
         c.lfu_decay_time = self.get_int("lfu-decay-time") as u32;
+        c.hll_sparse_max_bytes = self.get_int("hll-sparse-max-bytes") as usize;
         store.notify_flags =
             shoal_store::notify::parse_flags(self.get("notify-keyspace-events")).unwrap_or(0);
     }

@@ -98,6 +98,9 @@ pub struct StoreConfig {
     /// `lfu-log-factor` / `lfu-decay-time`.
     pub lfu_log_factor: u32,
     pub lfu_decay_time: u32,
+    /// `hll-sparse-max-bytes`: a sparse HyperLogLog larger than this
+    /// becomes dense.
+    pub hll_sparse_max_bytes: usize,
 }
 
 impl Default for StoreConfig {
@@ -115,6 +118,7 @@ impl Default for StoreConfig {
             lfu: false,
             lfu_log_factor: 10,
             lfu_decay_time: 1,
+            hll_sparse_max_bytes: 3000,
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::Ctx;
 pub mod bits;
 pub mod dump;
 pub mod hash;
+pub mod hll;
 pub mod keys;
 pub mod lcs;
 pub mod list;
@@ -233,6 +234,7 @@ pub static TABLES: &[&[CommandSpec]] = &[
     hash::COMMANDS,
     set::COMMANDS,
     zset::COMMANDS,
+    hll::COMMANDS,
 ];
 
 /// Every data command, in table order.
