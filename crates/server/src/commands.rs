@@ -611,7 +611,7 @@ static SERVER_COMMANDS: &[(CommandSpec, ServerHandler)] = &[
         spec(
             "publish",
             3,
-            "pubsub loading stale fast",
+            "pubsub loading stale fast may_replicate",
             (0, 0, 0),
             "pubsub",
             "Post a message to a channel",

@@ -459,21 +459,36 @@ fn parser_limits(shared: &Shared, client: &ClientState) -> Limits {
 /// Holds a batch back while CLIENT PAUSE is in force: any batch in ALL
 /// mode, a batch that writes in WRITE mode.
 async fn wait_while_paused(shared: &Shared, batch: &[Command]) {
-    loop {
-        let Some(pause) = *shared.pause.lock() else {
-            return;
-        };
-        if Instant::now() >= pause.until {
-            return;
+    /// Counts the client in `paused_clients` while it waits.
+    struct Counted<'a>(&'a std::sync::atomic::AtomicUsize);
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::Relaxed);
         }
-        let writes = || {
-            batch.iter().any(|c| {
-                commands::lookup(&c[0])
-                    .is_some_and(|(_, cmd)| cmd.spec.write || cmd.spec.name == "exec")
-            })
+    }
+    let mut counted: Option<Counted<'_>> = None;
+    loop {
+        let pause = *shared.pause.lock();
+        let held = pause.filter(|p| {
+            Instant::now() < p.until
+                && (p.all
+                    || batch.iter().any(|c| {
+                        // WRITE pauses what may write or be replicated
+                        // (PUBLISH, PFCOUNT, EVAL), as Redis does.
+                        commands::lookup(&c[0]).is_some_and(|(_, cmd)| {
+                            cmd.spec.write
+                                || cmd.spec.has_flag("may_replicate")
+                                || cmd.spec.name == "exec"
+                        })
+                    }))
+        });
+        let Some(pause) = held else {
+            break;
         };
-        if !pause.all && !writes() {
-            return;
+        if counted.is_none() {
+            // A paused client counts as blocked (INFO blocked_clients).
+            shared.paused_clients.fetch_add(1, Ordering::Relaxed);
+            counted = Some(Counted(&shared.paused_clients));
         }
         let unpaused = shared.unpause.notified();
         tokio::select! {
@@ -481,6 +496,7 @@ async fn wait_while_paused(shared: &Shared, batch: &[Command]) {
             _ = unpaused => {}
         }
     }
+    drop(counted);
 }
 
 /// Runs a batch of commands under one acquisition of the store lock. A

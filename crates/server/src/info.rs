@@ -115,7 +115,7 @@ fn render_section(out: &mut String, section: &str, shared: &Shared, engine: &Eng
                 "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
                 shared.clients.lock().len(),
                 config.get("maxclients"),
-                engine.blocked.len(),
+                engine.blocked.len() + shared.paused_clients.load(Ordering::Relaxed),
                 engine.blocked.with_deadline(),
             );
         }

@@ -351,6 +351,8 @@ pub(crate) struct Shared {
     pub monitor_count: std::sync::atomic::AtomicUsize,
     /// CLIENT PAUSE in force, if any; `unpause` wakes the paused clients.
     pub pause: Mutex<Option<Pause>>,
+    /// Connections held by CLIENT PAUSE right now.
+    pub paused_clients: std::sync::atomic::AtomicUsize,
     pub ops_meter: Mutex<OpsMeter>,
     pub unpause: Notify,
     pub aof: aof::AofSync,
@@ -551,6 +553,7 @@ impl Server {
             monitors: Mutex::new(Vec::new()),
             monitor_count: Default::default(),
             pause: Mutex::new(None),
+            paused_clients: Default::default(),
             ops_meter: Mutex::new(OpsMeter::new()),
             unpause: Notify::new(),
             aof: aof::AofSync::new(aof::Fsync::parse(&appendfsync)),
