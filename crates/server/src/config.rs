@@ -832,9 +832,9 @@ mod tests {
             vec![
                 "maxclients",
                 "maxmemory",
+                "maxmemory-eviction-tenacity",
                 "maxmemory-policy",
-                "maxmemory-samples",
-                "maxmemory-eviction-tenacity"
+                "maxmemory-samples"
             ]
         );
     }

@@ -187,7 +187,7 @@ pub(crate) async fn serve(mut stream: TcpStream, addr: SocketAddr, shared: Arc<S
         tracing::debug!(client = id, error = %e, "connection ended");
     }
     {
-        let mut engine = shared.engine.lock();
+        let mut engine = shared.lock_engine().await;
         let engine = &mut *engine;
         client.unwatch_all(&mut engine.store);
         engine.pubsub.forget(&mut client.subs, id);
@@ -356,7 +356,7 @@ async fn connection_loop(
                 }
             }
             Wake::BlockTimeout => {
-                let mut engine = shared.engine.lock();
+                let mut engine = shared.lock_engine().await;
                 let engine = &mut *engine;
                 // Served at the same moment? Then the mailbox has the reply.
                 if let Some(waiter) = engine.blocked.remove(&mut engine.store, client.id) {
@@ -513,7 +513,23 @@ fn run_batch(
     input_bytes: u64,
 ) -> Option<u64> {
     let out_before = out.len();
-    let mut engine = shared.engine.lock();
+    let mut engine = match shared.engine.try_lock() {
+        Some(engine) => engine,
+        None => loop {
+            // While a script runs past busy-reply-threshold, the commands
+            // that may not wait for it are answered without the lock.
+            if let Some(engine) = shared.engine.try_lock_for(Duration::from_millis(5)) {
+                break engine;
+            }
+            if shared.script_run.timed_out() {
+                let answered = crate::script::busy_replies(client, shared, batch, out);
+                batch.drain(..answered);
+                if batch.is_empty() || client.close_after_reply {
+                    return None;
+                }
+            }
+        },
+    };
     let aof_before = engine.aof.appended;
     let repl_before = engine.repl.offset();
     engine.stats.net_input_bytes += input_bytes;

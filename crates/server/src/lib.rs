@@ -359,6 +359,8 @@ pub(crate) struct Shared {
     pub rdb: rdbfile::RdbState,
     /// Replication facts the command path checks without the store lock.
     pub role: repl::RoleFlags,
+    /// The running script, as other connections see it (BUSY, SCRIPT KILL).
+    pub script_run: Arc<script::ScriptRun>,
     /// This `Shared` itself, for work that outlives a command (BGSAVE).
     pub me: std::sync::OnceLock<std::sync::Weak<Shared>>,
     pub aof_writer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -366,6 +368,22 @@ pub(crate) struct Shared {
 
 /// A bound server, ready to run.
 impl Shared {
+    /// The store lock from async code. It never parks a runtime worker for
+    /// long: a script running past `busy-reply-threshold` holds the lock,
+    /// and workers parked on it would leave no thread to answer the other
+    /// connections BUSY (or to take their SCRIPT KILL).
+    pub(crate) async fn lock_engine(&self) -> parking_lot::MutexGuard<'_, Engine> {
+        if let Some(engine) = self.engine.try_lock() {
+            return engine;
+        }
+        loop {
+            if let Some(engine) = self.engine.try_lock_for(Duration::from_millis(2)) {
+                return engine;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
     /// An owning handle to this state.
     pub(crate) fn self_arc(&self) -> Arc<Shared> {
         self.me
@@ -559,6 +577,7 @@ impl Server {
             aof: aof::AofSync::new(aof::Fsync::parse(&appendfsync)),
             rdb: rdb_state,
             role: Default::default(),
+            script_run: Default::default(),
             me: std::sync::OnceLock::new(),
             aof_writer: Mutex::new(None),
         });
@@ -712,10 +731,10 @@ async fn cron(shared: Arc<Shared>) {
             .hot
             .used_memory_bytes
             .store(used_memory_bytes(), Ordering::Relaxed);
-        let processed = shared.engine.lock().stats.processed;
+        let processed = shared.lock_engine().await.stats.processed;
         shared.ops_meter.lock().sample(Instant::now(), processed);
         if !shared.rdb.in_progress.load(Ordering::Relaxed) {
-            let mut engine = shared.engine.lock();
+            let mut engine = shared.lock_engine().await;
             if !engine.store.snapshot_in_progress()
                 && rdbfile::rule_due(&shared, engine.store.dirty)
             {
@@ -723,7 +742,7 @@ async fn cron(shared: Arc<Shared>) {
             }
         }
         if aof::rewrite_due(&shared) {
-            let mut engine = shared.engine.lock();
+            let mut engine = shared.lock_engine().await;
             let wanted = engine.aof.enabled || shared.aof.rewrite_scheduled.load(Ordering::Relaxed);
             if wanted && !engine.store.snapshot_in_progress() {
                 aof::start_rewrite(&shared, &mut engine);
@@ -737,7 +756,7 @@ async fn cron(shared: Arc<Shared>) {
             // tick never holds the store lock for long.
             const SAMPLES_PER_ROUND: usize = 20;
             const SAMPLES_PER_CYCLE_MAX: usize = 2_000;
-            let mut engine = shared.engine.lock();
+            let mut engine = shared.lock_engine().await;
             engine
                 .store
                 .active_expire_cycle(now_ms(), SAMPLES_PER_ROUND, SAMPLES_PER_CYCLE_MAX);

@@ -245,7 +245,7 @@ impl Steps {
         let shared = shared.clone();
         runtime.spawn(async move {
             loop {
-                let step = shared.engine.lock().store.snapshot_step();
+                let step = shared.lock_engine().await.store.snapshot_step();
                 let done = matches!(step, Step::Done);
                 if tx.send(step).await.is_err() || done {
                     return;

@@ -76,11 +76,15 @@ pub(crate) async fn wait(
     handle: &crate::ClientHandle,
     request: WaitRequest,
 ) -> usize {
-    let acked = shared.engine.lock().repl.acked.clone();
+    let acked = shared.lock_engine().await.repl.acked.clone();
     loop {
         // Registered before the count is read, so an ACK in between wakes us.
         let notified = acked.notified();
-        let count = shared.engine.lock().repl.acked_at_least(request.offset);
+        let count = shared
+            .lock_engine()
+            .await
+            .repl
+            .acked_at_least(request.offset);
         if count >= request.wanted {
             return count;
         }
@@ -92,7 +96,7 @@ pub(crate) async fn wait(
         };
         tokio::select! {
             () = notified => {}
-            () = deadline => return shared.engine.lock().repl.acked_at_least(request.offset),
+            () = deadline => return shared.lock_engine().await.repl.acked_at_least(request.offset),
             () = handle.kill.notified() => return count,
         }
     }
@@ -500,7 +504,7 @@ pub(crate) async fn cron(shared: Arc<Shared>) {
                 config.get_int("min-replicas-max-lag") as u64,
             )
         };
-        let mut engine = shared.engine.lock();
+        let mut engine = shared.lock_engine().await;
         let repl = &mut engine.repl;
         repl.backlog_size = size;
         repl.limit = limit;
@@ -553,7 +557,7 @@ pub(crate) async fn serve(
         queued: AtomicU64::new(0),
     });
     let result = sync_and_stream(stream, client, shared, request, &link).await;
-    shared.engine.lock().repl.remove(client.id);
+    shared.lock_engine().await.repl.remove(client.id);
     result
 }
 
@@ -577,7 +581,7 @@ async fn sync_and_stream(
     let mut last_newline = Instant::now();
     let (rx, start_offset, replid) = loop {
         {
-            let mut engine = shared.engine.lock();
+            let mut engine = shared.lock_engine().await;
             if !engine.store.snapshot_in_progress() {
                 let engine = &mut *engine;
                 engine.repl.ensure_backlog();
@@ -676,13 +680,13 @@ async fn snapshot_image(shared: &Shared, stream: &mut TcpStream) -> std::io::Res
                 if let Err(e) = stream.write_all(b"\n").await {
                     // The replica left: let the encoder finish, then end.
                     let _ = encode.await;
-                    shared.engine.lock().store.end_snapshot();
+                    shared.lock_engine().await.store.end_snapshot();
                     return Err(e);
                 }
             }
         }
     };
-    shared.engine.lock().store.end_snapshot();
+    shared.lock_engine().await.store.end_snapshot();
     match result {
         Ok(image) => image,
         Err(e) => Err(std::io::Error::other(e)),
@@ -698,7 +702,7 @@ async fn stream_to_replica(
     mut rx: mpsc::UnboundedReceiver<Bytes>,
 ) -> std::io::Result<()> {
     let (mut reader, mut writer) = stream.split();
-    let acked = shared.engine.lock().repl.acked.clone();
+    let acked = shared.lock_engine().await.repl.acked.clone();
     let link_for_reader = link.clone();
     let read_acks = async move {
         let mut input = BytesMut::with_capacity(4096);

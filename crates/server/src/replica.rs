@@ -266,7 +266,7 @@ async fn link_once(
         .await?;
     // Resume our own history if the master shares it; else a full sync.
     let (replid, next) = {
-        let engine = shared.engine.lock();
+        let engine = shared.lock_engine().await;
         (engine.repl.replid.clone(), engine.repl.offset() + 1)
     };
     let next = next.to_string();
@@ -283,7 +283,7 @@ async fn link_once(
         load_image(shared, &image, id, offset)?;
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let id = rest.trim();
-        let mut engine = shared.engine.lock();
+        let mut engine = shared.lock_engine().await;
         if !id.is_empty() && id != engine.repl.replid {
             engine.repl.replid = id.to_string();
         }
@@ -378,7 +378,7 @@ async fn apply_stream(
         // Apply what is buffered, one command at a time to count its bytes.
         let mut acks = Vec::new();
         {
-            let mut engine = shared.engine.lock();
+            let mut engine = shared.lock_engine().await;
             let mut clock = Clock::start();
             let mut out = Vec::new();
             loop {
@@ -428,7 +428,7 @@ async fn apply_stream(
                 if last_io.elapsed() > timeout {
                     return Err(link_error("timeout: no data nor PING received from the master"));
                 }
-                let offset = shared.engine.lock().repl.offset();
+                let offset = shared.lock_engine().await.repl.offset();
                 send_ack(&mut stream, offset).await?;
             }
             () = stop.notify.notified() => {

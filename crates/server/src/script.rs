@@ -15,6 +15,7 @@
 //! global table refuses new names, and KEYS / ARGV are set per call.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use mlua::{Function, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, Value};
@@ -25,6 +26,110 @@ use crate::commands::{is, Call};
 use crate::conn::{run_command, ClientState};
 
 type Result<T = (), E = Error> = std::result::Result<T, E>;
+
+/// The running script as other connections see it, outside the store
+/// lock: whether it has run past `busy-reply-threshold` (they then get
+/// BUSY) and whether SCRIPT KILL asked it to stop.
+#[derive(Default)]
+pub(crate) struct ScriptRun {
+    running: AtomicBool,
+    timed_out: AtomicBool,
+    kill: AtomicBool,
+    /// It ran a write command: killing it would leave half its effects.
+    wrote: AtomicBool,
+    /// EVAL (true) or FCALL: which KILL may stop it.
+    eval: AtomicBool,
+}
+
+impl ScriptRun {
+    pub fn timed_out(&self) -> bool {
+        self.timed_out.load(Ordering::Acquire)
+    }
+
+    fn busy_error(&self) -> &'static str {
+        if self.eval.load(Ordering::Relaxed) {
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+        } else {
+            "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+        }
+    }
+
+    /// SCRIPT KILL (`eval`) or FUNCTION KILL: the reply.
+    fn kill(&self, eval: bool) -> std::result::Result<(), String> {
+        if !self.running.load(Ordering::Acquire) {
+            return Err("NOTBUSY No scripts in execution right now.".into());
+        }
+        if self.wrote.load(Ordering::Acquire) {
+            return Err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.".into());
+        }
+        let running_eval = self.eval.load(Ordering::Relaxed);
+        if eval != running_eval {
+            return Err(self.busy_error().into());
+        }
+        self.kill.store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
+/// Answers, without the store lock, a batch sent while a script is busy:
+/// SCRIPT / FUNCTION KILL act, MULTI and QUIT do their part, other
+/// commands get BUSY (a queued transaction is then refused). Redis would
+/// also serve AUTH, HELLO, WATCH and a few more here; they need the lock
+/// the script holds, so they get BUSY too. Returns how many commands it
+/// answered.
+pub(crate) fn busy_replies(
+    client: &mut ClientState,
+    shared: &crate::Shared,
+    batch: &[shoal_resp::Command],
+    out: &mut Vec<u8>,
+) -> usize {
+    let run = &shared.script_run;
+    let mut answered = 0;
+    for args in batch {
+        let mut reply = Reply::new(out, client.protocol);
+        let kill = |sub: &Bytes| args.len() == 2 && is(sub, "kill");
+        let name = crate::commands::lookup(&args[0]).map(|(_, c)| c.spec.name);
+        match name {
+            Some("script") if kill(&args[1]) => match run.kill(true) {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(&e),
+            },
+            Some("function") if kill(&args[1]) => match run.kill(false) {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(&e),
+            },
+            Some("multi") if args.len() == 1 => {
+                if client.multi.is_some() {
+                    reply.error("ERR MULTI calls can not be nested");
+                } else {
+                    client.multi = Some(Vec::new());
+                    reply.ok();
+                }
+            }
+            Some("quit") => {
+                reply.ok();
+                client.close_after_reply = true;
+                return answered + 1;
+            }
+            Some("exec") if client.multi.is_some() => {
+                client.multi = None;
+                client.multi_failed = false;
+                reply.error(&format!(
+                    "EXECABORT Transaction discarded because of: {}",
+                    run.busy_error()
+                ));
+            }
+            _ => {
+                if client.multi.is_some() {
+                    client.multi_failed = true;
+                }
+                reply.error(run.busy_error());
+            }
+        }
+        answered += 1;
+    }
+    answered
+}
 
 /// Shebang flags (`#!lua flags=...`).
 #[derive(Clone, Copy, Default)]
@@ -686,6 +791,9 @@ impl RunCtx<'_> {
                 "-READONLY You can't write against a read only replica.",
             );
         }
+        if spec.write {
+            self.shared.script_run.wrote.store(true, Ordering::Release);
+        }
         self.out.clear();
         run_command(
             self.client,
@@ -955,9 +1063,23 @@ pub(crate) fn eval(c: &mut Call<'_>, by_sha: bool, read_only: bool) -> Result {
         Some(s) => s,
         None => Box::new(Scripting::new().map_err(|e| Error::Other(format!("Lua: {e}")))?),
     };
-    let result = run(c, &mut scripting, by_sha, read_only, numkeys);
+    let result = off_the_runtime(|| run(c, &mut scripting, by_sha, read_only, numkeys));
     c.engine.scripting = Some(scripting);
     result
+}
+
+/// Runs a script with this runtime worker handed over to tokio as a
+/// blocking thread: the worker's queued tasks (connections, the IO driver)
+/// move to another thread, so a script that runs long holds the store lock
+/// but never the other connections, which get BUSY and may SCRIPT KILL.
+fn off_the_runtime<R>(f: impl FnOnce() -> R) -> R {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
 }
 
 fn run(
@@ -1066,6 +1188,36 @@ fn invoke(
     };
     let redis: Table = globals.raw_get("redis").map_err(lua_err)?;
     let runner: Function = globals.raw_get("__redis__run").map_err(lua_err)?;
+    // Past busy-reply-threshold other clients get BUSY and may kill it.
+    let run = c.shared.script_run.clone();
+    run.kill.store(false, Ordering::Relaxed);
+    run.wrote.store(false, Ordering::Relaxed);
+    run.timed_out.store(false, Ordering::Relaxed);
+    run.eval.store(!with_args, Ordering::Relaxed);
+    run.running.store(true, Ordering::Release);
+    let threshold = std::time::Duration::from_millis(
+        c.shared
+            .config
+            .read()
+            .get_int("busy-reply-threshold")
+            .max(0) as u64,
+    );
+    let started = std::time::Instant::now();
+    let hook_run = run.clone();
+    lua.set_hook(
+        mlua::HookTriggers::new().every_nth_instruction(100_000),
+        move |_, _| {
+            if !hook_run.timed_out.load(Ordering::Relaxed) && started.elapsed() >= threshold {
+                tracing::warn!("Slow script detected: still in execution after {} milliseconds. You can try killing the script using the SCRIPT KILL command.", started.elapsed().as_millis());
+                hook_run.timed_out.store(true, Ordering::Release);
+            }
+            if hook_run.kill.load(Ordering::Acquire) {
+                return Err(mlua::Error::runtime("Script killed by user with SCRIPT KILL..."));
+            }
+            Ok(mlua::VmState::Continue)
+        },
+    )
+    .map_err(lua_err)?;
     let cell = std::cell::RefCell::new(&mut ctx);
     let outcome = lua.scope(|scope| {
         let ctx = &cell;
@@ -1117,6 +1269,10 @@ fn invoke(
         redis.raw_set("set_repl", set_repl)?;
         runner.call::<MultiValue>(function)
     });
+    lua.remove_hook();
+    run.running.store(false, Ordering::Release);
+    run.timed_out.store(false, Ordering::Release);
+    run.kill.store(false, Ordering::Release);
     let resp3_script = ctx.client.protocol == Protocol::Resp3;
     // The script's writes end their transaction in the AOF and the stream.
     ctx.engine.end_exec();
@@ -1409,16 +1565,18 @@ pub(crate) fn fcall(c: &mut Call<'_>, read_only: bool) -> Result {
             .lua
             .registry_value(&f.callback)
             .map_err(|e| Error::Other(e.to_string()))?;
-        invoke(
-            c,
-            &mut scripting,
-            callback,
-            true,
-            flags,
-            &name,
-            read_only,
-            numkeys as usize,
-        )
+        off_the_runtime(|| {
+            invoke(
+                c,
+                &mut scripting,
+                callback,
+                true,
+                flags,
+                &name,
+                read_only,
+                numkeys as usize,
+            )
+        })
     })();
     c.engine.scripting = Some(scripting);
     result

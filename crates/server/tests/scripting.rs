@@ -406,3 +406,46 @@ fn functions_load_list_call_and_delete() {
         Frame::Error("ERR Function not found".into())
     );
 }
+
+#[test]
+fn a_script_past_busy_reply_threshold_gets_busy_and_script_kill() {
+    let server = TestServer::start();
+    let mut admin = server.connect();
+    admin.command(&[b"CONFIG", b"SET", b"busy-reply-threshold", b"50"]);
+    let mut runner = server.connect();
+    runner.send(&encode(&[b"EVAL", b"while true do end", b"0"]));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let busy = Frame::Error(
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+            .into(),
+    );
+    assert_eq!(admin.command(&[b"PING"]), busy);
+    // A transaction that met BUSY is refused at EXEC.
+    assert_eq!(admin.command(&[b"MULTI"]), Frame::Simple("OK".into()));
+    assert_eq!(admin.command(&[b"INCR", b"n"]), busy);
+    assert_eq!(
+        admin.command(&[b"FUNCTION", b"KILL"]),
+        busy,
+        "FUNCTION KILL does not stop an EVAL"
+    );
+    assert_eq!(
+        admin.command(&[b"SCRIPT", b"KILL"]),
+        Frame::Simple("OK".into())
+    );
+    let Frame::Error(killed) = runner.read_frame() else {
+        panic!("the script's caller gets an error");
+    };
+    assert!(
+        killed.starts_with("ERR Script killed by user with SCRIPT KILL... script: "),
+        "{killed}"
+    );
+    assert_eq!(
+        admin.command(&[b"EXEC"]),
+        Frame::Error("EXECABORT Transaction discarded because of previous errors.".into())
+    );
+    assert_eq!(admin.command(&[b"GET", b"n"]), Frame::Null);
+    assert_eq!(
+        admin.command(&[b"SCRIPT", b"KILL"]),
+        Frame::Error("NOTBUSY No scripts in execution right now.".into())
+    );
+}
