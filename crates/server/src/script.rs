@@ -1063,23 +1063,9 @@ pub(crate) fn eval(c: &mut Call<'_>, by_sha: bool, read_only: bool) -> Result {
         Some(s) => s,
         None => Box::new(Scripting::new().map_err(|e| Error::Other(format!("Lua: {e}")))?),
     };
-    let result = off_the_runtime(|| run(c, &mut scripting, by_sha, read_only, numkeys));
+    let result = run(c, &mut scripting, by_sha, read_only, numkeys);
     c.engine.scripting = Some(scripting);
     result
-}
-
-/// Runs a script with this runtime worker handed over to tokio as a
-/// blocking thread: the worker's queued tasks (connections, the IO driver)
-/// move to another thread, so a script that runs long holds the store lock
-/// but never the other connections, which get BUSY and may SCRIPT KILL.
-fn off_the_runtime<R>(f: impl FnOnce() -> R) -> R {
-    let multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if multi_thread {
-        tokio::task::block_in_place(f)
-    } else {
-        f()
-    }
 }
 
 fn run(
@@ -1204,12 +1190,23 @@ fn invoke(
     );
     let started = std::time::Instant::now();
     let hook_run = run.clone();
+    let runtime = tokio::runtime::Handle::try_current().ok();
     lua.set_hook(
         mlua::HookTriggers::new().every_nth_instruction(100_000),
         move |_, _| {
             if !hook_run.timed_out.load(Ordering::Relaxed) && started.elapsed() >= threshold {
                 tracing::warn!("Slow script detected: still in execution after {} milliseconds. You can try killing the script using the SCRIPT KILL command.", started.elapsed().as_millis());
                 hook_run.timed_out.store(true, Ordering::Release);
+                // This worker is held by the script, and tokio leaves the
+                // IO driver to workers that park: a task spawned from
+                // outside the runtime wakes an idle worker, which then
+                // takes the driver, so other connections are served (BUSY,
+                // SCRIPT KILL) while the script runs.
+                if let Some(runtime) = runtime.clone() {
+                    let _ = std::thread::Builder::new()
+                        .name("shoal-script-wake".into())
+                        .spawn(move || drop(runtime.spawn(async {})));
+                }
             }
             if hook_run.kill.load(Ordering::Acquire) {
                 return Err(mlua::Error::runtime("Script killed by user with SCRIPT KILL..."));
@@ -1565,18 +1562,16 @@ pub(crate) fn fcall(c: &mut Call<'_>, read_only: bool) -> Result {
             .lua
             .registry_value(&f.callback)
             .map_err(|e| Error::Other(e.to_string()))?;
-        off_the_runtime(|| {
-            invoke(
-                c,
-                &mut scripting,
-                callback,
-                true,
-                flags,
-                &name,
-                read_only,
-                numkeys as usize,
-            )
-        })
+        invoke(
+            c,
+            &mut scripting,
+            callback,
+            true,
+            flags,
+            &name,
+            read_only,
+            numkeys as usize,
+        )
     })();
     c.engine.scripting = Some(scripting);
     result
