@@ -923,10 +923,19 @@ fn rejection(
         ));
     }
     // noeviction: refuse what could grow memory once over `maxmemory`.
+    // EXEC is judged by what it queued; inside it, nothing more is.
     let maxmemory = shared.hot.maxmemory_bytes.load(Ordering::Relaxed);
+    let denyoom = || {
+        spec.has_flag("denyoom")
+            || (spec.name == "exec"
+                && client.multi.iter().flatten().any(|args| {
+                    commands::lookup(&args[0]).is_some_and(|(_, c)| c.spec.has_flag("denyoom"))
+                }))
+    };
     if maxmemory > 0
-        && spec.has_flag("denyoom")
+        && !client.in_exec
         && shared.hot.used_memory_bytes.load(Ordering::Relaxed) > maxmemory
+        && denyoom()
     {
         return Some("OOM command not allowed when used memory > 'maxmemory'.".into());
     }

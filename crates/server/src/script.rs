@@ -791,6 +791,21 @@ impl RunCtx<'_> {
                 "-READONLY You can't write against a read only replica.",
             );
         }
+        // Redis's scriptVerifyOOM: until the script has written, a
+        // command that may grow memory is refused over maxmemory.
+        let hot = &self.shared.hot;
+        let max = hot.maxmemory_bytes.load(Ordering::Relaxed);
+        if max > 0
+            && !self.flags.allow_oom
+            && spec.has_flag("denyoom")
+            && !self.shared.script_run.wrote.load(Ordering::Relaxed)
+            && hot.used_memory_bytes.load(Ordering::Relaxed) > max
+        {
+            return fail(
+                lua,
+                "-OOM command not allowed when used memory > 'maxmemory'.",
+            );
+        }
         if spec.write {
             self.shared.script_run.wrote.store(true, Ordering::Release);
         }

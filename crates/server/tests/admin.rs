@@ -267,3 +267,26 @@ fn instantaneous_ops_per_sec_follows_load() {
         );
     }
 }
+
+#[test]
+fn exec_of_a_transaction_that_may_grow_memory_is_refused_over_maxmemory() {
+    let server = TestServer::start();
+    let mut c = server.connect();
+    let mut admin = server.connect();
+    assert_eq!(c.command(&[b"MULTI"]), simple("OK"));
+    assert_eq!(c.command(&[b"SET", b"x", b"1"]), simple("QUEUED"));
+    assert_eq!(c.command(&[b"GET", b"x"]), simple("QUEUED"));
+    admin.command(&[b"CONFIG", b"SET", b"maxmemory", b"1"]);
+    assert_eq!(
+        c.command(&[b"EXEC"]),
+        Frame::Error(
+            "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'."
+                .into()
+        )
+    );
+    // Reads alone still run.
+    assert_eq!(c.command(&[b"MULTI"]), simple("OK"));
+    c.command(&[b"GET", b"x"]);
+    assert_eq!(c.command(&[b"EXEC"]), Frame::Array(vec![Frame::Null]));
+    admin.command(&[b"CONFIG", b"SET", b"maxmemory", b"0"]);
+}
