@@ -885,12 +885,8 @@ pub(crate) fn reload(shared: &crate::Shared) -> anyhow::Result<()> {
             anyhow::bail!("no append only file to load");
         }
         let engine = &mut *engine;
-        let now = crate::now_ms();
         let store = &mut engine.store;
-        for db in 0..store.dbs.len() {
-            store.watches.touch_db(db, &store.dbs[db], None, now);
-            store.flush_db(db);
-        }
+        store.empty_for_load(crate::now_ms());
         let files = read_manifest(&layout.manifest_path())?;
         replay_files(&layout, &files, store, truncated_ok)?;
         // What was loaded is already logged.

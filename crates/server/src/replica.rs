@@ -335,10 +335,7 @@ fn load_image(shared: &Shared, image: &[u8], replid: &str, offset: u64) -> std::
     let engine = &mut *engine;
     let now = crate::now_ms();
     let store = &mut engine.store;
-    for db in 0..store.dbs.len() {
-        store.watches.touch_db(db, &store.dbs[db], None, now);
-        store.flush_db(db);
-    }
+    store.empty_for_load(now);
     let loaded = crate::rdbfile::load_bytes(image, store, now)
         .map_err(|e| link_error(format!("failed loading the master's RDB: {e}")))?;
     store.dirty += loaded.keys;

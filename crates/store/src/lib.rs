@@ -314,6 +314,16 @@ impl Store {
         record_event(&mut self.events, self.notify_flags, db, class, event, key);
     }
 
+    /// Empties every database before a whole new dataset is loaded in
+    /// (DEBUG LOADAOF, a replica's full sync): watchers of any key are
+    /// signalled, and a running snapshot keeps the old tables.
+    pub fn empty_for_load(&mut self, now_ms: u64) {
+        for db in 0..self.dbs.len() {
+            self.watches.touch_db(db, &self.dbs[db], None, now_ms);
+            self.flush_db(db);
+        }
+    }
+
     /// Signals the watchers of `key` that it changed (Redis's
     /// `signalModifiedKey`), after the change.
     pub fn touch_watched(&mut self, db: usize, key: &[u8]) {
