@@ -1034,6 +1034,22 @@ fn shebang(body: &[u8]) -> Result<(ScriptFlags, usize)> {
 }
 
 impl Scripting {
+    /// Compiles Lua source as chunk `name`; a syntax error is reported
+    /// after `what`, as Redis words it.
+    fn compile(&self, source: &[u8], name: &str, what: &str) -> Result<Function> {
+        self.lua
+            .load(source)
+            .set_name(name)
+            .into_function()
+            .map_err(|e| {
+                let message = match &e {
+                    mlua::Error::SyntaxError { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                Error::Other(format!("{what}: {message}"))
+            })
+    }
+
     /// Compiles `body` if it is new; its SHA1.
     fn load(&mut self, body: &Bytes) -> Result<String> {
         let sha = sha1_hex(body);
@@ -1041,18 +1057,11 @@ impl Scripting {
             return Ok(sha);
         }
         let (flags, skip) = shebang(body)?;
-        let function = self
-            .lua
-            .load(&body[skip..])
-            .set_name("@user_script")
-            .into_function()
-            .map_err(|e| {
-                let message = match &e {
-                    mlua::Error::SyntaxError { message, .. } => message.clone(),
-                    other => other.to_string(),
-                };
-                Error::Other(format!("Error compiling script (new function): {message}"))
-            })?;
+        let function = self.compile(
+            &body[skip..],
+            "@user_script",
+            "Error compiling script (new function)",
+        )?;
         let function = self
             .lua
             .create_registry_value(function)
@@ -1062,10 +1071,11 @@ impl Scripting {
     }
 }
 
-/// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO.
-pub(crate) fn eval(c: &mut Call<'_>, by_sha: bool, read_only: bool) -> Result {
-    let numkeys = shoal_store::parse_i64_exact(&c.args[2]).ok_or(Error::NotInteger)?;
-    if numkeys > (c.args.len() - 3) as i64 {
+/// The `numkeys` argument of EVAL and FCALL (`not_a_number` if it is not
+/// an integer), checked against the arguments that follow it.
+fn key_count(args: &[Bytes], not_a_number: Error) -> Result<usize> {
+    let numkeys = shoal_store::parse_i64_exact(&args[2]).ok_or(not_a_number)?;
+    if numkeys > (args.len() - 3) as i64 {
         return Err(Error::Other(
             "Number of keys can't be greater than number of args".into(),
         ));
@@ -1073,11 +1083,13 @@ pub(crate) fn eval(c: &mut Call<'_>, by_sha: bool, read_only: bool) -> Result {
     if numkeys < 0 {
         return Err(Error::Other("Number of keys can't be negative".into()));
     }
-    let numkeys = numkeys as usize;
-    let mut scripting = match c.engine.scripting.take() {
-        Some(s) => s,
-        None => Box::new(Scripting::new().map_err(|e| Error::Other(format!("Lua: {e}")))?),
-    };
+    Ok(numkeys as usize)
+}
+
+/// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO.
+pub(crate) fn eval(c: &mut Call<'_>, by_sha: bool, read_only: bool) -> Result {
+    let numkeys = key_count(c.args, Error::NotInteger)?;
+    let mut scripting = take_scripting(c.engine)?;
     let result = run(c, &mut scripting, by_sha, read_only, numkeys);
     c.engine.scripting = Some(scripting);
     result
@@ -1328,10 +1340,7 @@ pub(crate) fn script(c: &mut Call<'_>) -> Result {
     let sub = c.args[1].clone();
     let argc = c.args.len();
     if is(&sub, "load") && argc == 3 {
-        let mut scripting = match c.engine.scripting.take() {
-            Some(s) => s,
-            None => Box::new(Scripting::new().map_err(|e| Error::Other(format!("Lua: {e}")))?),
-        };
+        let mut scripting = take_scripting(c.engine)?;
         let result = scripting.load(&c.args[2]);
         c.engine.scripting = Some(scripting);
         let sha = result?;
@@ -1451,18 +1460,7 @@ impl Scripting {
             return Err(Error::Other(format!("Library '{name}' already exists")));
         }
         let lua_err = |e: mlua::Error| Error::Other(format!("Lua: {e}"));
-        let chunk = self
-            .lua
-            .load(&code[skip..])
-            .set_name("@user_function")
-            .into_function()
-            .map_err(|e| {
-                let message = match &e {
-                    mlua::Error::SyntaxError { message, .. } => message.clone(),
-                    other => other.to_string(),
-                };
-                Error::Other(format!("Error compiling function: {message}"))
-            })?;
+        let chunk = self.compile(&code[skip..], "@user_function", "Error compiling function")?;
         let loader: Function = self
             .lua
             .globals()
@@ -1556,16 +1554,7 @@ fn replicate(c: &mut Call<'_>) {
 
 /// FCALL / FCALL_RO.
 pub(crate) fn fcall(c: &mut Call<'_>, read_only: bool) -> Result {
-    let numkeys = shoal_store::parse_i64_exact(&c.args[2])
-        .ok_or_else(|| Error::Other("Bad number of keys provided".into()))?;
-    if numkeys > (c.args.len() - 3) as i64 {
-        return Err(Error::Other(
-            "Number of keys can't be greater than number of args".into(),
-        ));
-    }
-    if numkeys < 0 {
-        return Err(Error::Other("Number of keys can't be negative".into()));
-    }
+    let numkeys = key_count(c.args, Error::Other("Bad number of keys provided".into()))?;
     let name = String::from_utf8_lossy(&c.args[1]).into_owned();
     let mut scripting = take_scripting(c.engine)?;
     let result = (|| {
@@ -1585,7 +1574,7 @@ pub(crate) fn fcall(c: &mut Call<'_>, read_only: bool) -> Result {
             flags,
             &name,
             read_only,
-            numkeys as usize,
+            numkeys,
         )
     })();
     c.engine.scripting = Some(scripting);
