@@ -1399,9 +1399,94 @@ fn encode_key(
                 encode_cmd(out, &args);
             }
         }
+        Decoded::Stream(s) => encode_stream(out, key, s),
     }
     if let Some(at) = expire {
         encode_cmd(out, &[b"PEXPIREAT", key, at.to_string().as_bytes()]);
+    }
+}
+
+/// The commands that rebuild a stream with its groups, as Redis's
+/// `rewriteStreamObject` writes them.
+fn encode_stream(out: &mut Vec<u8>, key: &[u8], s: &shoal_store::types::Stream) {
+    use shoal_store::types::stream::StreamId;
+    if s.is_empty() {
+        encode_cmd(out, &[b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"]);
+    } else {
+        s.visit(StreamId::MIN, StreamId::MAX, false, |e| {
+            let id = e.id.to_string();
+            let mut owned: Vec<Vec<u8>> = Vec::with_capacity(2 * e.field_count);
+            for (f, v) in e.fields() {
+                owned.push(f.to_vec());
+                owned.push(v.to_vec());
+            }
+            let mut args: Vec<&[u8]> = vec![b"XADD", key, id.as_bytes()];
+            args.extend(owned.iter().map(Vec::as_slice));
+            encode_cmd(out, &args);
+            true
+        });
+    }
+    let (last, added, deleted) = (
+        s.last_id.to_string(),
+        s.entries_added.to_string(),
+        s.max_deleted_id.to_string(),
+    );
+    encode_cmd(
+        out,
+        &[
+            b"XSETID",
+            key,
+            last.as_bytes(),
+            b"ENTRIESADDED",
+            added.as_bytes(),
+            b"MAXDELETEDID",
+            deleted.as_bytes(),
+        ],
+    );
+    for (name, g) in &s.groups {
+        let (last, read) = (g.last_id.to_string(), g.entries_read.to_string());
+        encode_cmd(
+            out,
+            &[
+                b"XGROUP",
+                b"CREATE",
+                key,
+                name,
+                last.as_bytes(),
+                b"ENTRIESREAD",
+                read.as_bytes(),
+            ],
+        );
+        for (cname, c) in &g.consumers {
+            if c.pel.is_empty() {
+                encode_cmd(out, &[b"XGROUP", b"CREATECONSUMER", key, name, cname]);
+            }
+            for id in &c.pel {
+                let nack = &g.pel[id];
+                let (id, time, count) = (
+                    id.to_string(),
+                    nack.delivery_time.to_string(),
+                    nack.delivery_count.to_string(),
+                );
+                encode_cmd(
+                    out,
+                    &[
+                        b"XCLAIM",
+                        key,
+                        name,
+                        cname,
+                        b"0",
+                        id.as_bytes(),
+                        b"TIME",
+                        time.as_bytes(),
+                        b"RETRYCOUNT",
+                        count.as_bytes(),
+                        b"JUSTID",
+                        b"FORCE",
+                    ],
+                );
+            }
+        }
     }
 }
 

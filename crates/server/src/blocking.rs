@@ -111,8 +111,22 @@ fn serves(store: &Store, db: usize, key: &[u8]) -> Option<BlockKind> {
     match store.dbs[db].keys.get(key).map(|e| &e.value) {
         Some(Value::List(_)) => Some(BlockKind::List),
         Some(Value::ZSet(_)) => Some(BlockKind::ZSet),
+        Some(Value::Stream(_)) => Some(BlockKind::Stream),
         _ => None,
     }
+}
+
+/// Counts a blocked command that ended in an error among its command's
+/// failed calls (Redis's `updateStatsOnUnblock`).
+fn count_failure(engine: &mut Engine, name: &[u8]) {
+    if let Some((index, _)) = crate::commands::lookup(name) {
+        engine.stats.commands[index].failed += 1;
+    }
+}
+
+/// Whether a waiter is a blocked XREADGROUP.
+fn is_group_read(waiter: &Waiter) -> bool {
+    waiter.kind == BlockKind::Stream && waiter.args[0].eq_ignore_ascii_case(b"xreadgroup")
 }
 
 /// Serves clients blocked on keys that became ready, until no key is
@@ -131,11 +145,31 @@ pub(crate) fn serve_ready(engine: &mut Engine, shared: &crate::Shared, now_ms: u
                 None => continue,
             };
             for id in queue {
-                let Some(kind) = serves(&engine.store, db, &key) else {
-                    // Emptied or replaced by a type no one waits for.
-                    break;
-                };
+                let kind = serves(&engine.store, db, &key);
                 let Some(waiter) = engine.blocked.waiters.get(&id) else {
+                    continue;
+                };
+                if kind != Some(BlockKind::Stream) && is_group_read(waiter) {
+                    // Redis 7.0 unblocks XREADGROUP when its stream is
+                    // deleted or replaced.
+                    let mut out = Vec::new();
+                    crate::conn::reply_error(
+                        &mut engine.stats,
+                        &mut out,
+                        waiter.protocol,
+                        "UNBLOCKED the stream key no longer exists",
+                    );
+                    let name = waiter.args[0].clone();
+                    count_failure(engine, &name);
+                    let waiter = engine
+                        .blocked
+                        .remove(&mut engine.store, id)
+                        .expect("present above");
+                    waiter.handle.mailbox.unblock(&out);
+                    continue;
+                }
+                let Some(kind) = kind else {
+                    // Emptied or replaced by a type no one waits for.
                     continue;
                 };
                 if waiter.kind != kind {
@@ -151,19 +185,28 @@ pub(crate) fn serve_ready(engine: &mut Engine, shared: &crate::Shared, now_ms: u
                 let dirty_before = engine.store.dirty;
                 let mut ctx = Ctx::new(&mut engine.store, wdb, now_ms, id);
                 ctx.may_block = true;
-                let result = shoal_store::execute(
-                    spec,
-                    &mut ctx,
-                    &mut Reply::new(&mut out, protocol),
-                    &args,
-                );
+                let result = if kind == BlockKind::Stream {
+                    match shoal_store::cmd::stream::serve_blocked(
+                        &mut ctx,
+                        &mut Reply::new(&mut out, protocol),
+                        &args,
+                        &key,
+                    ) {
+                        Ok(false) => continue,
+                        Ok(true) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    shoal_store::execute(spec, &mut ctx, &mut Reply::new(&mut out, protocol), &args)
+                };
                 if ctx.block.is_some() {
                     continue;
                 }
                 let rewrite = std::mem::take(&mut ctx.rewrite);
                 if let Err(e) = result {
                     out.clear();
-                    Reply::new(&mut out, protocol).error(&e.to_string());
+                    crate::conn::reply_error(&mut engine.stats, &mut out, protocol, &e.to_string());
+                    count_failure(engine, &args[0]);
                 }
                 if engine.logging() {
                     engine.propagate_store_log(false);

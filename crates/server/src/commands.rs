@@ -788,6 +788,21 @@ static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
         ],
     ),
     (
+        "xinfo",
+        &[("consumers", 4), ("groups", 3), ("help", 2), ("stream", -3)],
+    ),
+    (
+        "xgroup",
+        &[
+            ("create", -5),
+            ("createconsumer", 5),
+            ("delconsumer", 5),
+            ("destroy", 4),
+            ("help", 2),
+            ("setid", -5),
+        ],
+    ),
+    (
         "slowlog",
         &[("get", -2), ("help", 2), ("len", 2), ("reset", 2)],
     ),
@@ -1923,7 +1938,7 @@ fn debug(c: &mut Call<'_>) -> Result {
             Value::Hash(h) => h.len(),
             Value::Set(s) => s.len(),
             Value::ZSet(z) => z.len(),
-            Value::Str(_) | Value::List(_) => 0,
+            Value::Str(_) | Value::List(_) | Value::Stream(_) => 0,
         };
         let text = format!(
             "Hash table 0 stats (main hash table):\n table size: {slots}\n number of elements: {len}\n"

@@ -140,6 +140,16 @@ static DIRECTIVES: &[Directive] = &[
         true,
     ),
     d("hll-sparse-max-bytes", Kind::Memory, "3000", true),
+    d("stream-node-max-bytes", Kind::Memory, "4096", true),
+    d(
+        "stream-node-max-entries",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "100",
+        true,
+    ),
     d(
         "maxmemory-eviction-tenacity",
         Kind::Int { min: 0, max: 100 },
@@ -717,6 +727,8 @@ impl Config {
         c.lfu_log_factor = self.get_int("lfu-log-factor") as u32;
         c.lfu_decay_time = self.get_int("lfu-decay-time") as u32;
         c.hll_sparse_max_bytes = self.get_int("hll-sparse-max-bytes") as usize;
+        c.stream_node_max_bytes = self.get_int("stream-node-max-bytes") as usize;
+        c.stream_node_max_entries = self.get_int("stream-node-max-entries");
         store.notify_flags =
             shoal_store::notify::parse_flags(self.get("notify-keyspace-events")).unwrap_or(0);
     }

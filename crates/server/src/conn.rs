@@ -700,7 +700,7 @@ fn run_command_inner(
                     handle: client.handle.clone(),
                     db: client.db,
                     protocol,
-                    args: args.to_vec(),
+                    args: block.retry.unwrap_or_else(|| args.to_vec()),
                     keys: block.keys,
                     kind: block.kind,
                     deadline_ms: block.deadline_ms,

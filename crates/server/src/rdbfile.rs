@@ -456,6 +456,7 @@ pub fn check_rdb(path: &Path) -> anyhow::Result<RdbReport> {
             rdb::Decoded::Set(_) => "set",
             rdb::Decoded::Hash(_) => "hash",
             rdb::Decoded::ZSet(_) => "zset",
+            rdb::Decoded::Stream(_) => "stream",
         };
         *report.by_type.entry(name).or_default() += 1;
         Ok(())

@@ -18,6 +18,7 @@ pub fn to_decoded(value: &Value) -> Decoded {
         Value::Set(set) => Decoded::Set(set.iter().map(|e| e.to_vec()).collect()),
         Value::ZSet(z) => Decoded::ZSet(z.iter().map(|(m, s)| (m.to_vec(), s)).collect()),
         Value::List(list) => Decoded::List(list.iter().map(<[u8]>::to_vec).collect()),
+        Value::Stream(s) => Decoded::Stream(s.data.clone()),
     }
 }
 
@@ -67,6 +68,7 @@ pub fn from_decoded(decoded: Decoded, config: &StoreConfig) -> Option<Value> {
             }
             Some(Value::Set(Coll::new(set)))
         }
+        Decoded::Stream(s) => Some(Value::Stream(Coll::new(s))),
         Decoded::ZSet(items) => {
             if items.is_empty() {
                 return None;

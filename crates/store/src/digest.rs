@@ -40,6 +40,7 @@ fn mix_value(digest: &mut Digest, db: &Db, key: &[u8], value: &Value) {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
     };
     mix(digest, &type_code.to_be_bytes());
     match value {
@@ -60,6 +61,22 @@ fn mix_value(digest: &mut Digest, db: &Db, key: &[u8], value: &Value) {
             mix(&mut element, value);
             xor(digest, &element);
         }),
+        Value::Stream(s) => {
+            use crate::types::stream::StreamId;
+            s.visit(StreamId::MIN, StreamId::MAX, false, |e| {
+                mix(digest, format!("{}.{}", e.id.ms, e.id.seq).as_bytes());
+                let mut buf = Vec::new();
+                for (field, value) in e.fields() {
+                    buf.clear();
+                    field.write_to(&mut buf);
+                    mix(digest, &buf);
+                    buf.clear();
+                    value.write_to(&mut buf);
+                    mix(digest, &buf);
+                }
+                true
+            });
+        }
     }
     if db.expire_at(key).is_some() {
         xor(digest, b"!!expire!!");

@@ -101,6 +101,10 @@ pub struct StoreConfig {
     /// `hll-sparse-max-bytes`: a sparse HyperLogLog larger than this
     /// becomes dense.
     pub hll_sparse_max_bytes: usize,
+    /// A stream node's listpack limits (`stream-node-max-bytes`,
+    /// `stream-node-max-entries`; 0 is no limit).
+    pub stream_node_max_bytes: usize,
+    pub stream_node_max_entries: i64,
 }
 
 impl Default for StoreConfig {
@@ -119,6 +123,8 @@ impl Default for StoreConfig {
             lfu_log_factor: 10,
             lfu_decay_time: 1,
             hll_sparse_max_bytes: 3000,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
         }
     }
 }
@@ -338,8 +344,12 @@ impl Store {
     pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
         self.cow(db, key);
         let d = &mut self.dbs[db];
-        if d.keys.remove(key).is_none() {
+        let Some(entry) = d.keys.remove(key) else {
             return false;
+        };
+        if matches!(entry.value, Value::Stream(_)) {
+            // Clients blocked in XREADGROUP on it are told it is gone.
+            self.blocking.signal(db, key);
         }
         if !d.expires.is_empty() {
             d.expires.remove(key);
@@ -438,6 +448,9 @@ pub struct Block {
     /// Absolute Unix milliseconds; `None` waits forever.
     pub deadline_ms: Option<u64>,
     pub kind: BlockKind,
+    /// The command to retry when woken, if not the blocked one itself
+    /// (XREAD with `$` resolved to the ID it meant).
+    pub retry: Option<Vec<bytes::Bytes>>,
 }
 
 /// Which type of data serves a blocked client (Redis's `btype`).
@@ -445,6 +458,7 @@ pub struct Block {
 pub enum BlockKind {
     List,
     ZSet,
+    Stream,
 }
 
 impl<'a> Ctx<'a> {
@@ -530,8 +544,12 @@ impl<'a> Ctx<'a> {
         value.set_lru(self.store.access(self.now_ms).initial());
         let may_serve = matches!(value, Value::List(_) | Value::ZSet(_));
         let db = &mut self.store.dbs[self.db];
+        let mut was_stream = false;
         let created = match db.keys.get_mut(key) {
             Some(entry) => {
+                // Clients blocked in XREADGROUP on a stream that is
+                // replaced learn it is gone.
+                was_stream = matches!(entry.value, Value::Stream(_));
                 entry.value = value;
                 false
             }
@@ -546,7 +564,7 @@ impl<'a> Ctx<'a> {
         if !keep_ttl && !db.expires.is_empty() {
             db.expires.remove(key);
         }
-        if may_serve {
+        if may_serve || was_stream {
             self.store.blocking.signal(self.db, key);
         }
         if created {

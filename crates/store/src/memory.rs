@@ -61,6 +61,7 @@ fn value_usage(value: &Value, samples: usize) -> usize {
             };
             extrapolate(&sizes, set.len(), per_element)
         }
+        Value::Stream(s) => s.heap_bytes(),
         Value::ZSet(z) => {
             let sizes: Vec<usize> = z.iter().take(take).map(|(m, _)| m.len() + 8).collect();
             let per_element = if z.encoding_name() == "skiplist" {

@@ -12,6 +12,10 @@
 
 use std::fmt;
 
+use bytes::Bytes;
+
+use crate::types::stream::{self, Consumer, Group, Nack, Stream, StreamId, ENTRIES_READ_UNKNOWN};
+
 /// RDB value type bytes (Redis's `RDB_TYPE_*`).
 pub mod kind {
     pub const STRING: u8 = 0;
@@ -29,6 +33,8 @@ pub mod kind {
     pub const HASH_LISTPACK: u8 = 16;
     pub const ZSET_LISTPACK: u8 = 17;
     pub const LIST_QUICKLIST_2: u8 = 18;
+    pub const STREAM_LISTPACKS: u8 = 15;
+    pub const STREAM_LISTPACKS_2: u8 = 19;
 }
 
 /// RDB opcodes (Redis's `RDB_OPCODE_*`).
@@ -74,6 +80,8 @@ pub enum Decoded {
     Set(Vec<Vec<u8>>),
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
     ZSet(Vec<(Vec<u8>, f64)>),
+    /// Streams are kept in their RDB layout (listpack nodes) in memory too.
+    Stream(crate::types::Stream),
 }
 
 /// Redis's CRC-64 (Jones polynomial, reflected), as RDB files and DUMP
@@ -342,6 +350,9 @@ impl<'a> Reader<'a> {
                     Ok(Decoded::ZSet(items))
                 }
             }
+            kind::STREAM_LISTPACKS | kind::STREAM_LISTPACKS_2 => self
+                .stream(kind == kind::STREAM_LISTPACKS_2)
+                .map(Decoded::Stream),
             kind::HASH_ZIPMAP
             | kind::LIST_ZIPLIST
             | kind::ZSET_ZIPLIST
@@ -351,6 +362,129 @@ impl<'a> Reader<'a> {
             )),
             other => self.error(format!("unknown or unsupported RDB type {other}")),
         }
+    }
+}
+
+impl Reader<'_> {
+    /// A stream's ID as two lengths.
+    fn stream_id(&mut self) -> Result<StreamId> {
+        Ok(StreamId::new(self.length()?, self.length()?))
+    }
+
+    /// A stream's ID as 16 raw big-endian bytes.
+    fn raw_stream_id(&mut self) -> Result<StreamId> {
+        Ok(StreamId::from_be_bytes(self.bytes(16)?).expect("16 bytes"))
+    }
+
+    fn millis(&mut self) -> Result<i64> {
+        Ok(self.u64_le()? as i64)
+    }
+
+    /// RDB_TYPE_STREAM_LISTPACKS (`v2`: the 7.0 form, with the first and
+    /// max-deleted IDs, entries added and groups' entries read).
+    fn stream(&mut self, v2: bool) -> Result<Stream> {
+        let start = self.pos;
+        let n = self.count(2)?;
+        let mut nodes = Vec::with_capacity(n);
+        for _ in 0..n {
+            let key = self.string()?;
+            let Some(id) = StreamId::from_be_bytes(&key) else {
+                return self.error("stream node key is not the size of a stream ID");
+            };
+            nodes.push((id, self.string()?));
+        }
+        let mut meta = stream::Inner {
+            length: self.length()?,
+            last_id: self.stream_id()?,
+            ..Default::default()
+        };
+        if v2 {
+            meta.first_id = self.stream_id()?;
+            meta.max_deleted_id = self.stream_id()?;
+            meta.entries_added = self.length()?;
+        }
+        let groups = self.count(1)?;
+        let mut parsed = Vec::with_capacity(groups);
+        for _ in 0..groups {
+            let name = Bytes::from(self.string()?);
+            let last_id = self.stream_id()?;
+            let entries_read = if v2 {
+                Some(self.length()? as i64)
+            } else {
+                None
+            };
+            let mut group = Group::new(last_id, entries_read.unwrap_or(ENTRIES_READ_UNKNOWN));
+            let pending = self.count(16)?;
+            for _ in 0..pending {
+                let id = self.raw_stream_id()?;
+                let delivery_time = self.millis()?;
+                let delivery_count = self.length()?;
+                group.pel.insert(
+                    id,
+                    Nack {
+                        delivery_time,
+                        delivery_count,
+                        consumer: Bytes::new(),
+                    },
+                );
+            }
+            let consumers = self.count(1)?;
+            for _ in 0..consumers {
+                let cname = Bytes::from(self.string()?);
+                let seen_time = self.millis()?;
+                let owned = self.count(16)?;
+                let mut pel = std::collections::BTreeSet::new();
+                for _ in 0..owned {
+                    let id = self.raw_stream_id()?;
+                    match group.pel.get_mut(&id) {
+                        Some(nack) if nack.consumer.is_empty() => nack.consumer = cname.clone(),
+                        _ => return self.error("stream consumer PEL entry not in the group PEL"),
+                    }
+                    pel.insert(id);
+                }
+                if group
+                    .consumers
+                    .insert(cname, Consumer { seen_time, pel })
+                    .is_some()
+                {
+                    return self.error("duplicate stream consumer");
+                }
+            }
+            if group.pel.values().any(|n| n.consumer.is_empty()) {
+                return self.error("stream PEL entry without a consumer");
+            }
+            parsed.push((name, group, entries_read.is_none()));
+        }
+        let Some(mut s) = Stream::from_parts(nodes, meta) else {
+            self.pos = start;
+            return self.error("invalid stream listpack");
+        };
+        if !v2 {
+            // Redis 6 files: derive what 7.0 records.
+            s.first_id = if s.length > 0 {
+                s.edge_id(true, false)
+            } else {
+                StreamId::MIN
+            };
+            s.entries_added = s.length;
+        }
+        for (name, mut group, estimate) in parsed {
+            if estimate {
+                group.entries_read = s
+                    .estimate_distance(group.last_id)
+                    .unwrap_or(ENTRIES_READ_UNKNOWN);
+            }
+            if s.groups.insert(name, group).is_some() {
+                self.pos = start;
+                return self.error("duplicate stream consumer group");
+            }
+        }
+        let live = s.range(StreamId::MIN, StreamId::MAX, false).len() as u64;
+        if live != s.length {
+            self.pos = start;
+            return self.error("stream length does not match its entries");
+        }
+        Ok(s)
     }
 }
 
@@ -448,6 +582,58 @@ impl Writer {
                 }
                 kind::ZSET_2
             }
+            Decoded::Stream(s) => {
+                self.stream(s);
+                kind::STREAM_LISTPACKS_2
+            }
+        }
+    }
+
+    /// A raw string: no integer encoding (Redis's `rdbSaveRawString` for
+    /// binary blobs still tries integers, but node keys and listpacks
+    /// never read as canonical integers).
+    fn raw(&mut self, s: &[u8]) {
+        self.length(s.len() as u64);
+        self.out.extend_from_slice(s);
+    }
+
+    fn stream_id(&mut self, id: StreamId) {
+        self.length(id.ms);
+        self.length(id.seq);
+    }
+
+    fn stream(&mut self, s: &Stream) {
+        self.length(s.nodes.len() as u64);
+        for (id, blob) in s.node_blobs() {
+            self.raw(&id.to_be_bytes());
+            self.raw(blob);
+        }
+        self.length(s.length);
+        self.stream_id(s.last_id);
+        self.stream_id(s.first_id);
+        self.stream_id(s.max_deleted_id);
+        self.length(s.entries_added);
+        self.length(s.groups.len() as u64);
+        for (name, g) in &s.groups {
+            self.string(name);
+            self.stream_id(g.last_id);
+            self.length(g.entries_read as u64);
+            self.length(g.pel.len() as u64);
+            for (id, nack) in &g.pel {
+                self.out.extend_from_slice(&id.to_be_bytes());
+                self.out
+                    .extend_from_slice(&nack.delivery_time.to_le_bytes());
+                self.length(nack.delivery_count);
+            }
+            self.length(g.consumers.len() as u64);
+            for (cname, c) in &g.consumers {
+                self.string(cname);
+                self.out.extend_from_slice(&c.seen_time.to_le_bytes());
+                self.length(c.pel.len() as u64);
+                for id in &c.pel {
+                    self.out.extend_from_slice(&id.to_be_bytes());
+                }
+            }
         }
     }
 }
@@ -460,6 +646,7 @@ pub fn kind_of(value: &Decoded) -> u8 {
         Decoded::Set(_) => kind::SET,
         Decoded::Hash(_) => kind::HASH,
         Decoded::ZSet(_) => kind::ZSET_2,
+        Decoded::Stream(_) => kind::STREAM_LISTPACKS_2,
     }
 }
 

@@ -138,6 +138,15 @@ impl Store {
     /// FLUSHDB's part: empties `db`, handing its table to a snapshot that
     /// still needs it. Returns how many keys it had.
     pub fn flush_db(&mut self, db: usize) -> usize {
+        // Clients blocked in XREADGROUP on a stream learn it is gone.
+        for key in self.blocking.watched_keys(db) {
+            if matches!(
+                self.dbs[db].keys.get(&key).map(|e| &e.value),
+                Some(Value::Stream(_))
+            ) {
+                self.blocking.signal(db, &key);
+            }
+        }
         let old = std::mem::take(&mut self.dbs[db]);
         let removed = old.len();
         if let Some(snap) = self.snapshot.as_mut() {
@@ -150,18 +159,38 @@ impl Store {
     }
 
     /// SWAPDB's part: swaps the data and any snapshot's view of it, and
-    /// wakes clients blocked on keys that now hold a list or sorted set
-    /// (Redis's `scanDatabaseForReadyKeys`).
+    /// wakes clients blocked on keys that now hold a list, sorted set or
+    /// stream, or that held a stream and no longer do (Redis's
+    /// `scanDatabaseForReadyKeys` and `scanDatabaseForDeletedStreams`).
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        let is_stream = |store: &Store, db: usize, key: &[u8]| {
+            matches!(
+                store.dbs[db].keys.get(key).map(|e| &e.value),
+                Some(Value::Stream(_))
+            )
+        };
+        let mut was_stream = Vec::new();
+        for db in [a, b] {
+            for key in self.blocking.watched_keys(db) {
+                if is_stream(self, db, &key) {
+                    was_stream.push((db, key));
+                }
+            }
+        }
         self.dbs.swap(a, b);
         if let Some(snap) = self.snapshot.as_mut() {
             snap.dbs.swap(a, b);
+        }
+        for (db, key) in was_stream {
+            if !is_stream(self, db, &key) {
+                self.blocking.signal(db, &key);
+            }
         }
         for db in [a, b] {
             for key in self.blocking.watched_keys(db) {
                 let ready = matches!(
                     self.dbs[db].keys.get(&key).map(|e| &e.value),
-                    Some(Value::List(_) | Value::ZSet(_))
+                    Some(Value::List(_) | Value::ZSet(_) | Value::Stream(_))
                 );
                 if ready {
                     self.blocking.signal(db, &key);

@@ -1,6 +1,6 @@
 //! Value types and their Redis-visible encodings.
 
-use crate::types::{Hash, List, Set, ZSet};
+use crate::types::{Hash, List, Set, Stream, ZSet};
 
 /// A value in the keyspace. Each collection type lives in its own module
 /// under `types/`; this enum only dispatches what every type answers
@@ -16,6 +16,7 @@ pub enum Value {
     Hash(Coll<Hash>),
     Set(Coll<Set>),
     ZSet(Coll<ZSet>),
+    Stream(Coll<Stream>),
 }
 
 /// A collection and its access clock ([`lru_clock`] seconds).
@@ -53,6 +54,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -61,7 +63,7 @@ impl Value {
     /// encodings.
     pub fn table_slots(&self) -> Option<usize> {
         match self {
-            Value::Str(_) | Value::List(_) => None,
+            Value::Str(_) | Value::List(_) | Value::Stream(_) => None,
             Value::Hash(h) => h.table().map(|d| d.slot_count()),
             Value::Set(s) => s.table_slots(),
             Value::ZSet(z) => z.table_slots(),
@@ -76,6 +78,7 @@ impl Value {
             Value::Hash(c) => c.lru,
             Value::Set(c) => c.lru,
             Value::ZSet(c) => c.lru,
+            Value::Stream(c) => c.lru,
         }
     }
 
@@ -86,6 +89,7 @@ impl Value {
             Value::Hash(c) => c.lru = clock,
             Value::Set(c) => c.lru = clock,
             Value::ZSet(c) => c.lru = clock,
+            Value::Stream(c) => c.lru = clock,
         }
     }
 
@@ -94,7 +98,8 @@ impl Value {
     pub fn unshare(&mut self) {
         match self {
             Value::Str(s) => s.shared = false,
-            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => {}
+            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_) => {
+            }
         }
     }
 
@@ -110,6 +115,7 @@ impl Value {
             Value::Hash(c) => c.encoding_name(),
             Value::Set(c) => c.encoding_name(),
             Value::ZSet(c) => c.encoding_name(),
+            Value::Stream(c) => c.encoding_name(),
         }
     }
 }

@@ -798,6 +798,7 @@ fn blmove_generic(
         keys: vec![src.clone()],
         deadline_ms,
         kind: BlockKind::List,
+        retry: None,
     });
     Ok(())
 }
@@ -896,6 +897,7 @@ fn blocking_pop(
         keys: keys.to_vec(),
         deadline_ms,
         kind: BlockKind::List,
+        retry: None,
     });
     Ok(())
 }

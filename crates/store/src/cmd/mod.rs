@@ -19,6 +19,7 @@ pub mod lcs;
 pub mod list;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod zset;
 
@@ -136,6 +137,9 @@ impl CommandSpec {
         if self.name == "sort" {
             return Some(sort_keys(args));
         }
+        if self.name == "xread" || self.name == "xreadgroup" {
+            return xread_keys(args);
+        }
         Some(self.key_positions(args.len()))
     }
 
@@ -204,6 +208,35 @@ fn c_atoi(text: &[u8]) -> i64 {
     }
 }
 
+/// XREAD's and XREADGROUP's keys as Redis's xreadGetKeys finds them: the
+/// first half of what follows STREAMS; none if the options before it are
+/// malformed or the keys and IDs do not pair up.
+fn xread_keys(args: &[&[u8]]) -> Option<Vec<usize>> {
+    let mut i = 1;
+    let mut streams = None;
+    while i < args.len() {
+        let arg = args[i];
+        if arg.eq_ignore_ascii_case(b"block") || arg.eq_ignore_ascii_case(b"count") {
+            i += 1;
+        } else if arg.eq_ignore_ascii_case(b"group") {
+            i += 2;
+        } else if arg.eq_ignore_ascii_case(b"noack") {
+        } else if arg.eq_ignore_ascii_case(b"streams") {
+            streams = Some(i);
+            break;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let at = streams?;
+    let n = args.len() - at - 1;
+    if n == 0 || n % 2 != 0 {
+        return None;
+    }
+    Some((at + 1..at + 1 + n / 2).collect())
+}
+
 /// SORT's keys as Redis's sortGetKeys finds them: the sorted key, and the
 /// last `STORE` destination; LIMIT's two arguments and GET's and BY's one
 /// are skipped, so a pattern spelled "store" is not taken for the option.
@@ -235,6 +268,7 @@ pub static TABLES: &[&[CommandSpec]] = &[
     set::COMMANDS,
     zset::COMMANDS,
     hll::COMMANDS,
+    stream::COMMANDS,
 ];
 
 /// Every data command, in table order.

@@ -1269,6 +1269,7 @@ fn blocking_pop(
         keys: keys.to_vec(),
         deadline_ms,
         kind: BlockKind::ZSet,
+        retry: None,
     });
     Ok(())
 }

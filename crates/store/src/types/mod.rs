@@ -6,10 +6,13 @@
 
 pub mod hash;
 pub mod list;
+pub mod listpack;
 pub mod set;
+pub mod stream;
 pub mod zset;
 
 pub use hash::Hash;
 pub use list::List;
 pub use set::Set;
+pub use stream::Stream;
 pub use zset::ZSet;
