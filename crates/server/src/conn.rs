@@ -691,6 +691,7 @@ fn run_command_inner(
         None => {
             let mut ctx = Ctx::new(&mut engine.store, client.db, now, client.id);
             ctx.may_block = !client.in_exec;
+            ctx.in_script = client.monitor_label == Some("lua");
             let mut reply = Reply::new(out, protocol);
             let result = shoal_store::execute(spec, &mut ctx, &mut reply, args);
             rewrite = std::mem::take(&mut ctx.rewrite);

@@ -590,19 +590,21 @@ fn bit_library(lua: &Lua) -> mlua::Result<Table> {
     Ok(bit)
 }
 
-/// `cjson.encode` / `cjson.decode`, with `cjson.null`.
+/// `cjson.encode` (and `encode_keep_buffer`) / `cjson.decode`, with
+/// `cjson.null`.
 fn cjson_library(lua: &Lua) -> mlua::Result<Table> {
     let cjson = lua.create_table()?;
     let null = Value::LightUserData(mlua::LightUserData(std::ptr::null_mut()));
     cjson.set("null", null.clone())?;
-    cjson.set(
-        "encode",
-        lua.create_function(|_, v: Value| {
-            let mut out = String::new();
-            json_encode(&v, &mut out, 0)?;
-            Ok(out)
-        })?,
-    )?;
+    let encode = lua.create_function(|_, v: Value| {
+        let mut out = String::new();
+        json_encode(&v, &mut out, 0)?;
+        Ok(out)
+    })?;
+    // Redis's lua-cjson also offers the variant that keeps its buffer
+    // between calls; the output is the same.
+    cjson.set("encode_keep_buffer", encode.clone())?;
+    cjson.set("encode", encode)?;
     cjson.set(
         "decode",
         lua.create_function(|lua, s: mlua::LuaString| {

@@ -18,6 +18,8 @@ mod lists;
 mod sets;
 #[path = "differential/sort.rs"]
 mod sort;
+#[path = "differential/streams.rs"]
+mod streams;
 #[path = "differential/zsets.rs"]
 mod zsets;
 
@@ -429,6 +431,7 @@ fn command() -> impl Strategy<Value = Cmd> {
         6 => sets::command(),
         8 => zsets::command(),
         4 => sort::command(),
+        8 => streams::command(),
     ]
 }
 
@@ -490,6 +493,7 @@ fn normalize(cmd: &[Vec<u8>], frame: Frame) -> Frame {
             let frame = hashes::normalize(cmd, frame);
             let frame = sets::normalize(cmd, frame);
             let frame = sort::normalize(cmd, frame);
+            let frame = streams::normalize(cmd, frame);
             zsets::normalize(cmd, frame)
         }
     }

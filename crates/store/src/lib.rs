@@ -430,6 +430,8 @@ pub struct Ctx<'a> {
     /// Whether a blocking command may block: false inside MULTI/EXEC (it
     /// then behaves as its non-blocking form) and in store-only callers.
     pub may_block: bool,
+    /// Whether a script runs the command (XREAD refuses BLOCK there).
+    pub in_script: bool,
     /// Set by a blocking command that found nothing to serve: it wrote no
     /// reply, and the server parks the client on these keys.
     pub block: Option<Block>,
@@ -469,6 +471,7 @@ impl<'a> Ctx<'a> {
             now_ms,
             client,
             may_block: false,
+            in_script: false,
             block: None,
             rewrite: Vec::new(),
         }

@@ -163,6 +163,11 @@ fn invalid_id() -> Error {
     Error::Other("Invalid stream ID specified as stream command argument".into())
 }
 
+/// An argument as C's `%s` shows it: up to its first NUL.
+fn cstr(arg: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(arg.split(|&b| b == 0).next().unwrap_or_default())
+}
+
 fn nogroup(text: String) -> Error {
     Error::Raw(format!("NOGROUP {text}"))
 }
@@ -665,7 +670,7 @@ struct ReadArgs<'a> {
     ids: &'a [Bytes],
 }
 
-fn parse_read(args: &[Bytes]) -> Result<ReadArgs<'_>> {
+fn parse_read(args: &[Bytes], in_script: bool) -> Result<ReadArgs<'_>> {
     let group = args[0].len() == 10;
     let mut r = ReadArgs {
         group,
@@ -683,6 +688,12 @@ fn parse_read(args: &[Bytes]) -> Result<ReadArgs<'_>> {
         let more = args.len() - i - 1;
         let o = &args[i];
         if is(o, "block") && more > 0 {
+            if in_script {
+                return Err(Error::Other(format!(
+                    "{} command is not allowed with BLOCK option from scripts",
+                    cstr(&args[0])
+                )));
+            }
             i += 1;
             let ms = crate::parse_i64_exact(&args[i])
                 .ok_or_else(|| Error::Other("timeout is not an integer or out of range".into()))?;
@@ -739,7 +750,7 @@ fn parse_read(args: &[Bytes]) -> Result<ReadArgs<'_>> {
 }
 
 fn xread(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    let r = parse_read(args)?;
+    let r = parse_read(args, ctx.in_script)?;
     if r.group {
         // Only what the command does to the groups is propagated, as the
         // XCLAIM / XGROUP commands below.
@@ -752,8 +763,8 @@ fn xread(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
             if s.map_or(true, |s| !s.groups.contains_key(group)) {
                 return Err(nogroup(format!(
                     "No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
-                    String::from_utf8_lossy(key),
-                    String::from_utf8_lossy(group)
+                    cstr(key),
+                    cstr(group)
                 )));
             }
         }
@@ -878,7 +889,7 @@ pub fn serve_blocked(
     args: &[Bytes],
     key: &[u8],
 ) -> Result<bool> {
-    let r = parse_read(args)?;
+    let r = parse_read(args, false)?;
     let Some(at) = r.keys.iter().position(|k| &k[..] == key) else {
         return Ok(false);
     };
@@ -1251,13 +1262,13 @@ const XGROUP_HELP: &[&str] = &[
     "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
     "    Set the current group ID and entries_read counter.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 fn subcommand_syntax(args: &[Bytes], container: &str) -> Error {
     Error::Other(format!(
         "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        String::from_utf8_lossy(&args[1][..args[1].len().min(128)]),
+        cstr(&args[1][..args[1].len().min(128)]),
         container
     ))
 }
@@ -1302,8 +1313,8 @@ fn xgroup(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
         if !has_group && (is(opt, "setid") || is(opt, "createconsumer") || is(opt, "delconsumer")) {
             return Err(nogroup(format!(
                 "No such consumer group '{}' for key name '{}'",
-                String::from_utf8_lossy(&group),
-                String::from_utf8_lossy(&key)
+                cstr(&group),
+                cstr(&key)
             )));
         }
     }
@@ -1514,8 +1525,8 @@ fn xpending(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result 
 fn no_key_or_group(key: &[u8], group: &[u8]) -> Error {
     nogroup(format!(
         "No such key '{}' or consumer group '{}'",
-        String::from_utf8_lossy(key),
-        String::from_utf8_lossy(group)
+        cstr(key),
+        cstr(group)
     ))
 }
 
@@ -1594,7 +1605,7 @@ fn xclaim(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
         } else {
             return Err(Error::Other(format!(
                 "Unrecognized XCLAIM option '{}'",
-                String::from_utf8_lossy(opt.split(|&b| b == 0).next().unwrap_or_default())
+                cstr(opt)
             )));
         }
         j += 1;
@@ -1803,7 +1814,7 @@ const XINFO_HELP: &[&str] = &[
     "STREAM <key> [FULL [COUNT <count>]",
     "    Show information about the stream.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 fn reply_lag(reply: &mut Reply<'_>, s: &Stream, g: &Group) {
@@ -1841,8 +1852,8 @@ fn xinfo(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
         let Some(g) = s.groups.get(&args[3]) else {
             return Err(nogroup(format!(
                 "No such consumer group '{}' for key name '{}'",
-                String::from_utf8_lossy(&args[3]),
-                String::from_utf8_lossy(key)
+                cstr(&args[3]),
+                cstr(key)
             )));
         };
         reply.array(g.consumers.len());

@@ -686,12 +686,42 @@ impl Stream {
         deleted
     }
 
-    /// Radix-tree statistics for XINFO: keys and an estimate of nodes.
+    /// Nodes of the radix tree Redis would keep the node keys in (XINFO's
+    /// `radix-tree-nodes`): a compressed node per run of shared bytes, a
+    /// branching node where keys diverge, a leaf per key; 1 when empty.
     pub fn rax_nodes(&self) -> usize {
-        // Redis's rax compresses the 16-byte keys' common prefixes; the
-        // exact node count depends on its insertion history. One node per
-        // key plus the root is what a fresh stream shows.
-        self.nodes.len() + 1
+        fn count(keys: &[[u8; 16]], depth: usize) -> usize {
+            if depth == 16 {
+                return 1;
+            }
+            if keys.len() == 1 {
+                return 2;
+            }
+            let (first, last) = (&keys[0], &keys[keys.len() - 1]);
+            let shared = (depth..16).take_while(|&i| first[i] == last[i]).count();
+            if shared > 0 {
+                return 1 + count(keys, depth + shared);
+            }
+            let mut total = 1;
+            let mut start = 0;
+            while start < keys.len() {
+                let byte = keys[start][depth];
+                let end = start
+                    + keys[start..]
+                        .iter()
+                        .take_while(|k| k[depth] == byte)
+                        .count();
+                total += count(&keys[start..end], depth + 1);
+                start = end;
+            }
+            total
+        }
+        let keys: Vec<[u8; 16]> = self.nodes.keys().map(|id| id.to_be_bytes()).collect();
+        if keys.is_empty() {
+            1
+        } else {
+            count(&keys, 0)
+        }
     }
 
     /// Approximate heap bytes (for MEMORY USAGE and eviction).
