@@ -12,6 +12,7 @@ use crate::Ctx;
 
 pub mod bits;
 pub mod dump;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keys;
@@ -136,6 +137,13 @@ impl CommandSpec {
         if self.name == "sort" {
             return Some(sort_keys(args));
         }
+        if let Some(from) = match self.name {
+            "georadius" => Some(6),
+            "georadiusbymember" => Some(5),
+            _ => None,
+        } {
+            return Some(geo::radius_keys(args, from));
+        }
         Some(self.key_positions(args.len()))
     }
 
@@ -235,6 +243,7 @@ pub static TABLES: &[&[CommandSpec]] = &[
     set::COMMANDS,
     zset::COMMANDS,
     hll::COMMANDS,
+    geo::COMMANDS,
 ];
 
 /// Every data command, in table order.
