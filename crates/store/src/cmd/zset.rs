@@ -892,7 +892,12 @@ fn emit_range(
 
 /// Stores a computed set at `dst` (or deletes `dst` when empty), with the
 /// events and reply Redis gives... the reply is written by the caller.
-pub(crate) fn store_result(ctx: &mut Ctx<'_>, dst: &[u8], z: Option<ZSet>, event: &'static str) -> usize {
+pub(crate) fn store_result(
+    ctx: &mut Ctx<'_>,
+    dst: &[u8],
+    z: Option<ZSet>,
+    event: &'static str,
+) -> usize {
     match z.filter(|z| !z.is_empty()) {
         Some(z) => {
             let n = z.len();
