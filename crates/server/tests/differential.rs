@@ -10,6 +10,8 @@
 //! The runner's seed is printed; set `SHOAL_DIFF_SEED=<hex>` to replay it.
 
 mod common;
+#[path = "differential/geo.rs"]
+mod geo;
 #[path = "differential/hashes.rs"]
 mod hashes;
 #[path = "differential/lists.rs"]
@@ -429,6 +431,7 @@ fn command() -> impl Strategy<Value = Cmd> {
         6 => sets::command(),
         8 => zsets::command(),
         4 => sort::command(),
+        6 => geo::command(),
     ]
 }
 
