@@ -629,3 +629,114 @@ fn extreme_arguments_are_answered() {
         Frame::Array(vec![bulk("a"), bulk("c"), bulk("b")])
     );
 }
+
+/// A small seeded generator (the test prints its seed).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// Big sets (skiplist encoding) with many points at the same spot, so
+/// sorting with COUNT (Redis's partial quicksort) and ANY meet ties, and
+/// searches cover hundreds of members: every reply must be Redis's.
+#[test]
+#[ignore = "needs redis-server"]
+fn big_sets_match_redis() {
+    let redis = RedisServer::start();
+    let shoal = TestServer::start();
+    let seed = std::env::var("SHOAL_GEO_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    eprintln!("big_sets_match_redis: SHOAL_GEO_SEED={seed}");
+    let mut rng = Rng(seed);
+    let (mut r, mut s) = (redis.connect(), shoal.connect());
+    let mut both = |line: &str| {
+        let (want, got) = (cmd(&mut r, line), cmd(&mut s, line));
+        assert_eq!(got, want, "SHOAL_GEO_SEED={seed}: {line}");
+        got
+    };
+    both("FLUSHALL");
+    for key in ["g1", "g2"] {
+        let n = 200 + rng.below(1500);
+        let spots = 1 + rng.below(if key == "g1" { 20 } else { 2000 });
+        let mut line = format!("GEOADD {key}");
+        for i in 0..n {
+            let spot = rng.below(spots);
+            let long = 13.0 + (spot % 50) as f64 * 0.013;
+            let lat = 37.0 + (spot / 50) as f64 * 0.011;
+            line.push_str(&format!(" {long} {lat} m{i}"));
+        }
+        both(&line);
+        both(&format!("OBJECT ENCODING {key}"));
+    }
+    let units = ["m", "km", "mi", "ft"];
+    let mut big_replies = 0;
+    let radii = ["1", "5", "20", "50", "100", "300", "5000"];
+    for _ in 0..400 {
+        let key = rng.pick(&["g1", "g2"]);
+        let center = if rng.below(2) == 0 {
+            format!("FROMMEMBER m{}", rng.below(200))
+        } else {
+            format!(
+                "FROMLONLAT {} {}",
+                13.0 + rng.below(1000) as f64 * 0.001,
+                37.0 + rng.below(500) as f64 * 0.001
+            )
+        };
+        let shape = if rng.below(2) == 0 {
+            format!("BYRADIUS {} {}", rng.pick(&radii), rng.pick(&units))
+        } else {
+            format!(
+                "BYBOX {} {} {}",
+                rng.pick(&radii),
+                rng.pick(&radii),
+                rng.pick(&units)
+            )
+        };
+        let mut opts = String::new();
+        for _ in 0..rng.below(3) {
+            opts.push(' ');
+            opts.push_str(rng.pick(&["ASC", "DESC", "WITHDIST", "WITHCOORD", "WITHHASH"]));
+        }
+        match rng.below(4) {
+            0 => opts.push_str(&format!(" COUNT {}", 1 + rng.below(300))),
+            1 => opts.push_str(&format!(" COUNT {} ANY", 1 + rng.below(50))),
+            2 => opts.push_str(&format!(" COUNT {}", 1 + rng.below(8))),
+            _ => {}
+        }
+        if let Frame::Array(found) = both(&format!("GEOSEARCH {key} {center} {shape}{opts}")) {
+            big_replies += usize::from(found.len() > 40);
+        }
+        let store = format!(
+            "GEOSEARCHSTORE dst {key} {center} {shape}{}{}",
+            opts.replace(" WITHDIST", "")
+                .replace(" WITHCOORD", "")
+                .replace(" WITHHASH", ""),
+            if rng.below(2) == 0 { " STOREDIST" } else { "" }
+        );
+        both(&store);
+        both("ZRANGE dst 0 -1 WITHSCORES");
+        both("OBJECT ENCODING dst");
+    }
+    assert!(
+        big_replies > 20,
+        "only {big_replies} searches found more than 40 points"
+    );
+}

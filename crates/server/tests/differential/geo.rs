@@ -295,3 +295,38 @@ fn geo_matches_redis() {
     }
     eprintln!("{} commands compared", total.get());
 }
+
+/// COMMAND GETKEYS finds GEORADIUS's STORE and STOREDIST keys as Redis's
+/// key specs do.
+#[test]
+#[ignore = "needs redis-server"]
+fn geo_getkeys_match_redis() {
+    let redis = RedisServer::start();
+    let shoal = TestServer::start();
+    let (mut r, mut s) = (redis.connect(), shoal.connect());
+    let lines = [
+        "GEORADIUS k 1 2 3 m",
+        "GEORADIUS k 1 2 3 m STORE d",
+        "GEORADIUS k 1 2 3 m store d STOREDIST e",
+        "GEORADIUS k 1 2 3 m STOREDIST e STORE d",
+        "GEORADIUS k 1 2 3 m STORE d STORE e",
+        "GEORADIUS k 1 2 3 m STORE",
+        "GEORADIUS k 1 2 3 m WITHDIST STORE storedist x",
+        "GEORADIUS k 1 2 store m",
+        "GEORADIUS k store 2 3 m x",
+        "GEORADIUS k 1 2 3 m x",
+        "GEORADIUS k 1 2 3",
+        "GEORADIUS_RO k 1 2 3 m STORE d",
+        "GEORADIUSBYMEMBER k m 3 km STORE d",
+        "GEORADIUSBYMEMBER k m 3 STORE d",
+        "GEORADIUSBYMEMBER k store 3 km x",
+        "GEORADIUSBYMEMBER_RO k m 3 km STOREDIST d",
+        "GEOSEARCHSTORE d s FROMMEMBER m BYRADIUS 1 m STOREDIST",
+        "GEOSEARCH s FROMMEMBER m BYRADIUS 1 m",
+        "GEOADD k 1 1 m",
+        "GEODIST k a b",
+        "GEOHASH k a",
+        "GEOPOS k a b",
+    ];
+    assert_same_replies(&mut r, &mut s, &[b"COMMAND", b"GETKEYS"], &lines);
+}
