@@ -19,6 +19,8 @@
 //! COUNT cuts the result, Redis's own `pqsort`, so ties come out in
 //! Redis's order.
 
+use std::fmt::Write;
+
 use bytes::Bytes;
 use shoal_resp::Reply;
 
@@ -523,7 +525,7 @@ fn points_in_range<'z>(
     found: &mut Vec<Point<'z>>,
     limit: usize,
 ) {
-    if min > max || min == max {
+    if min >= max {
         return;
     }
     let start = z.partition_score(|s| s < min);
@@ -742,10 +744,12 @@ fn pqsort(v: &mut [Point<'_>], lrange: usize, rrange: usize, desc: bool) {
 // --------------------------------------------------------------- replies
 
 /// Redis's `addReplyDoubleDistance`: 4 decimals (`fixedpoint_d2string`),
-/// always a bulk string.
-fn distance_text(d: f64) -> String {
+/// always a bulk string. `text` is scratch space, reused across a reply.
+fn distance_text(d: f64, text: &mut String) -> &[u8] {
+    text.clear();
     if d == 0.0 {
-        return "0.0000".into();
+        text.push_str("0.0000");
+        return text.as_bytes();
     }
     // llrint: round half to even; NaN and out of range give LLONG_MIN.
     let r = (d * 10000.0).round_ties_even();
@@ -755,35 +759,29 @@ fn distance_text(d: f64) -> String {
         i64::MIN
     };
     let v = sv.unsigned_abs();
-    format!(
-        "{}{}.{:04}",
-        if sv < 0 { "-" } else { "" },
-        v / 10000,
-        v % 10000
-    )
+    let sign = if sv < 0 { "-" } else { "" };
+    let _ = write!(text, "{sign}{}.{:04}", v / 10000, v % 10000);
+    text.as_bytes()
 }
 
 /// Redis's `addReplyHumanLongDouble`: `%.17Lf` with trailing zeros cut,
-/// a bulk string in RESP2 and a double in RESP3.
-fn reply_human(reply: &mut Reply<'_>, v: f64) {
-    let mut text = if v.is_infinite() {
-        if v > 0.0 { "inf" } else { "-inf" }.to_string()
+/// a bulk string in RESP2 and a double in RESP3. `text` is scratch space.
+fn reply_human(reply: &mut Reply<'_>, v: f64, text: &mut String) {
+    text.clear();
+    if v.is_infinite() {
+        text.push_str(if v > 0.0 { "inf" } else { "-inf" });
     } else {
-        format!("{v:.17}")
-    };
-    if v.is_finite() && text.contains('.') {
+        let _ = write!(text, "{v:.17}");
         let trimmed = text.trim_end_matches('0').trim_end_matches('.').len();
         text.truncate(trimmed);
-    }
-    if text == "-0" {
-        text = "0".into();
+        if text == "-0" {
+            text.replace_range(.., "0");
+        }
     }
     if reply.is_resp3() {
-        let mut raw = Vec::with_capacity(text.len() + 3);
-        raw.push(b',');
-        raw.extend_from_slice(text.as_bytes());
-        raw.extend_from_slice(b"\r\n");
-        reply.raw(&raw);
+        reply.raw(b",");
+        reply.raw(text.as_bytes());
+        reply.raw(b"\r\n");
     } else {
         reply.bulk(text.as_bytes());
     }
@@ -918,7 +916,11 @@ fn geodist(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
         (Some(a), Some(b)) => {
             let [x1, y1] = decode_score(a);
             let [x2, y2] = decode_score(b);
-            reply.bulk(distance_text(distance(x1, y1, x2, y2) / to_meter).as_bytes());
+            let mut text = String::new();
+            reply.bulk(distance_text(
+                distance(x1, y1, x2, y2) / to_meter,
+                &mut text,
+            ));
         }
         _ => reply.null(),
     }
@@ -964,14 +966,15 @@ fn geohash(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
 fn geopos(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     let exists = lookup(ctx, &args[1])?;
     let z = if exists { peek(ctx, &args[1]) } else { None };
+    let mut text = String::new();
     reply.array(args.len() - 2);
     for member in &args[2..] {
         match z.and_then(|z| z.score(member)) {
             Some(score) => {
                 let [long, lat] = decode_score(score);
                 reply.array(2);
-                reply_human(reply, long);
-                reply_human(reply, lat);
+                reply_human(reply, long, &mut text);
+                reply_human(reply, lat, &mut text);
             }
             None => reply.null_array(),
         }
@@ -1212,6 +1215,7 @@ fn search_generic(
     let points = &points[..returned];
     let Some(dst) = storekey else {
         let options = usize::from(withdist) + usize::from(withhash) + usize::from(withcoords);
+        let mut text = String::new();
         reply.array(returned);
         for p in points {
             if options > 0 {
@@ -1219,15 +1223,15 @@ fn search_generic(
             }
             reply.bulk(p.member);
             if withdist {
-                reply.bulk(distance_text(p.dist / shape.conversion).as_bytes());
+                reply.bulk(distance_text(p.dist / shape.conversion, &mut text));
             }
             if withhash {
                 reply.integer(p.score as i64);
             }
             if withcoords {
                 reply.array(2);
-                reply_human(reply, p.xy[0]);
-                reply_human(reply, p.xy[1]);
+                reply_human(reply, p.xy[0], &mut text);
+                reply_human(reply, p.xy[1], &mut text);
             }
         }
         return Ok(());
@@ -1337,13 +1341,16 @@ mod tests {
         let [x1, y1] = decode_score(3479099956230698.0);
         let [x2, y2] = decode_score(3479447370796909.0);
         let d = distance(x1, y1, x2, y2);
-        assert_eq!(distance_text(d), "166274.1516");
-        assert_eq!(distance_text(d / 1000.0), "166.2742");
-        assert_eq!(distance_text(d / 1609.34), "103.3182");
-        assert_eq!(distance_text(0.0), "0.0000");
-        assert_eq!(distance_text(0.00005), "0.0000");
-        assert_eq!(distance_text(0.07751), "0.0775");
-        assert_eq!(distance_text(f64::NAN), "-922337203685477.5808");
+        assert_eq!(distance_text(d, &mut String::new()), b"166274.1516");
+        assert_eq!(distance_text(d / 1000.0, &mut String::new()), b"166.2742");
+        assert_eq!(distance_text(d / 1609.34, &mut String::new()), b"103.3182");
+        assert_eq!(distance_text(0.0, &mut String::new()), b"0.0000");
+        assert_eq!(distance_text(0.00005, &mut String::new()), b"0.0000");
+        assert_eq!(distance_text(0.07751, &mut String::new()), b"0.0775");
+        assert_eq!(
+            distance_text(f64::NAN, &mut String::new()),
+            b"-922337203685477.5808"
+        );
         assert_eq!(lat_distance(0.0, 1.0), EARTH_RADIUS_M * D_R);
     }
 
