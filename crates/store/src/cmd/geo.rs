@@ -261,20 +261,27 @@ fn point_score(long: f64, lat: f64) -> u64 {
         .align52()
 }
 
+/// `mask >> (64 - step * 2)`: the mask's lowest `step * 2` bits (none for
+/// step 0, where C's shift by 64 would be undefined).
+fn low_bits(mask: u64, step: u8) -> u64 {
+    mask.checked_shr(64 - u32::from(step.min(32)) * 2)
+        .unwrap_or(0)
+}
+
 fn move_x(hash: &mut HashBits, d: i8) {
     if d == 0 {
         return;
     }
     let mut x = hash.bits & 0xaaaaaaaaaaaaaaaa;
     let y = hash.bits & 0x5555555555555555;
-    let zz = 0x5555555555555555u64 >> (64 - u32::from(hash.step) * 2);
+    let zz = low_bits(0x5555555555555555, hash.step);
     if d > 0 {
         x = x.wrapping_add(zz + 1);
     } else {
         x |= zz;
         x = x.wrapping_sub(zz + 1);
     }
-    x &= 0xaaaaaaaaaaaaaaaa >> (64 - u32::from(hash.step) * 2);
+    x &= low_bits(0xaaaaaaaaaaaaaaaa, hash.step);
     hash.bits = x | y;
 }
 
@@ -284,14 +291,14 @@ fn move_y(hash: &mut HashBits, d: i8) {
     }
     let x = hash.bits & 0xaaaaaaaaaaaaaaaa;
     let mut y = hash.bits & 0x5555555555555555;
-    let zz = 0xaaaaaaaaaaaaaaaau64 >> (64 - u32::from(hash.step) * 2);
+    let zz = low_bits(0xaaaaaaaaaaaaaaaa, hash.step);
     if d > 0 {
         y = y.wrapping_add(zz + 1);
     } else {
         y |= zz;
         y = y.wrapping_sub(zz + 1);
     }
-    y &= 0x5555555555555555 >> (64 - u32::from(hash.step) * 2);
+    y &= low_bits(0x5555555555555555, hash.step);
     hash.bits = x | y;
 }
 
@@ -1464,5 +1471,84 @@ mod tests {
         let mut tmp = Vec::new();
         merge_sort(&mut points, &mut tmp, true);
         assert!(points.windows(2).all(|w| w[0].dist >= w[1].dist));
+    }
+
+    fn arg() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let words = [
+            "g",
+            "z",
+            "a",
+            "b",
+            "0",
+            "1",
+            "-1",
+            "13.36",
+            "38.11",
+            "180",
+            "-180",
+            "85.05112878",
+            "-85.05112878",
+            "181",
+            "90",
+            "inf",
+            "-inf",
+            "nan",
+            "",
+            "x",
+            "1e308",
+            "5e-324",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "m",
+            "km",
+            "ft",
+            "mi",
+            "NX",
+            "XX",
+            "CH",
+            "WITHDIST",
+            "WITHHASH",
+            "WITHCOORD",
+            "ASC",
+            "DESC",
+            "COUNT",
+            "ANY",
+            "STORE",
+            "STOREDIST",
+            "FROMMEMBER",
+            "FROMLONLAT",
+            "BYRADIUS",
+            "BYBOX",
+        ];
+        prop_oneof![
+            8 => proptest::sample::select(words.to_vec()).prop_map(|w| w.as_bytes().to_vec()),
+            1 => proptest::collection::vec(any::<u8>(), 0..6),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// Any argument list to any GEO command, over sets whose scores
+        /// are geohashes or anything else: an answer or an error, never a
+        /// panic.
+        #[test]
+        fn never_panics(cmds in proptest::collection::vec(
+            (0..COMMANDS.len() + 1, proptest::collection::vec(arg(), 0..12)), 1..200)
+        ) {
+            let mut store = Store::new(1);
+            store.config.zset_max_listpack_entries = 4;
+            for (i, rest) in cmds {
+                // One more "command": ZADD, for scores that are no geohash.
+                let spec = COMMANDS.get(i).unwrap_or_else(|| lookup_command(b"zadd").unwrap());
+                let mut args = vec![Bytes::from_static(spec.name.as_bytes())];
+                args.extend(rest.into_iter().map(Bytes::from));
+                let mut out = Vec::new();
+                let mut ctx = Ctx::new(&mut store, 0, 1_700_000_000_000, 1);
+                let protocol = if i % 3 == 0 { Protocol::Resp3 } else { Protocol::Resp2 };
+                let mut reply = Reply::new(&mut out, protocol);
+                let _ = execute(spec, &mut ctx, &mut reply, &args);
+            }
+        }
     }
 }
