@@ -637,9 +637,9 @@ fn merge_sort<'z>(v: &mut [Point<'z>], tmp: &mut Vec<Point<'z>>, desc: bool) {
     v[..done].copy_from_slice(tmp);
 }
 
-/// Redis's `pqsort` (Bentley–McIlroy quicksort that only recurses into
-/// partitions overlapping the ranks `[lrange, rrange]`), on the subslice
-/// `[base, base + n)`.
+/// Redis's `pqsort`: Bentley–McIlroy quicksort that only sorts the
+/// partitions overlapping the ranks `[lrange, rrange]`, comparison for
+/// comparison and swap for swap, so ties end up where Redis puts them.
 fn pqsort(v: &mut [Point<'_>], lrange: usize, rrange: usize, desc: bool) {
     let cmp = |v: &[Point<'_>], a: usize, b: usize| cmp_dist(&v[a], &v[b], desc);
     let med3 = |v: &[Point<'_>], a: usize, b: usize, c: usize| {
@@ -1031,24 +1031,39 @@ enum Sort {
     Desc,
 }
 
-/// Redis's `georadiusGeneric`: parse in Redis's order (the source key's
-/// type first, then the centre and size, then the options), search,
-/// sort, and reply or store.
-fn search_generic(
-    ctx: &mut Ctx<'_>,
-    reply: &mut Reply<'_>,
-    args: &[Bytes],
-    src: usize,
+/// A search as Redis's `georadiusGeneric` has it after reading its
+/// arguments.
+struct Query<'a> {
+    shape: Shape,
+    /// The destination, and whether it stores distances (STOREDIST).
+    store: Option<(&'a Bytes, bool)>,
+    withdist: bool,
+    withhash: bool,
+    withcoords: bool,
+    /// ASC when COUNT was given without ANY or an order.
+    sort: Sort,
+    /// 0: no COUNT.
+    count: i64,
+    any: bool,
+}
+
+/// Reads a search's arguments in Redis's order and with its errors: the
+/// centre and size first (GEORADIUS*), then the options, then the checks
+/// across options. `exists`: whether the source key holds a sorted set
+/// (a missing one skips the member lookups, not the other checks).
+fn parse_search<'a>(
+    ctx: &Ctx<'_>,
+    args: &'a [Bytes],
+    key: &[u8],
+    exists: bool,
     kind: Search,
-) -> Result {
-    let key = &args[src];
-    let exists = lookup(ctx, key)?;
+) -> Result<Query<'a>> {
     let mut shape = Shape {
         kind: ShapeKind::Circle { radius: 0.0 },
         xy: [0.0; 2],
         conversion: 0.0,
     };
-    let member_xy = |ctx: &Ctx<'_>, member: &[u8]| {
+    let member_xy = |member: &[u8]| {
         peek(ctx, key)
             .and_then(|z| z.score(member))
             .map(decode_score)
@@ -1066,7 +1081,7 @@ fn search_generic(
         }
         Search::Member { .. } if !exists => 5,
         Search::Member { .. } => {
-            shape.xy = member_xy(ctx, &args[2])?;
+            shape.xy = member_xy(&args[2])?;
             let (conversion, radius) = radius_arg(&args[3..5])?;
             shape.conversion = conversion;
             shape.kind = ShapeKind::Circle { radius };
@@ -1126,7 +1141,7 @@ fn search_generic(
             // Without a source key the member is not looked up: the reply
             // depends on the remaining options.
             if exists {
-                shape.xy = member_xy(ctx, &opts[i + 1])?;
+                shape.xy = member_xy(&opts[i + 1])?;
             }
             frommember = true;
             i += 1;
@@ -1175,23 +1190,58 @@ fn search_generic(
     if any && count == 0 {
         return Err(err("the ANY argument requires COUNT argument"));
     }
+    if count != 0 && sort == Sort::None && !any {
+        sort = Sort::Asc;
+    }
+    Ok(Query {
+        shape,
+        store: storekey.map(|k| (k, storedist)),
+        withdist,
+        withhash,
+        withcoords,
+        sort,
+        count,
+        any,
+    })
+}
+
+/// Redis's `georadiusGeneric`: the source key's type is checked first,
+/// then the arguments are read, the cells searched, the points sorted,
+/// and the result replied or stored.
+fn search_generic(
+    ctx: &mut Ctx<'_>,
+    reply: &mut Reply<'_>,
+    args: &[Bytes],
+    src: usize,
+    kind: Search,
+) -> Result {
+    let key = &args[src];
+    let exists = lookup(ctx, key)?;
+    let Query {
+        shape,
+        store,
+        withdist,
+        withhash,
+        withcoords,
+        sort,
+        count,
+        any,
+    } = parse_search(ctx, args, key, exists, kind)?;
+    let generic = matches!(kind, Search::Generic { .. });
     let event = if generic {
         "geosearchstore"
     } else {
         "georadiusstore"
     };
     if !exists {
-        match storekey {
-            Some(dst) => {
+        match store {
+            Some((dst, _)) => {
                 store_result(ctx, dst, None, event);
                 reply.integer(0);
             }
             None => reply.array(0),
         }
         return Ok(());
-    }
-    if count != 0 && sort == Sort::None && !any {
-        sort = Sort::Asc;
     }
     let limit = if any {
         usize::try_from(count).unwrap_or(usize::MAX)
@@ -1201,7 +1251,7 @@ fn search_generic(
     let (max_entries, max_value) = limits(ctx);
     let z = peek(ctx, key).expect("looked up");
     let mut points = search(z, &shape, limit);
-    if points.is_empty() && storekey.is_none() {
+    if points.is_empty() && store.is_none() {
         reply.array(0);
         return Ok(());
     }
@@ -1220,7 +1270,7 @@ fn search_generic(
         }
     }
     let points = &points[..returned];
-    let Some(dst) = storekey else {
+    let Some((dst, storedist)) = store else {
         let options = usize::from(withdist) + usize::from(withhash) + usize::from(withcoords);
         let mut text = String::new();
         reply.array(returned);
