@@ -110,8 +110,9 @@ impl CommandSpec {
 
     /// The key arguments' positions in `args` (the name first), as
     /// COMMAND GETKEYS finds them: commands with a key count (`numkeys`)
-    /// and SORT's STORE follow Redis's getkeys procedures, the rest the
-    /// first/last/step range. `None` when the key count is invalid: Redis
+    /// and SORT's STORE follow Redis's getkeys procedures, GEORADIUS's
+    /// STORE and STOREDIST its key specs, the rest the first/last/step
+    /// range. `None` when the key count is invalid: Redis
     /// then finds no key.
     pub fn keys_in(&self, args: &[&[u8]]) -> Option<Vec<usize>> {
         if let Some((store, count_at, first)) = self.counted_keys() {
