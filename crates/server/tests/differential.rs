@@ -10,6 +10,8 @@
 //! The runner's seed is printed; set `SHOAL_DIFF_SEED=<hex>` to replay it.
 
 mod common;
+#[path = "differential/geo.rs"]
+mod geo;
 #[path = "differential/hashes.rs"]
 mod hashes;
 #[path = "differential/lists.rs"]
@@ -432,6 +434,7 @@ fn command() -> impl Strategy<Value = Cmd> {
         8 => zsets::command(),
         4 => sort::command(),
         8 => streams::command(),
+        6 => geo::command(),
     ]
 }
 

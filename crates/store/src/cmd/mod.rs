@@ -12,6 +12,7 @@ use crate::Ctx;
 
 pub mod bits;
 pub mod dump;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keys;
@@ -110,8 +111,9 @@ impl CommandSpec {
 
     /// The key arguments' positions in `args` (the name first), as
     /// COMMAND GETKEYS finds them: commands with a key count (`numkeys`)
-    /// and SORT's STORE follow Redis's getkeys procedures, the rest the
-    /// first/last/step range. `None` when the key count is invalid: Redis
+    /// and SORT's STORE follow Redis's getkeys procedures, GEORADIUS's
+    /// STORE and STOREDIST its key specs, the rest the first/last/step
+    /// range. `None` when the key count is invalid: Redis
     /// then finds no key.
     pub fn keys_in(&self, args: &[&[u8]]) -> Option<Vec<usize>> {
         if let Some((store, count_at, first)) = self.counted_keys() {
@@ -139,6 +141,13 @@ impl CommandSpec {
         }
         if self.name == "xread" || self.name == "xreadgroup" {
             return xread_keys(args);
+        }
+        if let Some(from) = match self.name {
+            "georadius" => Some(6),
+            "georadiusbymember" => Some(5),
+            _ => None,
+        } {
+            return Some(geo::radius_keys(args, from));
         }
         Some(self.key_positions(args.len()))
     }
@@ -269,6 +278,7 @@ pub static TABLES: &[&[CommandSpec]] = &[
     zset::COMMANDS,
     hll::COMMANDS,
     stream::COMMANDS,
+    geo::COMMANDS,
 ];
 
 /// Every data command, in table order.

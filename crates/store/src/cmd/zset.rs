@@ -93,7 +93,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 // ------------------------------------------------------------------ helpers
 
-fn limits(ctx: &Ctx<'_>) -> (usize, usize) {
+pub(crate) fn limits(ctx: &Ctx<'_>) -> (usize, usize) {
     let c = &ctx.store.config;
     (c.zset_max_listpack_entries, c.zset_max_listpack_value)
 }
@@ -386,7 +386,7 @@ fn walk_count(
 
 // --------------------------------------------------------------- ZADD
 
-fn zadd(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+pub(crate) fn zadd(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
     zadd_generic(ctx, reply, args, false)
 }
 
@@ -892,7 +892,12 @@ fn emit_range(
 
 /// Stores a computed set at `dst` (or deletes `dst` when empty), with the
 /// events and reply Redis gives... the reply is written by the caller.
-fn store_result(ctx: &mut Ctx<'_>, dst: &[u8], z: Option<ZSet>, event: &'static str) -> usize {
+pub(crate) fn store_result(
+    ctx: &mut Ctx<'_>,
+    dst: &[u8],
+    z: Option<ZSet>,
+    event: &'static str,
+) -> usize {
     match z.filter(|z| !z.is_empty()) {
         Some(z) => {
             let n = z.len();
