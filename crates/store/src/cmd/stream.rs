@@ -593,11 +593,7 @@ fn xadd(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
             (true, Some(at)) if at < a.idpos => a.idpos - 2,
             _ => a.idpos,
         };
-        if a.id_given {
-            argv[idpos] = id.to_bytes();
-        } else {
-            argv[idpos] = id.to_bytes();
-        }
+        argv[idpos] = id.to_bytes();
         rewritten = Some(argv);
     }
     if let Some(argv) = rewritten {
@@ -1725,7 +1721,6 @@ fn xautoclaim(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Resul
     }
     let now = ctx.now_ms as i64;
     let mut attempts = count.saturating_mul(10);
-    let mut count = count;
     let mut claimed = Vec::new();
     let mut deleted = Vec::new();
     let mut cursor = start;

@@ -900,6 +900,9 @@ mod tests {
         Bytes::copy_from_slice(s.as_bytes())
     }
 
+    /// An entry as the model holds it: its ms and its field/value pairs.
+    type Row = (u64, Vec<(Vec<u8>, Vec<u8>)>);
+
     fn ids(s: &Stream) -> Vec<u64> {
         s.range(StreamId::MIN, StreamId::MAX, false)
             .iter()
@@ -945,7 +948,7 @@ mod tests {
             }
         }
         assert_eq!(s.length as usize, model.len());
-        let got: Vec<(u64, Vec<(Vec<u8>, Vec<u8>)>)> = s
+        let got: Vec<Row> = s
             .range(StreamId::MIN, StreamId::MAX, false)
             .iter()
             .map(|e| {
@@ -955,7 +958,7 @@ mod tests {
                 )
             })
             .collect();
-        let want: Vec<(u64, Vec<(Vec<u8>, Vec<u8>)>)> = model
+        let want: Vec<Row> = model
             .iter()
             .map(|(ms, f)| {
                 (
