@@ -85,6 +85,9 @@ pub enum Parsed {
     Error(ProtocolError),
 }
 
+/// Span-table entries a parser keeps room for between batches.
+const SPANS_KEEP_MAX: usize = 4096;
+
 /// Turns a growing buffer into commands.
 ///
 /// **Invariant:** the parser's position only moves forward within the
@@ -313,6 +316,11 @@ impl RequestParser {
         self.command_ends.clear();
         self.pos -= consumed;
         self.consumed = 0;
+        // A command with a huge argument count is done: do not keep its
+        // span table for the connection's lifetime.
+        if self.spans.capacity() > SPANS_KEEP_MAX && self.spans.len() < SPANS_KEEP_MAX / 4 {
+            self.spans.shrink_to(SPANS_KEEP_MAX / 4);
+        }
     }
 }
 
@@ -466,6 +474,21 @@ mod tests {
             .map(|c| c.into_iter().map(|a| a.to_vec()).collect())
             .collect();
         (cmds, last)
+    }
+
+    #[test]
+    fn a_huge_command_does_not_leave_its_span_table_behind() {
+        let mut parser = RequestParser::new(Limits::default());
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(b"*100001\r\n$4\r\nSADD\r\n");
+        for _ in 0..100_000 {
+            buf.extend_from_slice(b"$1\r\nx\r\n");
+        }
+        let mut out = Vec::new();
+        parser.parse(&mut buf, &mut out, usize::MAX);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].len(), 100_001);
+        assert!(parser.spans.capacity() <= SPANS_KEEP_MAX);
     }
 
     fn v(args: &[&str]) -> Vec<Vec<u8>> {

@@ -1566,6 +1566,7 @@ fn config(c: &mut Call<'_>) -> Result {
             .rejected_connections
             .store(0, Ordering::Relaxed);
         c.engine.store.stats = Default::default();
+        c.engine.store.lazyfree.reset_stats();
         c.reply().ok();
     } else if is(&sub, "rewrite") && argc == 2 {
         return Err(Error::Other(

@@ -345,6 +345,11 @@ static DIRECTIVES: &[Directive] = &[
     ),
     d("replica-announced", Kind::Bool, "yes", true),
     d("replica-lazy-flush", Kind::Bool, "no", true),
+    d("lazyfree-lazy-eviction", Kind::Bool, "no", true),
+    d("lazyfree-lazy-expire", Kind::Bool, "no", true),
+    d("lazyfree-lazy-server-del", Kind::Bool, "no", true),
+    d("lazyfree-lazy-user-del", Kind::Bool, "no", true),
+    d("lazyfree-lazy-user-flush", Kind::Bool, "no", true),
     d("masterauth", Kind::Str, "", true),
     d("masteruser", Kind::Str, "", true),
     d("replicaof", Kind::Words, "", false),
@@ -729,6 +734,11 @@ impl Config {
         c.hll_sparse_max_bytes = self.get_int("hll-sparse-max-bytes") as usize;
         c.stream_node_max_bytes = self.get_int("stream-node-max-bytes") as usize;
         c.stream_node_max_entries = self.get_int("stream-node-max-entries");
+        c.lazyfree_user_del = self.get("lazyfree-lazy-user-del") == "yes";
+        c.lazyfree_user_flush = self.get("lazyfree-lazy-user-flush") == "yes";
+        c.lazyfree_server_del = self.get("lazyfree-lazy-server-del") == "yes";
+        c.lazyfree_expire = self.get("lazyfree-lazy-expire") == "yes";
+        c.lazyfree_eviction = self.get("lazyfree-lazy-eviction") == "yes";
         store.notify_flags =
             shoal_store::notify::parse_flags(self.get("notify-keyspace-events")).unwrap_or(0);
     }

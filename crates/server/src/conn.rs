@@ -31,6 +31,8 @@ const READ_SPARE_MIN_BYTES: usize = 4096;
 /// An output buffer that grew past this for a big reply is shrunk back once
 /// written, so idle connections do not keep megabytes each.
 const OUTPUT_KEEP_BYTES_MAX: usize = 256 * 1024;
+/// An empty input buffer larger than this is replaced by a small one.
+const INPUT_KEEP_BYTES_MAX: usize = 256 * 1024;
 
 /// What a command hands to its connection to finish outside the store lock.
 pub(crate) enum Deferred {
@@ -294,6 +296,11 @@ async fn connection_loop(
             // but never by more than one chunk ahead of what has arrived.
             const RESERVE_AHEAD_MAX_BYTES: usize = 64 * 1024 * 1024;
             input.reserve(needed.min(RESERVE_AHEAD_MAX_BYTES));
+        }
+        if input.is_empty() && input.capacity() > INPUT_KEEP_BYTES_MAX {
+            // A big request is done: give its buffer back, as Redis
+            // shrinks a query buffer that grew past what it needs.
+            input = BytesMut::with_capacity(READ_BUFFER_BYTES);
         }
         if input.capacity() - input.len() < READ_SPARE_MIN_BYTES {
             input.reserve(READ_BUFFER_BYTES);

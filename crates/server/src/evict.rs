@@ -109,7 +109,11 @@ pub(crate) fn perform(shared: &Shared, engine: &mut Engine, now_ms: u64) -> bool
             break;
         };
         let bytes = shoal_store::memory::key_usage(&engine.store.dbs[db], &key, 5).unwrap_or(0);
-        engine.store.delete(db, &key);
+        if engine.store.config.lazyfree_eviction {
+            engine.store.unlink(db, &key);
+        } else {
+            engine.store.delete(db, &key);
+        }
         engine.store.stats.evicted_keys += 1;
         engine
             .store

@@ -124,13 +124,14 @@ fn render_section(out: &mut String, section: &str, shared: &Shared, engine: &Eng
             let used = crate::used_memory_bytes();
             let _ = write!(
                 out,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{:.2}M\r\nmaxmemory:{}\r\nmaxmemory_human:{:.2}M\r\nmaxmemory_policy:{}\r\nmem_allocator:{}\r\n",
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{:.2}M\r\nmaxmemory:{}\r\nmaxmemory_human:{:.2}M\r\nmaxmemory_policy:{}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:{}\r\n",
                 used as f64 / 1048576.0,
                 rss as f64 / 1048576.0,
                 config.get("maxmemory"),
                 config.get_int("maxmemory") as f64 / 1048576.0,
                 config.get("maxmemory-policy"),
                 crate::allocator_name(),
+                store.lazyfree.pending(),
             );
         }
         "persistence" => {
@@ -170,7 +171,7 @@ fn render_section(out: &mut String, section: &str, shared: &Shared, engine: &Eng
             let s = &shared.stats;
             let _ = write!(
                 out,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{}\r\nlazyfreed_objects:{}\r\n",
                 s.connections_received.load(Ordering::Relaxed),
                 engine.stats.processed,
                 shared.ops_meter.lock().ops_per_sec(),
@@ -188,6 +189,7 @@ fn render_section(out: &mut String, section: &str, shared: &Shared, engine: &Eng
                 engine.pubsub.pattern_count(),
                 engine.pubsub.shard_channel_count(),
                 engine.stats.errors.values().sum::<u64>(),
+                store.lazyfree.freed(),
             );
         }
         "replication" => {

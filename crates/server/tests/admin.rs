@@ -290,3 +290,54 @@ fn exec_of_a_transaction_that_may_grow_memory_is_refused_over_maxmemory() {
     assert_eq!(c.command(&[b"EXEC"]), Frame::Array(vec![Frame::Null]));
     admin.command(&[b"CONFIG", b"SET", b"maxmemory", b"0"]);
 }
+
+fn info_number(c: &mut common::Conn, field: &str) -> i64 {
+    let info = text(c.command(&[b"INFO", b"everything"]));
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in INFO"))
+}
+
+fn wait_freed(c: &mut common::Conn, n: i64) {
+    let start = Instant::now();
+    while info_number(c, "lazyfreed_objects") != n {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "lazyfree never reached {n}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(info_number(c, "lazyfree_pending_objects"), 0);
+}
+
+#[test]
+fn unlink_and_flush_async_free_big_values_in_the_background() {
+    let server = TestServer::start();
+    let mut c = server.connect();
+    let members: Vec<Vec<u8>> = (0..1000).map(|i| format!("m{i}").into_bytes()).collect();
+    let mut sadd: Vec<&[u8]> = vec![b"SADD", b"big"];
+    sadd.extend(members.iter().map(Vec::as_slice));
+    c.command(&sadd);
+    c.command(&[b"SADD", b"small", b"1"]);
+    // A small value is freed at once; a big one by the background thread.
+    assert_eq!(c.command(&[b"UNLINK", b"small", b"big"]), Frame::Integer(2));
+    wait_freed(&mut c, 1);
+    // DEL is synchronous unless lazyfree-lazy-user-del says otherwise.
+    c.command(&sadd);
+    c.command(&[b"DEL", b"big"]);
+    assert_eq!(info_number(&mut c, "lazyfreed_objects"), 1);
+    c.command(&[b"CONFIG", b"SET", b"lazyfree-lazy-user-del", b"yes"]);
+    c.command(&sadd);
+    c.command(&[b"DEL", b"big"]);
+    wait_freed(&mut c, 2);
+    // FLUSHALL ASYNC counts every key it hands over.
+    for i in 0..10 {
+        c.command(&[b"SET", format!("k{i}").as_bytes(), b"v"]);
+    }
+    assert_eq!(c.command(&[b"FLUSHALL", b"ASYNC"]), simple("OK"));
+    wait_freed(&mut c, 12);
+    assert_eq!(c.command(&[b"DBSIZE"]), Frame::Integer(0));
+    c.command(&[b"CONFIG", b"RESETSTAT"]);
+    assert_eq!(info_number(&mut c, "lazyfreed_objects"), 0);
+}

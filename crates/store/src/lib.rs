@@ -35,6 +35,7 @@ mod dict;
 pub mod digest;
 mod error;
 pub mod glob;
+pub mod lazyfree;
 mod longdouble;
 pub mod memory;
 pub mod notify;
@@ -105,6 +106,13 @@ pub struct StoreConfig {
     /// `stream-node-max-entries`; 0 is no limit).
     pub stream_node_max_bytes: usize,
     pub stream_node_max_entries: i64,
+    /// `lazyfree-lazy-*`: which deletions free big values in the
+    /// background (UNLINK and `FLUSH… ASYNC` always do).
+    pub lazyfree_user_del: bool,
+    pub lazyfree_user_flush: bool,
+    pub lazyfree_server_del: bool,
+    pub lazyfree_expire: bool,
+    pub lazyfree_eviction: bool,
 }
 
 impl Default for StoreConfig {
@@ -125,6 +133,11 @@ impl Default for StoreConfig {
             hll_sparse_max_bytes: 3000,
             stream_node_max_bytes: 4096,
             stream_node_max_entries: 100,
+            lazyfree_user_del: false,
+            lazyfree_user_flush: false,
+            lazyfree_server_del: false,
+            lazyfree_expire: false,
+            lazyfree_eviction: false,
         }
     }
 }
@@ -216,6 +229,8 @@ pub struct Store {
     pub events: Vec<notify::Event>,
     /// Keys blocked clients wait on, and those that became ready.
     pub blocking: notify::Blocking,
+    /// Frees big values off the command path.
+    pub lazyfree: lazyfree::LazyFree,
     /// A snapshot being written, if any (see [`snapshot`]).
     pub snapshot: Option<Box<snapshot::Snapshot>>,
     /// Whether writes are recorded in `log` (the AOF or a replica needs
@@ -240,6 +255,7 @@ impl Store {
             notify_flags: 0,
             events: Vec::new(),
             blocking: notify::Blocking::default(),
+            lazyfree: lazyfree::LazyFree::default(),
             snapshot: None,
             log_enabled: false,
             log: Vec::new(),
@@ -307,7 +323,9 @@ impl Store {
 
     fn delete_expired(&mut self, db: usize, key: &[u8]) {
         self.cow(db, key);
-        self.dbs[db].keys.remove(key);
+        if let Some(entry) = self.dbs[db].keys.remove(key) {
+            self.release(db, key, entry.value, self.config.lazyfree_expire);
+        }
         self.dbs[db].expires.remove(key);
         self.stats.expired_keys += 1;
         self.watches.touch(db, key, false);
@@ -342,20 +360,38 @@ impl Store {
 
     /// Removes a key and its TTL; true if it existed. Signals watchers.
     pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
+        self.remove(db, key, false)
+    }
+
+    /// [`Store::delete`], freeing a big value in the background (UNLINK).
+    pub fn unlink(&mut self, db: usize, key: &[u8]) -> bool {
+        self.remove(db, key, true)
+    }
+
+    fn remove(&mut self, db: usize, key: &[u8], lazy: bool) -> bool {
         self.cow(db, key);
         let d = &mut self.dbs[db];
         let Some(entry) = d.keys.remove(key) else {
             return false;
         };
-        if matches!(entry.value, Value::Stream(_)) {
-            // Clients blocked in XREADGROUP on it are told it is gone.
-            self.blocking.signal(db, key);
-        }
         if !d.expires.is_empty() {
             d.expires.remove(key);
         }
+        self.release(db, key, entry.value, lazy);
         self.watches.touch(db, key, false);
         true
+    }
+
+    /// Lets go of a value that left the keyspace: clients blocked in
+    /// XREADGROUP on a stream learn it is gone, and a big value is freed
+    /// in the background if `lazy`.
+    fn release(&mut self, db: usize, key: &[u8], value: Value, lazy: bool) {
+        if matches!(value, Value::Stream(_)) {
+            self.blocking.signal(db, key);
+        }
+        if lazy {
+            self.lazyfree.free_value(value);
+        }
     }
 
     /// One pass of the background expiry cycle, Redis's sampling approach:
@@ -553,7 +589,10 @@ impl<'a> Ctx<'a> {
                 // Clients blocked in XREADGROUP on a stream that is
                 // replaced learn it is gone.
                 was_stream = matches!(entry.value, Value::Stream(_));
-                entry.value = value;
+                let old = std::mem::replace(&mut entry.value, value);
+                if self.store.config.lazyfree_server_del {
+                    self.store.lazyfree.free_value(old);
+                }
                 false
             }
             None => {
@@ -605,6 +644,15 @@ impl<'a> Ctx<'a> {
 
     pub fn delete(&mut self, key: &[u8]) -> bool {
         let existed = self.store.delete(self.db, key);
+        if existed {
+            self.store.dirty += 1;
+        }
+        existed
+    }
+
+    /// [`Ctx::delete`] freeing a big value in the background (UNLINK).
+    pub fn unlink(&mut self, key: &[u8]) -> bool {
+        let existed = self.store.unlink(self.db, key);
         if existed {
             self.store.dirty += 1;
         }

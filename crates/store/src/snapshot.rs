@@ -138,6 +138,12 @@ impl Store {
     /// FLUSHDB's part: empties `db`, handing its table to a snapshot that
     /// still needs it. Returns how many keys it had.
     pub fn flush_db(&mut self, db: usize) -> usize {
+        self.flush_db_with(db, false)
+    }
+
+    /// FLUSHDB's part, freeing the old table in the background if `lazy`
+    /// (`FLUSHDB ASYNC`) and no snapshot needs it.
+    pub fn flush_db_with(&mut self, db: usize, lazy: bool) -> usize {
         // Clients blocked in XREADGROUP on a stream learn it is gone.
         for key in self.blocking.watched_keys(db) {
             if matches!(
@@ -153,7 +159,11 @@ impl Store {
             let s = &mut snap.dbs[db];
             if !s.finished && s.detached.is_none() {
                 s.detached = Some(Box::new(old));
+                return removed;
             }
+        }
+        if lazy {
+            self.lazyfree.free_db(old);
         }
         removed
     }

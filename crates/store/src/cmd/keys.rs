@@ -9,11 +9,19 @@ use crate::glob::glob_match;
 use crate::notify::{GENERIC, KEY_MISS};
 use crate::{Ctx, Value};
 
+/// DEL and UNLINK (UNLINK, and DEL under `lazyfree-lazy-user-del`, free
+/// big values in the background).
 pub(crate) fn del(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
+    let lazy = is(&args[0], "unlink") || ctx.store.config.lazyfree_user_del;
     let mut deleted = 0;
     for key in &args[1..] {
         ctx.store.expire_if_needed(ctx.db, key, ctx.now_ms);
-        if ctx.delete(key) {
+        let gone = if lazy {
+            ctx.unlink(key)
+        } else {
+            ctx.delete(key)
+        };
+        if gone {
             ctx.notify(GENERIC, "del", key);
             deleted += 1;
         }
@@ -349,36 +357,39 @@ pub(crate) fn dbsize(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, _args: &[Bytes]) 
     Ok(())
 }
 
-fn flush_mode(args: &[Bytes]) -> Result {
+/// FLUSHDB's / FLUSHALL's mode: whether to free in the background (ASYNC,
+/// or no mode under `lazyfree-lazy-user-flush`).
+fn flush_mode(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<bool> {
     match args {
-        [_] => Ok(()),
-        [_, mode] if is(mode, "sync") || is(mode, "async") => Ok(()),
+        [_] => Ok(ctx.store.config.lazyfree_user_flush),
+        [_, mode] if is(mode, "sync") => Ok(false),
+        [_, mode] if is(mode, "async") => Ok(true),
         _ => Err(Error::Syntax),
     }
 }
 
 /// Empties one database, tripping the watches of keys that existed.
-fn flush_db(ctx: &mut Ctx<'_>, db: usize) {
+fn flush_db(ctx: &mut Ctx<'_>, db: usize, lazy: bool) {
     let now_ms = ctx.now_ms;
     let store = &mut *ctx.store;
     let removed = store.dbs[db].len() as u64;
     store.watches.touch_db(db, &store.dbs[db], None, now_ms);
-    store.flush_db(db);
+    store.flush_db_with(db, lazy);
     store.dirty += removed;
 }
 
 pub(crate) fn flushdb(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    flush_mode(args)?;
-    flush_db(ctx, ctx.db);
+    let lazy = flush_mode(ctx, args)?;
+    flush_db(ctx, ctx.db, lazy);
     ctx.store.force_log = true;
     reply.ok();
     Ok(())
 }
 
 pub(crate) fn flushall(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> Result {
-    flush_mode(args)?;
+    let lazy = flush_mode(ctx, args)?;
     for db in 0..ctx.store.dbs.len() {
-        flush_db(ctx, db);
+        flush_db(ctx, db, lazy);
     }
     ctx.store.force_log = true;
     reply.ok();
