@@ -709,6 +709,7 @@ static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
         "client",
         &[
             ("getname", 2),
+            ("caching", 3),
             ("getredir", 2),
             ("help", 2),
             ("id", 2),
@@ -719,6 +720,8 @@ static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
             ("pause", -3),
             ("reply", 3),
             ("setname", 3),
+            ("tracking", -3),
+            ("trackinginfo", 2),
             ("unblock", -3),
             ("unpause", 2),
         ],
@@ -1005,6 +1008,7 @@ fn reset(c: &mut Call<'_>) -> Result {
     c.client.multi_failed = false;
     c.client.unwatch_all(&mut c.engine.store);
     c.engine.pubsub.forget(&mut c.client.subs, c.client.id);
+    c.engine.tracking.forget(c.client.id);
     c.client.handle.info.lock().subs = [0; 3];
     c.client.db = 0;
     c.client.protocol = Protocol::Resp2;
@@ -1098,7 +1102,8 @@ impl Caller {
 }
 
 /// One CLIENT LIST line; `blocked` comes from the blocking registry.
-fn client_line(h: &crate::ClientHandle, blocked: bool, caller: &Caller) -> String {
+fn client_line(h: &crate::ClientHandle, engine: &crate::Engine, caller: &Caller) -> String {
+    let blocked = engine.blocked.contains(h.id);
     let mut info = h.info.lock().clone();
     let mut qbuf = 0;
     let mut cmd = info.last_command.to_string();
@@ -1119,11 +1124,12 @@ fn client_line(h: &crate::ClientHandle, blocked: bool, caller: &Caller) -> Strin
     if blocked {
         flags.push('b');
     }
+    flags.push_str(engine.tracking.flags(h.id));
     if flags.is_empty() {
         flags.push('N');
     }
     format!(
-        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}\n",
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir={} resp={}\n",
         h.id,
         h.addr,
         h.laddr,
@@ -1137,6 +1143,7 @@ fn client_line(h: &crate::ClientHandle, blocked: bool, caller: &Caller) -> Strin
         info.subs[2],
         info.multi,
         cmd,
+        crate::tracking::redirect_of(engine, h.id),
         info.resp,
     )
 }
@@ -1163,7 +1170,7 @@ fn client(c: &mut Call<'_>) -> Result {
         };
         c.reply().ok();
     } else if is(&sub, "info") && argc == 2 {
-        let line = client_line(&c.client.handle, false, &Caller::of(c));
+        let line = client_line(&c.client.handle, c.engine, &Caller::of(c));
         c.reply().verbatim("txt", line.as_bytes());
     } else if is(&sub, "list") {
         let mut ids: Option<Vec<u64>> = None;
@@ -1213,7 +1220,7 @@ fn client(c: &mut Call<'_>) -> Result {
                     h.info.lock().subs.iter().any(|&n| n > 0) == want
                 })
             })
-            .map(|h| client_line(h, c.engine.blocked.contains(h.id), &caller))
+            .map(|h| client_line(h, c.engine, &caller))
             .collect();
         c.reply().verbatim("txt", text.as_bytes());
     } else if is(&sub, "kill") {
@@ -1289,8 +1296,22 @@ fn client(c: &mut Call<'_>) -> Result {
         };
         c.reply().integer(unblocked);
     } else if is(&sub, "getredir") && argc == 2 {
-        // Client-side caching is not offered, so tracking is always off.
-        c.reply().integer(-1);
+        let redirect = crate::tracking::redirect_of(c.engine, c.client.id);
+        c.reply().integer(redirect);
+    } else if is(&sub, "tracking") && argc >= 3 {
+        crate::tracking::client_tracking(c.engine, c.shared, c.client, c.args)?;
+        c.reply().ok();
+    } else if is(&sub, "caching") && argc >= 3 {
+        crate::tracking::client_caching(c.engine, c.client, &c.args[2])?;
+        c.reply().ok();
+    } else if is(&sub, "trackinginfo") && argc == 2 {
+        let mut out = Vec::new();
+        crate::tracking::reply_info(
+            c.engine,
+            c.client.id,
+            &mut Reply::new(&mut out, c.client.protocol),
+        );
+        c.reply().raw(&out);
     } else if is(&sub, "no-evict") && argc == 3 {
         if !is(&c.args[2], "on") && !is(&c.args[2], "off") {
             return Err(Error::Syntax);

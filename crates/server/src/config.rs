@@ -346,6 +346,15 @@ static DIRECTIVES: &[Directive] = &[
     d("replica-announced", Kind::Bool, "yes", true),
     d("replica-lazy-flush", Kind::Bool, "no", true),
     d("lazyfree-lazy-eviction", Kind::Bool, "no", true),
+    d(
+        "tracking-table-max-keys",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "1000000",
+        true,
+    ),
     d("lazyfree-lazy-expire", Kind::Bool, "no", true),
     d("lazyfree-lazy-server-del", Kind::Bool, "no", true),
     d("lazyfree-lazy-user-del", Kind::Bool, "no", true),

@@ -194,6 +194,7 @@ pub(crate) async fn serve(mut stream: TcpStream, addr: SocketAddr, shared: Arc<S
         client.unwatch_all(&mut engine.store);
         engine.pubsub.forget(&mut client.subs, id);
         engine.blocked.remove(&mut engine.store, id);
+        engine.tracking.forget(id);
     }
     if client.monitor.is_some() {
         stop_monitoring(&shared, id);
@@ -619,6 +620,15 @@ pub(crate) fn run_command(
             client.reply_mode = ReplyMode::On;
         }
     }
+    if engine.store.tracking {
+        // Invalidations are pushes: CLIENT REPLY OFF does not drop them.
+        // A command only queued by MULTI has read nothing yet.
+        let queued = client.multi.is_some() && name != "multi";
+        let spec = commands::lookup(&args[0])
+            .map(|(_, c)| c.spec)
+            .filter(|_| !queued);
+        crate::tracking::after_command(engine, shared, client, spec, args, out);
+    }
     name
 }
 
@@ -649,6 +659,10 @@ fn run_command_inner(
         && !client.is_master
     {
         crate::evict::perform(shared, engine, clock.now_ms());
+        if engine.store.tracking {
+            // Clients learn of evicted keys before the reply, as in Redis.
+            crate::tracking::before_command(engine, shared, client, out);
+        }
     }
     if let Some(message) = rejection(client, shared, spec, args) {
         engine.stats.commands[index].rejected += 1;

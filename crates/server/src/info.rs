@@ -112,10 +112,11 @@ fn render_section(out: &mut String, section: &str, shared: &Shared, engine: &Eng
         "clients" => {
             let _ = write!(
                 out,
-                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:{}\r\n",
                 shared.clients.lock().len(),
                 config.get("maxclients"),
                 engine.blocked.len() + shared.paused_clients.load(Ordering::Relaxed),
+                engine.tracking.clients(),
                 engine.blocked.with_deadline(),
             );
         }
@@ -124,7 +125,7 @@ fn render_section(out: &mut String, section: &str, shared: &Shared, engine: &Eng
             let used = crate::used_memory_bytes();
             let _ = write!(
                 out,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{:.2}M\r\nmaxmemory:{}\r\nmaxmemory_human:{:.2}M\r\nmaxmemory_policy:{}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:{}\r\n",
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{:.2}M\r\nmaxmemory:{}\r\nmaxmemory_human:{:.2}M\r\nmaxmemory_policy:{}\r\nmem_allocator:{}\r\nmem_not_counted_for_evict:0\r\nlazyfree_pending_objects:{}\r\n",
                 used as f64 / 1048576.0,
                 rss as f64 / 1048576.0,
                 config.get("maxmemory"),
@@ -171,7 +172,7 @@ fn render_section(out: &mut String, section: &str, shared: &Shared, engine: &Eng
             let s = &shared.stats;
             let _ = write!(
                 out,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{}\r\nlazyfreed_objects:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{}\r\nlazyfreed_objects:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\n",
                 s.connections_received.load(Ordering::Relaxed),
                 engine.stats.processed,
                 shared.ops_meter.lock().ops_per_sec(),
@@ -190,6 +191,9 @@ fn render_section(out: &mut String, section: &str, shared: &Shared, engine: &Eng
                 engine.pubsub.shard_channel_count(),
                 engine.stats.errors.values().sum::<u64>(),
                 store.lazyfree.freed(),
+                engine.tracking.totals().0,
+                engine.tracking.totals().1,
+                engine.tracking.totals().2,
             );
         }
         "replication" => {

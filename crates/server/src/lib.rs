@@ -31,6 +31,7 @@ mod rdbfile;
 mod repl;
 mod replica;
 mod script;
+mod tracking;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -208,6 +209,8 @@ pub(crate) struct Engine {
     pub repl: repl::Replication,
     /// The Lua interpreter, made on first use (SCRIPT FLUSH drops it).
     pub scripting: Option<Box<script::Scripting>>,
+    /// Client-side caching: who tracks which keys.
+    pub tracking: tracking::Tracking,
 }
 
 impl Engine {
@@ -554,6 +557,7 @@ impl Server {
                 aof: aof::Feed::new(aof_on),
                 repl: repl::Replication::default(),
                 scripting: None,
+                tracking: Default::default(),
             }),
             config: RwLock::new(config),
             clients: Mutex::new(HashMap::new()),
@@ -764,6 +768,7 @@ async fn cron(shared: Arc<Shared>) {
                 let limit = pubsub::pubsub_limit(&shared);
                 pubsub::publish_events(&mut engine, limit, (0, &mut Vec::new()));
             }
+            tracking::cron(&mut engine, &shared);
             let logged = !engine.store.log.is_empty();
             if logged {
                 engine.propagate_store_log(false);

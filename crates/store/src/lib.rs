@@ -231,6 +231,14 @@ pub struct Store {
     pub blocking: notify::Blocking,
     /// Frees big values off the command path.
     pub lazyfree: lazyfree::LazyFree,
+    /// Whether changed keys are recorded for client-side caching
+    /// (`CLIENT TRACKING`): then every change lands in `invalidated`, and a
+    /// flush sets `invalidated_all`, for the server to send invalidations.
+    /// Each key says whether a client's command changed it (false: expiry,
+    /// which NOLOOP does not filter).
+    pub tracking: bool,
+    pub invalidated: Vec<(Box<[u8]>, bool)>,
+    pub invalidated_all: bool,
     /// A snapshot being written, if any (see [`snapshot`]).
     pub snapshot: Option<Box<snapshot::Snapshot>>,
     /// Whether writes are recorded in `log` (the AOF or a replica needs
@@ -256,6 +264,9 @@ impl Store {
             events: Vec::new(),
             blocking: notify::Blocking::default(),
             lazyfree: lazyfree::LazyFree::default(),
+            tracking: false,
+            invalidated: Vec::new(),
+            invalidated_all: false,
             snapshot: None,
             log_enabled: false,
             log: Vec::new(),
@@ -329,6 +340,9 @@ impl Store {
         self.dbs[db].expires.remove(key);
         self.stats.expired_keys += 1;
         self.watches.touch(db, key, false);
+        if self.tracking {
+            self.invalidated.push((key.into(), false));
+        }
         self.notify(db, notify::EXPIRED, "expired", key);
         self.propagate(db, &[b"DEL", key]);
     }
@@ -351,6 +365,9 @@ impl Store {
     /// Signals the watchers of `key` that it changed (Redis's
     /// `signalModifiedKey`), after the change.
     pub fn touch_watched(&mut self, db: usize, key: &[u8]) {
+        if self.tracking {
+            self.invalidated.push((key.into(), true));
+        }
         if self.watches.is_empty() {
             return;
         }
@@ -379,6 +396,9 @@ impl Store {
         }
         self.release(db, key, entry.value, lazy);
         self.watches.touch(db, key, false);
+        if self.tracking {
+            self.invalidated.push((key.into(), true));
+        }
         true
     }
 

@@ -144,6 +144,9 @@ impl Store {
     /// FLUSHDB's part, freeing the old table in the background if `lazy`
     /// (`FLUSHDB ASYNC`) and no snapshot needs it.
     pub fn flush_db_with(&mut self, db: usize, lazy: bool) -> usize {
+        if self.tracking {
+            self.invalidated_all = true;
+        }
         // Clients blocked in XREADGROUP on a stream learn it is gone.
         for key in self.blocking.watched_keys(db) {
             if matches!(
