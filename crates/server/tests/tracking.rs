@@ -36,7 +36,10 @@ fn a_key_read_is_invalidated_once_when_another_client_changes_it() {
     let mut reader = server.connect();
     let mut writer = server.connect();
     cmd(&mut reader, "HELLO 3");
-    assert_eq!(cmd(&mut reader, "CLIENT TRACKING on"), Frame::Simple("OK".into()));
+    assert_eq!(
+        cmd(&mut reader, "CLIENT TRACKING on"),
+        Frame::Simple("OK".into())
+    );
     cmd(&mut writer, "SET k 1");
     assert_eq!(cmd(&mut reader, "GET k"), bulk("1"));
     cmd(&mut writer, "SET k 2");
@@ -74,7 +77,10 @@ fn redirected_invalidations_reach_a_resp2_subscriber() {
         cmd(&mut reader, "CLIENT TRACKING on REDIRECT 999999"),
         Frame::Error("ERR The client ID you want redirect to does not exist".into())
     );
-    cmd(&mut reader, &format!("CLIENT TRACKING on REDIRECT {sink_id}"));
+    cmd(
+        &mut reader,
+        &format!("CLIENT TRACKING on REDIRECT {sink_id}"),
+    );
     assert_eq!(cmd(&mut reader, "CLIENT GETREDIR"), Frame::Integer(sink_id));
     cmd(&mut reader, "MGET a b");
     cmd(&mut reader, "MSET a 1 b 2");
@@ -116,7 +122,10 @@ fn bcast_prefixes_optin_and_noloop() {
     // NOLOOP: its own change is not reported.
     cmd(&mut c, "SET user:3 w");
     nothing_more(&mut c);
-    assert_eq!(cmd(&mut c, "CLIENT TRACKING off"), Frame::Simple("OK".into()));
+    assert_eq!(
+        cmd(&mut c, "CLIENT TRACKING off"),
+        Frame::Simple("OK".into())
+    );
 
     // OPTIN: only reads after CLIENT CACHING yes are tracked.
     cmd(&mut c, "CLIENT TRACKING on OPTIN");
@@ -128,7 +137,9 @@ fn bcast_prefixes_optin_and_noloop() {
     nothing_more(&mut c);
     assert_eq!(
         cmd(&mut c, "CLIENT CACHING no"),
-        Frame::Error("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.".into())
+        Frame::Error(
+            "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.".into()
+        )
     );
     let Frame::Verbatim { text: info, .. } = cmd(&mut c, "INFO clients") else {
         panic!("INFO is verbatim text in RESP3")
