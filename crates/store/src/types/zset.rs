@@ -274,10 +274,17 @@ impl Big {
 
     /// Drops a slot that is already out of the order.
     fn release(&mut self, id: u32) {
-        let member = self.slots[id as usize].member.take().unwrap_or_default();
-        if let Some(p) = self.index_pos(&member) {
+        // Find the index entry while the slot still names its member: a
+        // slot with no member would not match, leaving a stale entry that
+        // an empty member's lookup would then find.
+        let member = self.slots[id as usize]
+            .member
+            .as_deref()
+            .unwrap_or_default();
+        if let Some(p) = self.index_pos(member) {
             self.index[p] = TOMB;
         }
+        self.slots[id as usize].member = None;
         self.free.push(id);
         self.len -= 1;
         if self.len == 0 {
@@ -932,6 +939,19 @@ mod tests {
         // 16, so that `Coll<ZSet>` (with its clock) leaves `Value` at 32.
         assert_eq!(std::mem::size_of::<ZSet>(), 16);
         assert_eq!(std::mem::size_of::<crate::Value>(), 32);
+    }
+
+    #[test]
+    fn a_removed_member_leaves_no_entry_an_empty_member_could_find() {
+        let mut z = ZSet::with_hint(2, 65, 128, 64);
+        z.insert(&[b'y'; 65], 1.0, 128, 64);
+        z.insert(b"Palermo", 2.0, 128, 64);
+        assert!(!z.is_listpack());
+        assert!(z.remove(b"Palermo"));
+        assert_eq!(z.score(b""), None);
+        assert_eq!(z.score(b"Palermo"), None);
+        z.insert(b"", 3.0, 128, 64);
+        assert_eq!((z.score(b""), z.len()), (Some(3.0), 2));
     }
 
     /// The reference: member → score, and the order as a sorted Vec.
