@@ -91,6 +91,18 @@ impl Drop for TestServer {
 }
 
 /// A `redis-server` child process on a free port, killed on drop.
+/// `--dir` for a redis-server started without one: a fresh directory.
+fn redis_dir(extra: &[&str]) -> Vec<String> {
+    if extra.contains(&"--dir") {
+        return Vec::new();
+    }
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("shoal-redis-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("redis dir");
+    vec!["--dir".into(), dir.to_string_lossy().into_owned()]
+}
+
 pub struct RedisServer {
     pub addr: SocketAddr,
     child: Child,
@@ -125,6 +137,9 @@ impl RedisServer {
                     "yes",
                 ])
                 .args(extra)
+                // Its own empty directory unless told otherwise: a dump.rdb
+                // left in the working directory would otherwise be loaded.
+                .args(redis_dir(extra))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
