@@ -425,7 +425,7 @@ fn render_manifest(files: &[ManifestFile]) -> String {
 }
 
 /// Writes a file atomically: temporary file, fsync, rename, directory fsync.
-fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     {
         let mut f = File::create(&tmp)?;

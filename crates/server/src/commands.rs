@@ -129,6 +129,18 @@ static SERVER_COMMANDS: &[(CommandSpec, ServerHandler)] = &[
     ),
     (
         spec(
+            "acl",
+            -2,
+            "sentinel",
+            (0, 0, 0),
+            "server",
+            "A container for Access List Control commands",
+            None,
+        ),
+        crate::acl::command::acl,
+    ),
+    (
+        spec(
             "client",
             -2,
             "sentinel",
@@ -706,6 +718,24 @@ pub(crate) fn unknown_subcommand(args: &[Bytes], container: &str) -> Error {
 /// unknown-subcommand error.
 static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
     (
+        "acl",
+        &[
+            ("cat", -2),
+            ("deluser", -3),
+            ("dryrun", -4),
+            ("genpass", -2),
+            ("getuser", 3),
+            ("help", 2),
+            ("list", 2),
+            ("load", 2),
+            ("log", -2),
+            ("save", 2),
+            ("setuser", -3),
+            ("users", 2),
+            ("whoami", 2),
+        ],
+    ),
+    (
         "client",
         &[
             ("getname", 2),
@@ -895,27 +925,16 @@ fn quit(c: &mut Call<'_>) -> Result {
     Ok(())
 }
 
-fn check_password(c: &Call<'_>, user: &[u8], pass: &[u8]) -> Result {
-    let required = c.shared.config.read().get("requirepass").to_string();
-    if user != b"default" || (!required.is_empty() && pass != required.as_bytes()) {
-        return Err(Error::Raw(
-            "WRONGPASS invalid username-password pair or user is disabled.".into(),
-        ));
-    }
-    Ok(())
-}
-
 fn auth(c: &mut Call<'_>) -> Result {
-    let (user, pass): (&[u8], &[u8]) = match c.args.len() {
-        2 => (b"default", &c.args[1]),
-        3 => (&c.args[1], &c.args[2]),
+    let (user, pass): (Bytes, Bytes) = match c.args.len() {
+        2 => (Bytes::from_static(b"default"), c.args[1].clone()),
+        3 => (c.args[1].clone(), c.args[2].clone()),
         _ => return Err(Error::Syntax),
     };
-    if c.args.len() == 2 && c.shared.config.read().get("requirepass").is_empty() {
+    if c.args.len() == 2 && c.engine.acl.default_nopass() {
         return Err(Error::Other("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".into()));
     }
-    check_password(c, user, pass)?;
-    c.client.authenticated = true;
+    crate::acl::command::authenticate(c, &user, &pass)?;
     c.reply().ok();
     Ok(())
 }
@@ -940,7 +959,7 @@ fn hello(c: &mut Call<'_>) -> Result {
         let more = c.args.len() - i - 1;
         if is(&c.args[i], "auth") && more >= 2 {
             let (user, pass) = (c.args[i + 1].clone(), c.args[i + 2].clone());
-            check_password(c, &user, &pass)?;
+            crate::acl::command::authenticate(c, &user, &pass)?;
             authed = true;
             i += 3;
         } else if is(&c.args[i], "setname") && more >= 1 {
@@ -1015,7 +1034,9 @@ fn reset(c: &mut Call<'_>) -> Result {
     c.client.handle.resp3.store(false, Ordering::Relaxed);
     c.client.reply_mode = ReplyMode::On;
     c.client.name = None;
-    c.client.authenticated = c.shared.config.read().get("requirepass").is_empty();
+    c.client.authenticated = c.engine.acl.default_needs_no_auth();
+    c.client.user = "default".into();
+    c.client.handle.info.lock().user = "default".into();
     c.reply().simple("RESET");
     Ok(())
 }
@@ -1101,6 +1122,20 @@ impl Caller {
     }
 }
 
+/// The CLIENT LIST line of `client` as it runs `cmd` (ACL LOG's
+/// `client-info`).
+pub(crate) fn client_info_line(client: &ClientState, engine: &Engine, cmd: &str) -> String {
+    let caller = Caller {
+        id: client.id,
+        db: client.db,
+        name: client.name.clone(),
+        multi: client.multi.as_ref().map_or(-1, |m| m.len() as i64),
+        cmd: cmd.to_owned(),
+        qbuf: 0,
+    };
+    client_line(&client.handle, engine, &caller)
+}
+
 /// One CLIENT LIST line; `blocked` comes from the blocking registry.
 fn client_line(h: &crate::ClientHandle, engine: &crate::Engine, caller: &Caller) -> String {
     let blocked = engine.blocked.contains(h.id);
@@ -1129,7 +1164,7 @@ fn client_line(h: &crate::ClientHandle, engine: &crate::Engine, caller: &Caller)
         flags.push('N');
     }
     format!(
-        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir={} resp={}\n",
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir={} resp={}\n",
         h.id,
         h.addr,
         h.laddr,
@@ -1143,6 +1178,7 @@ fn client_line(h: &crate::ClientHandle, engine: &crate::Engine, caller: &Caller)
         info.subs[2],
         info.multi,
         cmd,
+        info.user,
         crate::tracking::redirect_of(engine, h.id),
         info.resp,
     )
@@ -1365,8 +1401,7 @@ fn client_kill(c: &mut Call<'_>) -> Result {
                 };
                 continue;
             }
-            // Shoal has one user, `default` (no ACL yet).
-            "user" if v != "default" => {
+            "user" if c.engine.acl.user(&v).is_none() => {
                 return Err(Error::Other(format!("No such user '{v}'")));
             }
             "addr" | "laddr" | "user" => {}
@@ -1383,7 +1418,7 @@ fn client_kill(c: &mut Call<'_>) -> Result {
             "id" => h.id.to_string() == *v,
             "addr" => h.addr.to_string() == *v,
             "laddr" => h.laddr.to_string() == *v,
-            "user" => v == "default",
+            "user" => h.info.lock().user == *v,
             "type" => v.eq_ignore_ascii_case("normal"),
             _ => false,
         });
@@ -1563,6 +1598,12 @@ fn config(c: &mut Call<'_>) -> Result {
         } else if aof_was && !aof_now {
             crate::aof::disable(c.shared, c.engine);
         }
+        if config.get("requirepass") != c.shared.config.read().get("requirepass") {
+            c.engine
+                .acl
+                .set_default_password(config.get("requirepass").as_bytes());
+        }
+        c.engine.acl.all_channels_default = config.get("acl-pubsub-default") == "allchannels";
         config.apply_to_store(&mut c.engine.store);
         c.shared
             .aof
@@ -1611,8 +1652,11 @@ fn command_info(r: &mut Reply<'_>, spec: &CommandSpec) {
     r.integer(i64::from(spec.first_key));
     r.integer(i64::from(spec.last_key));
     r.integer(i64::from(spec.step));
-    r.set(1);
-    r.simple(&format!("@{}", spec.group));
+    let categories = crate::acl::categories_of(spec.name);
+    r.set(categories.len());
+    for cat in categories {
+        r.simple(&format!("@{cat}"));
+    }
     r.set(0);
     r.array(0);
     r.array(0);

@@ -67,6 +67,22 @@ static DIRECTIVES: &[Directive] = &[
     d("bind", Kind::Words, "127.0.0.1 -::1", false),
     d("protected-mode", Kind::Bool, "yes", true),
     d("requirepass", Kind::Str, "", true),
+    d("aclfile", Kind::Str, "", false),
+    d(
+        "acllog-max-len",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "128",
+        true,
+    ),
+    d(
+        "acl-pubsub-default",
+        Kind::Enum(&["allchannels", "resetchannels"]),
+        "resetchannels",
+        true,
+    ),
     d(
         "maxclients",
         Kind::Int {

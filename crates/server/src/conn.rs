@@ -61,6 +61,8 @@ pub(crate) struct ClientState {
     pub db: usize,
     pub protocol: Protocol,
     pub authenticated: bool,
+    /// The ACL user this connection runs as.
+    pub user: String,
     /// Commands queued since MULTI.
     pub multi: Option<Vec<Command>>,
     /// A command failed to queue: EXEC must answer EXECABORT.
@@ -102,6 +104,7 @@ impl ClientState {
             db: 0,
             protocol: Protocol::Resp2,
             authenticated,
+            user: "default".into(),
             multi: None,
             multi_failed: false,
             watched: Vec::new(),
@@ -169,6 +172,7 @@ pub(crate) fn new_handle(id: ClientId, addr: SocketAddr, laddr: SocketAddr) -> A
             multi: -1,
             watching: 0,
             subs: [0; 3],
+            user: "default".into(),
         }),
         killed: Default::default(),
         kill: Default::default(),
@@ -182,7 +186,7 @@ pub(crate) async fn serve(mut stream: TcpStream, addr: SocketAddr, shared: Arc<S
     let laddr = stream.local_addr().unwrap_or(addr);
     let handle = new_handle(id, addr, laddr);
     shared.clients.lock().insert(id, handle.clone());
-    let authenticated = shared.config.read().get("requirepass").is_empty();
+    let authenticated = shared.lock_engine().await.acl.default_needs_no_auth();
     let mut client = ClientState::new(id, handle.clone(), authenticated);
     let result = connection_loop(&mut stream, &mut client, &shared).await;
     if let Err(e) = result {
@@ -664,7 +668,7 @@ fn run_command_inner(
             crate::tracking::before_command(engine, shared, client, out);
         }
     }
-    if let Some(message) = rejection(client, shared, spec, args) {
+    if let Some(message) = rejection(client, shared, engine, spec, args, clock.now_ms()) {
         engine.stats.commands[index].rejected += 1;
         if spec.name == "exec" {
             // Redis's execCommandAbort: a refused EXEC discards the
@@ -893,8 +897,10 @@ fn quote_repr(out: &mut String, bytes: &[u8]) {
 fn rejection(
     client: &ClientState,
     shared: &Shared,
+    engine: &mut Engine,
     spec: &shoal_store::CommandSpec,
     args: &[Bytes],
+    now_ms: u64,
 ) -> Option<String> {
     if !spec.arity_ok(args.len()) {
         return Some(Error::WrongArity(spec.name.to_string()).to_string());
@@ -907,6 +913,10 @@ fn rejection(
     }
     if !client.authenticated && !spec.has_flag("no-auth") {
         return Some("NOAUTH Authentication required.".into());
+    }
+    if let Some(message) = crate::acl::command::refusal(client, shared, engine, spec, args, now_ms)
+    {
+        return Some(message);
     }
     if spec.write || spec.name == "ping" {
         // The atomic first: the config lock stays off the hot path.

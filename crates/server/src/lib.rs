@@ -18,6 +18,7 @@
 //! shoal_server::run_blocking(config).unwrap();
 //! ```
 
+mod acl;
 mod aof;
 mod blocking;
 mod commands;
@@ -211,6 +212,8 @@ pub(crate) struct Engine {
     pub scripting: Option<Box<script::Scripting>>,
     /// Client-side caching: who tracks which keys.
     pub tracking: tracking::Tracking,
+    /// Users and their permissions (ACL).
+    pub acl: acl::Acl,
 }
 
 impl Engine {
@@ -277,6 +280,8 @@ pub(crate) struct ClientInfo {
     pub watching: usize,
     /// Channel, pattern and shard-channel subscriptions.
     pub subs: [usize; 3],
+    /// The ACL user the connection is authenticated as.
+    pub user: String,
 }
 
 /// Redis's `instantaneous_ops_per_sec`: the mean rate over the last 16
@@ -547,6 +552,7 @@ impl Server {
         let hot = HotConfig::default();
         hot.refresh(&config);
         let appendfsync = config.get("appendfsync").to_string();
+        let acl = acl_from_config(&config)?;
         let shared = Arc::new(Shared {
             hot,
             engine: Mutex::new(Engine {
@@ -558,6 +564,7 @@ impl Server {
                 repl: repl::Replication::default(),
                 scripting: None,
                 tracking: Default::default(),
+                acl,
             }),
             config: RwLock::new(config),
             clients: Mutex::new(HashMap::new()),
@@ -780,6 +787,23 @@ async fn cron(shared: Arc<Shared>) {
             }
         }
     }
+}
+
+/// The users at start-up: `default` with `requirepass`, and the users of
+/// `aclfile` when one is configured (Redis refuses to start if it cannot
+/// load it).
+fn acl_from_config(config: &Config) -> anyhow::Result<acl::Acl> {
+    let mut acl = acl::Acl::default();
+    acl.all_channels_default = config.get("acl-pubsub-default") == "allchannels";
+    acl.set_default_password(config.get("requirepass").as_bytes());
+    let aclfile = config.get("aclfile");
+    if !aclfile.is_empty() {
+        let text = std::fs::read_to_string(aclfile)
+            .map_err(|e| anyhow::anyhow!("Error loading ACLs, opening file '{aclfile}': {e}"))?;
+        acl.load(&text)
+            .map_err(|e| anyhow::anyhow!("Error loading ACLs from '{aclfile}': {e}"))?;
+    }
+    Ok(acl)
 }
 
 /// Runs the server on a new multi-threaded runtime until Ctrl-C or SHUTDOWN.

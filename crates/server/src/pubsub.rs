@@ -204,6 +204,28 @@ impl PubSub {
         }
     }
 
+    /// Each subscribed client with its channels (plain and shard) and
+    /// patterns, for ACL checks of existing subscriptions.
+    pub fn subscriptions_of_clients(&self) -> Vec<(ClientId, Vec<Bytes>, Vec<Bytes>)> {
+        let mut by_client: HashMap<ClientId, (Vec<Bytes>, Vec<Bytes>)> = HashMap::new();
+        for table in [&self.channels, &self.shard_channels] {
+            for (name, clients) in table {
+                for c in clients {
+                    by_client.entry(c.id).or_default().0.push(name.clone());
+                }
+            }
+        }
+        for (name, clients) in &self.patterns {
+            for c in clients {
+                by_client.entry(c.id).or_default().1.push(name.clone());
+            }
+        }
+        by_client
+            .into_iter()
+            .map(|(id, (channels, patterns))| (id, channels, patterns))
+            .collect()
+    }
+
     /// PUBLISH: delivers `message` to the channel's subscribers, then to
     /// every client with a matching pattern. Bytes for the publishing
     /// client itself go to `own` instead of its mailbox. Returns how many

@@ -1192,6 +1192,8 @@ fn invoke(
     client.db = c.client.db;
     client.protocol = Protocol::Resp2;
     client.in_exec = true;
+    // Scripts run with the caller's ACL permissions.
+    client.user.clone_from(&c.client.user);
     let mut ctx = RunCtx {
         shared: c.shared,
         engine: c.engine,
