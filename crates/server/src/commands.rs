@@ -1431,7 +1431,7 @@ fn client_kill(c: &mut Call<'_>) -> Result {
     Ok(())
 }
 
-fn kill(c: &mut Call<'_>, target: &crate::ClientHandle) {
+pub(crate) fn kill(c: &mut Call<'_>, target: &crate::ClientHandle) {
     if target.id == c.client.id {
         // As Redis: the caller still gets its reply, then the connection
         // closes.

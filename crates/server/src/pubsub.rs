@@ -206,24 +206,26 @@ impl PubSub {
 
     /// Each subscribed client with its channels (plain and shard) and
     /// patterns, for ACL checks of existing subscriptions.
-    pub fn subscriptions_of_clients(&self) -> Vec<(ClientId, Vec<Bytes>, Vec<Bytes>)> {
-        let mut by_client: HashMap<ClientId, (Vec<Bytes>, Vec<Bytes>)> = HashMap::new();
+    pub fn subscriptions_of_clients(&self) -> Vec<(Arc<ClientHandle>, Vec<Bytes>, Vec<Bytes>)> {
+        type Subs = (Arc<ClientHandle>, Vec<Bytes>, Vec<Bytes>);
+        fn entry<'m>(map: &'m mut HashMap<ClientId, Subs>, c: &Arc<ClientHandle>) -> &'m mut Subs {
+            map.entry(c.id)
+                .or_insert_with(|| (c.clone(), Vec::new(), Vec::new()))
+        }
+        let mut by_client: HashMap<ClientId, Subs> = HashMap::new();
         for table in [&self.channels, &self.shard_channels] {
             for (name, clients) in table {
                 for c in clients {
-                    by_client.entry(c.id).or_default().0.push(name.clone());
+                    entry(&mut by_client, c).1.push(name.clone());
                 }
             }
         }
         for (name, clients) in &self.patterns {
             for c in clients {
-                by_client.entry(c.id).or_default().1.push(name.clone());
+                entry(&mut by_client, c).2.push(name.clone());
             }
         }
-        by_client
-            .into_iter()
-            .map(|(id, (channels, patterns))| (id, channels, patterns))
-            .collect()
+        by_client.into_values().collect()
     }
 
     /// PUBLISH: delivers `message` to the channel's subscribers, then to

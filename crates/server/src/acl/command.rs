@@ -1,14 +1,12 @@
 //! The ACL command and the hooks the connection layer calls: the
 //! permission check before a command runs, and authentication.
 
-use std::sync::atomic::Ordering;
-
 use bytes::Bytes;
 type Result<T = (), E = Error> = std::result::Result<T, E>;
 use shoal_store::Error;
 
 use super::{Denied, Request};
-use crate::commands::{client_info_line, is, Call};
+use crate::commands::{client_info_line, is, kill, Call};
 use crate::conn::ClientState;
 use crate::{Engine, Shared};
 
@@ -80,11 +78,10 @@ pub(crate) fn refusal(
     let info = client_info_line(client, engine, full_name);
     let max_len = acllog_max_len(shared);
     engine.acl.log(
-        denied,
-        false,
+        denied.log_reason(),
         context,
         &object,
-        &client.user.clone(),
+        &client.user,
         now_ms,
         info,
         max_len,
@@ -145,16 +142,9 @@ pub(crate) fn authenticate(c: &mut Call<'_>, user: &[u8], pass: &[u8]) -> Result
             let max_len = acllog_max_len(c.shared);
             let object = c.args[0].to_vec();
             let name = String::from_utf8_lossy(user).into_owned();
-            c.engine.acl.log(
-                Denied::Command,
-                true,
-                context,
-                &object,
-                &name,
-                c.now_ms,
-                info,
-                max_len,
-            );
+            c.engine
+                .acl
+                .log("auth", context, &object, &name, c.now_ms, info, max_len);
             Err(Error::Raw(
                 "WRONGPASS invalid username-password pair or user is disabled.".into(),
             ))
@@ -163,7 +153,8 @@ pub(crate) fn authenticate(c: &mut Call<'_>, user: &[u8], pass: &[u8]) -> Result
 }
 
 /// Disconnects the clients authenticated as one of `users` (ACL DELUSER,
-/// ACL LOAD): they are put back to `default`, unauthenticated, and closed.
+/// ACL LOAD); the caller itself is put back to `default`, unauthenticated,
+/// and closed after its reply.
 fn kill_clients_of(c: &mut Call<'_>, users: &[String]) {
     let targets: Vec<_> = c
         .shared
@@ -177,45 +168,31 @@ fn kill_clients_of(c: &mut Call<'_>, users: &[String]) {
         if h.id == c.client.id {
             c.client.user = "default".into();
             c.client.authenticated = false;
-            c.client.close_after_reply = true;
-        } else {
-            h.killed.store(true, Ordering::Relaxed);
-            h.kill.notify_one();
         }
+        kill(c, &h);
     }
 }
 
-/// Closes pub/sub clients whose user may no longer use one of their
+/// Closes pub/sub clients of `user` that may no longer use one of their
 /// subscriptions (Redis's ACLKillPubsubClientsIfNeeded).
 fn kill_revoked_subscribers(c: &mut Call<'_>, user: &str) {
-    let revoked: Vec<u64> = c
+    let acl = &c.engine.acl;
+    let revoked: Vec<_> = c
         .engine
         .pubsub
         .subscriptions_of_clients()
         .into_iter()
-        .filter(|(id, channels, patterns)| {
-            let Some(h) = c.shared.clients.lock().get(id).cloned() else {
-                return false;
-            };
-            if h.info.lock().user != user {
-                return false;
-            }
-            channels
-                .iter()
-                .any(|ch| !c.engine.acl.may_use_channel(user, ch, false))
-                || patterns
+        .filter(|(h, channels, patterns)| {
+            h.info.lock().user == user
+                && (channels
                     .iter()
-                    .any(|p| !c.engine.acl.may_use_channel(user, p, true))
+                    .any(|ch| !acl.may_use_channel(user, ch, false))
+                    || patterns.iter().any(|p| !acl.may_use_channel(user, p, true)))
         })
-        .map(|(id, _, _)| id)
+        .map(|(h, _, _)| h)
         .collect();
-    for id in revoked {
-        if id == c.client.id {
-            c.client.close_after_reply = true;
-        } else if let Some(h) = c.shared.clients.lock().get(&id).cloned() {
-            h.killed.store(true, Ordering::Relaxed);
-            h.kill.notify_one();
-        }
+    for h in revoked {
+        kill(c, &h);
     }
 }
 
@@ -289,22 +266,10 @@ pub(crate) fn acl(c: &mut Call<'_>) -> Result {
         let path = aclfile(c);
         let text = std::fs::read_to_string(&path)
             .map_err(|e| Error::Other(format!("Error loading ACLs, opening file '{path}': {e}")))?;
-        let before: Vec<String> = c.engine.acl.names().map(str::to_owned).collect();
-        let old = c.engine.acl.list();
+        let before = c.engine.acl.users().clone();
         c.engine.acl.load(&text).map_err(Error::Raw)?;
         // Clients of users that changed or vanished are disconnected.
-        let now = c.engine.acl.list();
-        let changed: Vec<String> = before
-            .into_iter()
-            .filter(|n| {
-                let line = |list: &[String]| {
-                    list.iter()
-                        .find(|l| l.split(' ').nth(1) == Some(n.as_str()))
-                        .cloned()
-                };
-                line(&old) != line(&now)
-            })
-            .collect();
+        let changed = c.engine.acl.changed_since(&before);
         kill_clients_of(c, &changed);
         c.reply().ok();
     } else if is(&sub, "save") {

@@ -33,6 +33,17 @@ pub(crate) enum Denied {
     Channel,
 }
 
+impl Denied {
+    /// ACL LOG's `reason` for this refusal.
+    pub(crate) fn log_reason(self) -> &'static str {
+        match self {
+            Denied::Command => "command",
+            Denied::Key => "key",
+            Denied::Channel => "channel",
+        }
+    }
+}
+
 /// The position of a command in [`COMMANDS`].
 pub(crate) fn command_index(full_name: &str) -> Option<usize> {
     COMMANDS
@@ -465,29 +476,20 @@ impl Selector {
         parts.join(" ")
     }
 
-    /// Redis's ACLDescribeSelector (ACL LIST's form).
+    /// Redis's ACLDescribeSelector (ACL LIST's form): keys, channels
+    /// (`resetchannels` first unless all are allowed), then commands.
     fn describe(&self) -> String {
-        let mut out = String::new();
-        if self.all_keys {
-            out.push_str("~* ");
+        let channels = if self.all_channels {
+            self.describe_channels()
         } else {
-            for k in &self.keys {
-                k.describe(&mut out);
-                out.push(' ');
-            }
-        }
-        if self.all_channels {
-            out.push_str("&* ");
-        } else {
-            out.push_str("resetchannels ");
-            for c in &self.channels {
-                out.push('&');
-                out.push_str(&String::from_utf8_lossy(c));
-                out.push(' ');
-            }
-        }
-        out.push_str(&self.describe_commands());
-        out
+            format!("resetchannels {}", self.describe_channels())
+        };
+        [self.describe_keys(), channels, self.describe_commands()]
+            .iter()
+            .map(|part| part.trim_end())
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     fn unrestricted(&self) -> bool {
@@ -900,6 +902,20 @@ impl Acl {
         Ok(removed)
     }
 
+    /// The users whose definition differs in `before` (changed or gone):
+    /// ACL LOAD disconnects their clients.
+    pub(crate) fn changed_since(&self, before: &BTreeMap<String, User>) -> Vec<String> {
+        before
+            .iter()
+            .filter(|(name, user)| self.users.get(*name) != Some(*user))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    pub(crate) fn users(&self) -> &BTreeMap<String, User> {
+        &self.users
+    }
+
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.users.keys().map(String::as_str)
     }
@@ -920,12 +936,12 @@ impl Acl {
     }
 
     /// Redis's addACLLogEntry: a repeat of one of the last ten entries is
-    /// counted on it (and moved to the front) instead of added.
+    /// counted on it (and moved to the front) instead of added. `reason`
+    /// is [`Denied::log_reason`], or `auth` for a failed login.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn log(
         &mut self,
-        reason: Denied,
-        auth: bool,
+        reason: &'static str,
         context: &'static str,
         object: &[u8],
         username: &str,
@@ -933,15 +949,6 @@ impl Acl {
         client_info: String,
         max_len: usize,
     ) {
-        let reason = if auth {
-            "auth"
-        } else {
-            match reason {
-                Denied::Command => "command",
-                Denied::Key => "key",
-                Denied::Channel => "channel",
-            }
-        };
         let same = self.log.iter().take(10).position(|e| {
             e.reason == reason
                 && e.context == context
