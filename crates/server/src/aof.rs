@@ -870,6 +870,15 @@ pub(crate) fn reload(shared: &crate::Shared) -> anyhow::Result<()> {
     // Lock order: the writer state, then the store.
     let mut state = shared.aof.state.lock().expect("aof state lock");
     loop {
+        if state.is_none() && shared.engine.lock().aof.enabled {
+            // The writer thread has not installed its state yet (it does
+            // so when it first runs): what was logged is still in the
+            // buffer, not in the file. Let it start, then write it out.
+            drop(state);
+            std::thread::sleep(Duration::from_millis(1));
+            state = shared.aof.state.lock().expect("aof state lock");
+            continue;
+        }
         if let Some(state) = state.as_mut() {
             state.round(shared, false);
         }
