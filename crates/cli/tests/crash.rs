@@ -149,8 +149,9 @@ fn next(state: &mut u64) -> u64 {
 /// Per client: every acknowledged value with the moment it was acknowledged.
 type Acks = Vec<Vec<(u64, Instant)>>;
 
-/// Runs writers until the server is killed; returns what was acknowledged
-/// and when the kill happened.
+/// Runs writers until the server is killed, `kill_after` past the first
+/// acknowledged write; returns what was acknowledged and when the kill
+/// happened.
 fn write_until_killed(server: Server, kill_after: Duration) -> (Acks, Instant) {
     let stop = Arc::new(AtomicBool::new(false));
     let acks: Arc<Mutex<Acks>> = Arc::new(Mutex::new(vec![Vec::new(); CLIENTS]));
@@ -177,6 +178,17 @@ fn write_until_killed(server: Server, kill_after: Duration) -> (Acks, Instant) {
             })
         })
         .collect();
+    // The random moment counts from the first acknowledged write, so a slow
+    // start (a first fsync on a cold disk, a loaded CI machine) does not
+    // leave nothing to check.
+    let started = Instant::now();
+    while acks.lock().unwrap().iter().all(Vec::is_empty) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no write was acknowledged within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     std::thread::sleep(kill_after);
     let killed_at = Instant::now();
     server.kill();
