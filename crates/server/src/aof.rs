@@ -187,6 +187,12 @@ impl Feed {
     pub fn take(&mut self) -> (Vec<u8>, u64) {
         (std::mem::take(&mut self.buf), self.appended)
     }
+
+    /// Bytes encoded but not yet taken by the writer (INFO's
+    /// `aof_buffer_length`).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
 }
 
 /// The state connections and the writer thread share, outside the lock.
@@ -213,6 +219,16 @@ pub(crate) struct AofSync {
     /// round: the writer thread, or an io thread about to park. Lock order:
     /// this, then the store lock, never the other way.
     state: std::sync::Mutex<Option<WriterState>>,
+    /// The log offset the writer has taken from the engine; writes held
+    /// by a stalled disk wait on it ([`AofSync::keep_up`]).
+    taken: tokio::sync::watch::Sender<u64>,
+    taken_at: AtomicU64,
+    /// When (wall-clock ms) the round now running took its bytes; 0
+    /// between rounds.
+    round_since_ms: AtomicU64,
+    /// Batches whose replies waited for a stalled disk (INFO's
+    /// `aof_delayed_fsync`).
+    pub delayed: AtomicU64,
     /// False while a write or fsync is failing.
     pub last_write_ok: AtomicBool,
     /// Redis's `strerror` text of the last failure.
@@ -251,6 +267,10 @@ impl AofSync {
             flush_on_park: AtomicBool::new(false),
             writer_idle: AtomicBool::new(true),
             state: std::sync::Mutex::new(None),
+            taken: tokio::sync::watch::channel(0).0,
+            taken_at: AtomicU64::new(0),
+            round_since_ms: AtomicU64::new(0),
+            delayed: AtomicU64::new(0),
             last_write_ok: AtomicBool::new(true),
             last_error: Mutex::new(String::new()),
             current_size: AtomicU64::new(0),
@@ -300,6 +320,43 @@ impl AofSync {
         }
         let mut rx = self.durable.subscribe();
         let _ = rx.wait_for(|&d| d >= offset).await;
+    }
+
+    /// Under `everysec` and `no`: returns at once, unless the writer has
+    /// been stuck in one write or fsync for over [`STALL_MAX`] — then
+    /// waits until the writer has taken everything up to `offset`.
+    ///
+    /// This is Redis's rule for a slow disk (it postpones its AOF write
+    /// for at most two seconds, then writes and blocks), applied only to
+    /// the clients that write: their replies are held, so what a stalled
+    /// disk leaves in memory is bounded by about two seconds of writes,
+    /// while reads go on being served.
+    pub async fn keep_up(&self, offset: u64) {
+        let since = self.round_since_ms.load(Ordering::Acquire);
+        if since == 0 || crate::now_ms().saturating_sub(since) < STALL_MAX.as_millis() as u64 {
+            return;
+        }
+        if self.taken_at.load(Ordering::Acquire) >= offset {
+            return;
+        }
+        self.delayed.fetch_add(1, Ordering::Relaxed);
+        self.wake();
+        let mut rx = self.taken.subscribe();
+        let _ = rx.wait_for(|&taken| taken >= offset).await;
+    }
+
+    /// The writer took the engine's bytes up to `offset` and starts
+    /// writing them.
+    fn begin_round(&self, offset: u64) {
+        self.round_since_ms
+            .store(crate::now_ms().max(1), Ordering::Release);
+        if self.taken_at.fetch_max(offset, Ordering::AcqRel) < offset {
+            let _ = self.taken.send(offset);
+        }
+    }
+
+    fn end_round(&self) {
+        self.round_since_ms.store(0, Ordering::Release);
     }
 
     /// Publishes that everything up to `offset` is fsynced.
@@ -818,6 +875,11 @@ pub(crate) fn stop_writer(shared: &crate::Shared) {
     }
 }
 
+/// How long the writer may be stuck in one write or fsync before writing
+/// clients wait for it: Redis's limit on postponing an AOF write while
+/// an fsync runs.
+const STALL_MAX: Duration = Duration::from_secs(2);
+
 /// How often the writer takes the buffer on its own. Under `everysec` and
 /// `no`, connections do not wake it per write (a syscall each), so this
 /// bounds how long an acknowledged write can sit in Shoal's memory before
@@ -984,14 +1046,23 @@ pub(crate) struct WriterState {
 }
 
 impl WriterState {
-    /// Takes the buffer, writes it in order (bytes from a pending switch's
-    /// offset on go to the new file, after the old one is complete and
-    /// fsynced), fsyncs by policy and publishes the durable offset.
+    /// Takes the buffer and writes it out ([`WriterState::write_pending`]),
+    /// telling held writers how far it has taken.
     fn round(&mut self, shared: &crate::Shared, stopping: bool) {
         let sync = &shared.aof;
         let (bytes, end) = shared.engine.lock().aof.take();
+        sync.begin_round(end);
         self.pending.extend_from_slice(&bytes);
         self.pending_end = self.pending_end.max(end);
+        self.write_pending(shared, stopping);
+        sync.end_round();
+    }
+
+    /// Writes what was taken in order (bytes from a pending switch's
+    /// offset on go to the new file, after the old one is complete and
+    /// fsynced), fsyncs by policy and publishes the durable offset.
+    fn write_pending(&mut self, shared: &crate::Shared, stopping: bool) {
+        let sync = &shared.aof;
         loop {
             let start = self.pending_end - self.pending.len() as u64;
             let boundary = sync.switch.lock().as_ref().map(|(at, _)| *at);

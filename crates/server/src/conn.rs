@@ -243,9 +243,11 @@ async fn connection_loop(
                 if let Some(offset) = aof_offset {
                     if shared.aof.policy() == crate::aof::Fsync::Always {
                         shared.aof.commit(offset).await;
+                    } else {
+                        // The writer's own tick (every few ms) takes it: no
+                        // wake-up syscall per write, unless the disk stalls.
+                        shared.aof.keep_up(offset).await;
                     }
-                    // Otherwise the writer's own tick (every few ms) takes
-                    // it: no wake-up syscall per write.
                 }
                 let now_for = (
                     shared.hot.generation.load(Ordering::Acquire),

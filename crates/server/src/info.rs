@@ -162,9 +162,11 @@ fn render_section(out: &mut String, section: &str, shared: &Shared, engine: &Eng
             if aof_on {
                 let _ = write!(
                     out,
-                    "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:0\r\naof_buffer_length:0\r\naof_pending_bio_fsync:0\r\naof_delayed_fsync:0\r\n",
+                    "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:0\r\naof_buffer_length:{}\r\naof_pending_bio_fsync:0\r\naof_delayed_fsync:{}\r\n",
                     aof.current_size.load(Ordering::Relaxed) + aof.base_size.load(Ordering::Relaxed),
                     aof.base_size.load(Ordering::Relaxed),
+                    engine.aof.buffered(),
+                    aof.delayed.load(Ordering::Relaxed),
                 );
             }
         }

@@ -370,6 +370,177 @@ fn a_full_disk_refuses_writes_and_recovers_without_losing_any() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A small ext4 filesystem on a loop device, mounted at a directory
+/// (root only), that can be frozen to stall every write to it as a hung
+/// disk would. Thawed and unmounted on drop.
+struct LoopFs {
+    mount: PathBuf,
+    image: PathBuf,
+}
+
+impl LoopFs {
+    fn mount(dir: &Path) -> LoopFs {
+        let image = dir.with_extension("img");
+        let run = |program: &str, args: &[&std::ffi::OsStr]| {
+            let status = std::process::Command::new(program)
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .status()
+                .unwrap_or_else(|e| panic!("run {program}: {e}"));
+            assert!(status.success(), "{program} {args:?} failed (needs root)");
+        };
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(64 << 20)
+            .unwrap();
+        run("mkfs.ext4", &["-q".as_ref(), image.as_os_str()]);
+        run(
+            "mount",
+            &[
+                "-o".as_ref(),
+                "loop".as_ref(),
+                image.as_os_str(),
+                dir.as_os_str(),
+            ],
+        );
+        LoopFs {
+            mount: dir.to_path_buf(),
+            image,
+        }
+    }
+
+    /// Freezes the filesystem until the guard is dropped: declared after
+    /// the server, it thaws the disk before the server is stopped, even
+    /// when the test fails.
+    fn freeze(&self) -> Frozen<'_> {
+        assert!(self.run_fsfreeze("--freeze"), "fsfreeze failed");
+        Frozen(self)
+    }
+
+    fn run_fsfreeze(&self, flag: &str) -> bool {
+        std::process::Command::new("fsfreeze")
+            .arg(flag)
+            .arg(&self.mount)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+struct Frozen<'a>(&'a LoopFs);
+
+impl Drop for Frozen<'_> {
+    fn drop(&mut self) {
+        self.0.run_fsfreeze("--unfreeze");
+    }
+}
+
+impl Drop for LoopFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.mount)
+            .status();
+        let _ = std::fs::remove_file(&self.image);
+    }
+}
+
+fn info_field(c: &mut Conn, field: &str) -> u64 {
+    let Frame::Bulk(info) = cmd(c, "INFO persistence") else {
+        panic!("INFO");
+    };
+    let info = String::from_utf8_lossy(&info).into_owned();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in {info}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "needs root to mount and freeze a loop filesystem"]
+fn a_stalled_disk_holds_writers_after_two_seconds_and_keeps_serving_reads() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let dir = temp_dir("stall");
+    let fs = LoopFs::mount(&dir);
+    let server = start(&dir, "everysec");
+    let addr = server.addr;
+    let mut reader = server.connect();
+    cmd(&mut reader, "SET before v");
+
+    let frozen = fs.freeze();
+    let frozen_at = Instant::now();
+    // One writer, one SET at a time, remembering when each was answered.
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+    let writer = {
+        let (stop, acked) = (stop.clone(), acked.clone());
+        std::thread::spawn(move || {
+            let mut c = Conn::connect(addr);
+            let value = "v".repeat(100);
+            for n in 0.. {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let key = format!("k{n}");
+                let reply = c.command(&[b"SET", key.as_bytes(), value.as_bytes()]);
+                assert_eq!(reply, Frame::Simple("OK".into()));
+                acked.lock().unwrap().push((key, Instant::now()));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(4000));
+    // The disk has been stuck for 4 s: the writer's replies are held
+    // since about the 2 s mark, while reads are answered at once.
+    let last_ack = acked.lock().unwrap().last().map(|a| a.1);
+    let last_ack = last_ack.expect("writes in the first two seconds are acknowledged");
+    let held_for = last_ack.elapsed();
+    assert!(
+        held_for >= Duration::from_millis(1000),
+        "writes still acknowledged {:?} after the freeze",
+        last_ack - frozen_at
+    );
+    let started = Instant::now();
+    assert_eq!(cmd(&mut reader, "GET before"), bulk("v"));
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "reads stalled"
+    );
+    assert!(info_field(&mut reader, "aof_delayed_fsync") >= 1);
+    // Nothing more piles up in memory while the writer is held.
+    let buffered = info_field(&mut reader, "aof_buffer_length");
+    assert!(buffered > 0);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(info_field(&mut reader, "aof_buffer_length"), buffered);
+
+    drop(frozen);
+    let started = Instant::now();
+    let count = acked.lock().unwrap().len();
+    while acked.lock().unwrap().len() == count {
+        assert!(started.elapsed() < common::DEADLINE, "writes never resumed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    drop(reader);
+    drop(server);
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
+    let server = start(&dir, "everysec");
+    let mut c = server.connect();
+    for (key, _) in &acked {
+        assert_eq!(
+            cmd(&mut c, &format!("EXISTS {key}")),
+            Frame::Integer(1),
+            "{key} lost"
+        );
+    }
+    drop(c);
+    drop(server);
+    drop(fs);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Every key of every database with its DUMP payload and TTL presence.
 fn snapshot_of(c: &mut Conn) -> Vec<(usize, Vec<u8>, Vec<u8>, bool)> {
     let mut out = Vec::new();
