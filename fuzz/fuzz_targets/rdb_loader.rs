@@ -15,9 +15,15 @@ fuzz_target!(|data: &[u8]| {
     if let Some(value) = rdb::decode_payload(data) {
         if let Some(v) = convert::from_decoded(value, &config) {
             // A value that loads dumps again and reads back the same.
-            let again = rdb::dump_payload(&convert::to_decoded(&v));
-            assert!(rdb::restore_payload(&again).is_some());
+            for compress in [true, false] {
+                let again = rdb::dump_payload(&convert::to_decoded(&v), compress);
+                assert!(rdb::restore_payload(&again).is_some());
+            }
         }
+    }
+    // LZF, as `rdbcompression` writes it, reads back exactly.
+    if let Some(packed) = rdb::lzf_compress(data, data.len() + data.len() / 16 + 16) {
+        assert_eq!(rdb::lzf_decompress(&packed, data.len()).as_deref(), Some(data));
     }
     // A file that starts like a real one, so the fuzzer reaches the opcodes.
     let mut file = b"REDIS0010".to_vec();

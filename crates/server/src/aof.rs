@@ -1722,6 +1722,7 @@ fn rewrite_thread(
     // `aof-use-rdb-preamble yes` (Redis's default) writes the base as RDB:
     // smaller and faster to load; Redis 7 names it `.base.rdb`.
     let rdb_base = shared.config.read().get("aof-use-rdb-preamble") == "yes";
+    let compress = crate::rdbfile::compression(&shared.config.read());
     let base = ManifestFile {
         name: format!(
             "{}.{base_seq}.base.{}",
@@ -1736,7 +1737,7 @@ fn rewrite_thread(
         let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
         let next = || steps.next();
         if rdb_base {
-            crate::rdbfile::write_steps(&mut w, next)?;
+            crate::rdbfile::write_steps(&mut w, compress, next)?;
         } else {
             write_commands(&mut w, next)?;
         }

@@ -1961,7 +1961,8 @@ fn debug(c: &mut Call<'_>) -> Result {
         // 10-byte footer.
         let encoding = entry.value.encoding_name();
         let decoded = shoal_store::convert::to_decoded(&entry.value);
-        let len = shoal_store::rdb::dump_payload(&decoded).len() - 11;
+        let compress = c.engine.store.config.rdb_compression;
+        let len = shoal_store::rdb::dump_payload(&decoded, compress).len() - 11;
         let lru = entry.value.lru();
         let idle = shoal_store::idle_seconds(lru, c.now_ms);
         // `at` is an address in Redis; Shoal has none to show.

@@ -753,6 +753,7 @@ impl Config {
         c.zset_max_listpack_entries = self.get_int("zset-max-listpack-entries") as usize;
         c.zset_max_listpack_value = self.get_int("zset-max-listpack-value") as usize;
         c.key_load_delay = self.get_int("key-load-delay");
+        c.rdb_compression = self.get("rdbcompression") == "yes";
         c.lfu = crate::evict::Policy::parse(self.get("maxmemory-policy")).is_lfu();
         c.lfu_log_factor = self.get_int("lfu-log-factor") as u32;
         c.lfu_decay_time = self.get_int("lfu-decay-time") as u32;

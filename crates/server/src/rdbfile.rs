@@ -73,10 +73,11 @@ pub(crate) fn path(config: &crate::Config) -> PathBuf {
 /// Writes every step of the snapshot `next` produces into `out`.
 pub(crate) fn write_steps(
     out: impl Write,
+    compress: bool,
     mut next: impl FnMut() -> std::io::Result<Step>,
 ) -> std::io::Result<()> {
     let ctime = crate::now_ms() / 1000;
-    let mut w = FileWriter::start(out, ctime)?;
+    let mut w = FileWriter::start(out, ctime, compress)?;
     loop {
         match next()? {
             Step::Db {
@@ -102,13 +103,23 @@ pub(crate) fn write_steps(
 
 /// Writes `target` atomically from the steps: temp file, fsync, rename,
 /// directory fsync.
-fn write_file(target: &Path, next: impl FnMut() -> std::io::Result<Step>) -> std::io::Result<()> {
+/// `rdbcompression`: whether files and DUMP payloads LZF-compress long
+/// strings.
+pub(crate) fn compression(config: &crate::Config) -> bool {
+    config.get("rdbcompression") == "yes"
+}
+
+fn write_file(
+    target: &Path,
+    compress: bool,
+    next: impl FnMut() -> std::io::Result<Step>,
+) -> std::io::Result<()> {
     let dir = target.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!("temp-{}.rdb", std::process::id()));
     let result = (|| {
         let file = File::create(&tmp)?;
         let mut buffered = BufWriter::with_capacity(1 << 20, file);
-        write_steps(&mut buffered, next)?;
+        write_steps(&mut buffered, compress, next)?;
         let file = buffered.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         std::fs::rename(&tmp, target)?;
@@ -141,9 +152,10 @@ fn finish(shared: &crate::Shared, store: &mut Store, ok: bool, started: Instant)
 /// SAVE: the whole snapshot under the lock the caller holds.
 pub(crate) fn save_now(shared: &crate::Shared, store: &mut Store) -> std::io::Result<()> {
     let target = path(&shared.config.read());
+    let compress = compression(&shared.config.read());
     let started = Instant::now();
     store.begin_snapshot();
-    let result = write_file(&target, || Ok(store.snapshot_step()));
+    let result = write_file(&target, compress, || Ok(store.snapshot_step()));
     finish(shared, store, result.is_ok(), started);
     match &result {
         Ok(()) => tracing::info!("DB saved on disk"),
@@ -170,8 +182,9 @@ pub(crate) fn start_background(shared: &Arc<crate::Shared>, store: &mut Store) -
             let shared = worker;
             let started = Instant::now();
             let target = path(&shared.config.read());
+            let compress = compression(&shared.config.read());
             tracing::info!("Background saving started");
-            let result = write_file(&target, || steps.next());
+            let result = write_file(&target, compress, || steps.next());
             let cancelled = shared.rdb.cancel.swap(false, Ordering::AcqRel) && result.is_err();
             if cancelled {
                 // As Redis's child killed by FLUSHALL: neither a success

@@ -668,9 +668,10 @@ fn try_partial(
 async fn snapshot_image(shared: &Shared, stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     let owner = shared.self_arc();
     let mut steps = crate::rdbfile::Steps::start(&owner, false);
+    let compress = crate::rdbfile::compression(&shared.config.read());
     let mut encode = tokio::task::spawn_blocking(move || {
         let mut image = Vec::new();
-        let result = crate::rdbfile::write_steps(&mut image, || steps.next());
+        let result = crate::rdbfile::write_steps(&mut image, compress, || steps.next());
         result.map(|()| image)
     });
     let result = loop {

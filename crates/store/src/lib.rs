@@ -93,6 +93,8 @@ pub struct StoreConfig {
     /// `key-load-delay`: a test hook the RDB loader honours, microseconds
     /// per key (negative: one microsecond once in that many keys).
     pub key_load_delay: i64,
+    /// `rdbcompression`: DUMP payloads LZF-compress long strings.
+    pub rdb_compression: bool,
     /// An LFU `maxmemory-policy` is in force: the access field holds an
     /// LFU counter, not an LRU clock (Redis's `lru` field, either way).
     pub lfu: bool,
@@ -127,6 +129,7 @@ impl Default for StoreConfig {
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             key_load_delay: 0,
+            rdb_compression: true,
             lfu: false,
             lfu_log_factor: 10,
             lfu_decay_time: 1,

@@ -491,6 +491,9 @@ impl Reader<'_> {
 /// Appends RDB-encoded data.
 pub struct Writer {
     pub out: Vec<u8>,
+    /// `rdbcompression`: strings over 20 bytes are LZF-compressed when that
+    /// saves at least 4 bytes, as Redis writes them.
+    compress: bool,
 }
 
 impl Default for Writer {
@@ -501,7 +504,15 @@ impl Default for Writer {
 
 impl Writer {
     pub fn new() -> Writer {
-        Writer { out: Vec::new() }
+        Writer::compressing(false)
+    }
+
+    /// A writer that LZF-compresses long strings (`rdbcompression yes`).
+    pub fn compressing(compress: bool) -> Writer {
+        Writer {
+            out: Vec::new(),
+            compress,
+        }
     }
 
     pub fn u8(&mut self, b: u8) {
@@ -524,7 +535,8 @@ impl Writer {
     }
 
     /// A string, as an integer encoding when it is a canonical integer that
-    /// fits 32 bits (as Redis writes them).
+    /// fits 32 bits, else LZF-compressed when compressing pays (as Redis's
+    /// `rdbSaveRawString` writes them), else raw.
     pub fn string(&mut self, s: &[u8]) {
         if s.len() <= 11 {
             if let Some(n) = crate::parse_i64_exact(s) {
@@ -542,6 +554,15 @@ impl Writer {
                     self.out.extend_from_slice(&v.to_le_bytes());
                     return;
                 }
+            }
+        }
+        if self.compress && s.len() > 20 {
+            if let Some(packed) = lzf_compress(s, s.len() - 4) {
+                self.out.push(0xc3);
+                self.length(packed.len() as u64);
+                self.length(s.len() as u64);
+                self.out.extend_from_slice(&packed);
+                return;
             }
         }
         self.length(s.len() as u64);
@@ -651,9 +672,9 @@ pub fn kind_of(value: &Decoded) -> u8 {
 }
 
 /// A DUMP payload: type byte, value, RDB version (2 bytes LE), CRC-64 of
-/// everything before it (8 bytes LE).
-pub fn dump_payload(value: &Decoded) -> Vec<u8> {
-    let mut w = Writer::new();
+/// everything before it (8 bytes LE). `compress` is `rdbcompression`.
+pub fn dump_payload(value: &Decoded, compress: bool) -> Vec<u8> {
+    let mut w = Writer::compressing(compress);
     w.u8(kind_of(value));
     w.value(value);
     w.out.extend_from_slice(&RDB_VERSION.to_le_bytes());
@@ -690,6 +711,77 @@ pub fn restore_payload(payload: &[u8]) -> Option<Decoded> {
         return None;
     }
     decode_payload(payload)
+}
+
+/// The longest back reference LZF can express: 7 + 255 + 2 bytes.
+const LZF_MATCH_MAX: usize = 264;
+/// The farthest back a reference can reach.
+const LZF_OFFSET_MAX: usize = 1 << 13;
+/// A literal run holds at most 32 bytes.
+const LZF_LITERAL_MAX: usize = 32;
+const LZF_HASH_BITS: u32 = 14;
+
+/// Compresses `input` in LZF's format (what [`lzf_decompress`] and Redis's
+/// liblzf read); `None` when the result would exceed `max_out` bytes.
+///
+/// Greedy matching over a hash of the next three bytes. The table is kept
+/// per thread and never cleared: an entry left by an earlier input is only
+/// a candidate, taken when the bytes at it really match.
+pub fn lzf_compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
+    thread_local! {
+        static TABLE: std::cell::RefCell<Vec<u32>> =
+            std::cell::RefCell::new(vec![0; 1 << LZF_HASH_BITS]);
+    }
+    fn hash(b: &[u8]) -> usize {
+        let v = u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16;
+        (v.wrapping_mul(0x9e37_79b1) >> (32 - LZF_HASH_BITS)) as usize
+    }
+    fn literals(out: &mut Vec<u8>, bytes: &[u8]) {
+        for run in bytes.chunks(LZF_LITERAL_MAX) {
+            out.push((run.len() - 1) as u8);
+            out.extend_from_slice(run);
+        }
+    }
+    TABLE.with(|table| {
+        let table = &mut *table.borrow_mut();
+        let mut out = Vec::with_capacity(max_out);
+        let mut literal_start = 0;
+        let mut i = 0;
+        while i + 3 <= input.len() {
+            let h = hash(&input[i..]);
+            let candidate = table[h] as usize;
+            table[h] = i as u32;
+            let found = candidate < i
+                && i - candidate <= LZF_OFFSET_MAX
+                && input[candidate..candidate + 3] == input[i..i + 3];
+            if !found {
+                i += 1;
+                continue;
+            }
+            let longest = (input.len() - i).min(LZF_MATCH_MAX);
+            let mut len = 3;
+            while len < longest && input[candidate + len] == input[i + len] {
+                len += 1;
+            }
+            literals(&mut out, &input[literal_start..i]);
+            let offset = i - candidate - 1;
+            let code = len - 2;
+            if code < 7 {
+                out.push((code << 5 | offset >> 8) as u8);
+            } else {
+                out.push((7 << 5 | offset >> 8) as u8);
+                out.push((code - 7) as u8);
+            }
+            out.push(offset as u8);
+            if out.len() > max_out {
+                return None;
+            }
+            i += len;
+            literal_start = i;
+        }
+        literals(&mut out, &input[literal_start..]);
+        (out.len() <= max_out).then_some(out)
+    })
 }
 
 /// Decompresses LZF (liblzf's format, as Redis uses it); `None` if the
@@ -876,7 +968,7 @@ mod tests {
             Decoded::ZSet(vec![(b"m".to_vec(), 1.5), (b"n".to_vec(), f64::INFINITY)]),
         ];
         for v in values {
-            let mut p = dump_payload(&v);
+            let mut p = dump_payload(&v, true);
             assert_eq!(restore_payload(&p), Some(v.clone()));
             let last = p.len() - 1;
             p[last] ^= 1;
@@ -942,6 +1034,50 @@ mod tests {
     }
 
     #[test]
+    fn lzf_compression_round_trips_and_gives_up_when_it_does_not_pay() {
+        let text = b"the quick brown fox jumps over the lazy dog; ".repeat(40);
+        let packed = lzf_compress(&text, text.len() - 4).unwrap();
+        assert!(packed.len() < text.len() / 10, "{}", packed.len());
+        assert_eq!(lzf_decompress(&packed, text.len()).unwrap(), text);
+        // Long runs need the 3-byte back reference form.
+        let run = vec![b'a'; 5000];
+        let packed = lzf_compress(&run, run.len() - 4).unwrap();
+        assert_eq!(lzf_decompress(&packed, run.len()).unwrap(), run);
+        // Incompressible bytes do not fit in len - 4.
+        let noise: Vec<u8> = (0..200u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        assert_eq!(lzf_compress(&noise, noise.len() - 4), None);
+    }
+
+    #[test]
+    fn long_strings_are_written_compressed_only_with_rdbcompression() {
+        let value = Decoded::Str(b"x".repeat(100));
+        let packed = dump_payload(&value, true);
+        let plain = dump_payload(&value, false);
+        // Type byte, then Redis's LZF encoding marker.
+        assert_eq!(packed[1], 0xc3);
+        assert!(packed.len() < plain.len());
+        assert_eq!(restore_payload(&packed), Some(value.clone()));
+        assert_eq!(restore_payload(&plain), Some(value));
+        // At most 20 bytes: never compressed, as in Redis.
+        let short = Decoded::Str(b"y".repeat(20));
+        assert_eq!(dump_payload(&short, true), dump_payload(&short, false));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lzf_compression_round_trips_any_input(
+            input in proptest::collection::vec(
+                proptest::prop_oneof![0u8..4, proptest::num::u8::ANY], 0..3000)
+        ) {
+            if let Some(packed) = lzf_compress(&input, input.len() + input.len() / 16 + 16) {
+                proptest::prop_assert_eq!(lzf_decompress(&packed, input.len()), Some(input));
+            }
+        }
+    }
+
+    #[test]
     fn hostile_counts_do_not_allocate() {
         // A list declaring 2^40 elements in a few bytes.
         let mut w = Writer::new();
@@ -956,15 +1092,18 @@ pub struct FileWriter<W: std::io::Write> {
     out: W,
     crc: u64,
     written: u64,
+    compress: bool,
 }
 
 impl<W: std::io::Write> FileWriter<W> {
     /// Starts a file: magic, version and the aux fields Redis writes.
-    pub fn start(out: W, ctime_secs: u64) -> std::io::Result<FileWriter<W>> {
+    /// `compress` is `rdbcompression`.
+    pub fn start(out: W, ctime_secs: u64, compress: bool) -> std::io::Result<FileWriter<W>> {
         let mut w = FileWriter {
             out,
             crc: 0,
             written: 0,
+            compress,
         };
         w.put(format!("REDIS{RDB_VERSION:04}").as_bytes())?;
         for (k, v) in [
@@ -1006,7 +1145,7 @@ impl<W: std::io::Write> FileWriter<W> {
         value: &Decoded,
         expire_ms: Option<u64>,
     ) -> std::io::Result<()> {
-        let mut w = Writer::new();
+        let mut w = Writer::compressing(self.compress);
         if let Some(at) = expire_ms {
             w.u8(opcode::EXPIRETIME_MS);
             w.out.extend_from_slice(&at.to_le_bytes());
@@ -1123,7 +1262,7 @@ mod file_tests {
 
     #[test]
     fn a_file_round_trips_and_damage_is_found() {
-        let mut w = FileWriter::start(Vec::new(), 1_700_000_000).unwrap();
+        let mut w = FileWriter::start(Vec::new(), 1_700_000_000, true).unwrap();
         w.select_db(0, 2, 1).unwrap();
         w.key_value(b"a", &Decoded::Str(b"1".to_vec()), None)
             .unwrap();

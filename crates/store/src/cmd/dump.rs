@@ -15,7 +15,10 @@ pub(crate) fn dump(ctx: &mut Ctx<'_>, reply: &mut Reply<'_>, args: &[Bytes]) -> 
         return Ok(());
     };
     let decoded = crate::convert::to_decoded(value);
-    reply.bulk(&rdb::dump_payload(&decoded));
+    reply.bulk(&rdb::dump_payload(
+        &decoded,
+        ctx.store.config.rdb_compression,
+    ));
     Ok(())
 }
 
