@@ -3,7 +3,7 @@
 #
 # Builds release, starts `shoal server` and `redis-server` (--save "" --appendonly no)
 # on loopback, runs `redis-benchmark -c 50 -n N -q --csv` against each, alternating
-# ROUNDS times, for SET, GET, INCR, MSET (10 keys) at -P 1 and -P 16, and prints the
+# test by test ROUNDS times, for SET, GET, INCR, MSET (10 keys) at -P 1 and -P 16, and prints the
 # median ops/s of each, the ratio shoal/redis, and p50/p99 latency ratios
 # (redis/shoal, so > 1.0 means Shoal is faster there too). Then loads 1,000,000 keys
 # with 100-byte values into each and prints the RSS ratio.
@@ -30,12 +30,18 @@ for port in "$SHOAL_PORT" "$REDIS_PORT"; do
 done
 
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)  cores: $(nproc)  N=$N rounds=$ROUNDS"
+# Shoal and Redis alternate test by test, and take turns going first, so
+# the two runs compared are seconds apart and drift on a shared machine
+# falls on both alike.
 for round in $(seq "$ROUNDS"); do
   for pipeline in 1 16; do
-    for target in shoal redis; do
-      port=$SHOAL_PORT; [ "$target" = redis ] && port=$REDIS_PORT
-      redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -n "$N" -P "$pipeline" -q --csv -t set,get,incr,mset \
-        | sed "s/^/$target,$pipeline,$round,/" >>"$work/results.csv"
+    for test in set get incr mset; do
+      order="shoal redis"; [ $((round % 2)) = 0 ] && order="redis shoal"
+      for target in $order; do
+        port=$SHOAL_PORT; [ "$target" = redis ] && port=$REDIS_PORT
+        redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -n "$N" -P "$pipeline" -q --csv -t "$test" \
+          | sed "s/^/$target,$pipeline,$round,/" >>"$work/results.csv"
+      done
     done
   done
 done
