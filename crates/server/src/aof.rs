@@ -679,12 +679,15 @@ fn load_data(
         *db = 0;
     }
     let mut failure = None;
+    let delay = store.config.key_load_delay;
     let mut result = scan(&data[preamble..], |commands| {
         for args in commands {
             if failure.is_none() {
                 if let Err(e) = replay(store, db, args, now_ms) {
                     failure = Some(e);
                 }
+                // Redis's test hook slows AOF loading per command too.
+                crate::rdbfile::key_delay(delay);
             }
         }
     });

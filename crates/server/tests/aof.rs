@@ -370,6 +370,30 @@ fn a_full_disk_refuses_writes_and_recovers_without_losing_any() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `key-load-delay`, Redis's hidden test hook, slows AOF loading by that
+/// much per command, as it slows RDB loading per key.
+#[test]
+fn key_load_delay_slows_aof_loading_per_command() {
+    let dir = temp_dir("key-load-delay");
+    let server = start(&dir, "always");
+    let mut c = server.connect();
+    for line in ["SET a 1", "SET b 2", "SET c 3"] {
+        assert_eq!(cmd(&mut c, line), Frame::Simple("OK".into()));
+    }
+    assert_eq!(
+        cmd(&mut c, "CONFIG SET key-load-delay 100000"),
+        Frame::Simple("OK".into())
+    );
+    let started = Instant::now();
+    assert_eq!(cmd(&mut c, "DEBUG LOADAOF"), Frame::Simple("OK".into()));
+    // SELECT and three SETs: at least three commands at 100 ms each.
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(cmd(&mut c, "DBSIZE"), Frame::Integer(3));
+    drop(c);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A small ext4 filesystem on a loop device, mounted at a directory
 /// (root only), that can be frozen to stall every write to it as a hung
 /// disk would. Thawed and unmounted on drop.
