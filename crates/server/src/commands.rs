@@ -1438,8 +1438,7 @@ pub(crate) fn kill(c: &mut Call<'_>, target: &crate::ClientHandle) {
         c.client.close_after_reply = true;
         return;
     }
-    target.killed.store(true, Ordering::Relaxed);
-    target.kill.notify_one();
+    target.kill();
 }
 
 fn multi(c: &mut Call<'_>) -> Result {

@@ -175,7 +175,6 @@ pub(crate) fn new_handle(id: ClientId, addr: SocketAddr, laddr: SocketAddr) -> A
             user: "default".into(),
         }),
         killed: Default::default(),
-        kill: Default::default(),
         mailbox: Default::default(),
         resp3: Default::default(),
     })
@@ -353,8 +352,8 @@ async fn connection_loop(
         };
         let event = tokio::select! {
             biased;
-            _ = handle.kill.notified() => return Ok(()),
-            _ = handle.mailbox.ready.notified() => Wake::Mailbox,
+            () = handle.killed() => return Ok(()),
+            () = handle.mailbox.arrived() => Wake::Mailbox,
             _ = block_timeout => Wake::BlockTimeout,
             line = monitor_line => Wake::Monitor(line),
             n = read => Wake::Read(n?),
@@ -415,7 +414,7 @@ async fn write_unless_killed(
 ) -> std::io::Result<()> {
     tokio::select! {
         biased;
-        _ = handle.kill.notified() => Err(std::io::ErrorKind::ConnectionAborted.into()),
+        () = handle.killed() => Err(std::io::ErrorKind::ConnectionAborted.into()),
         r = stream.write_all(bytes) => r,
     }
 }

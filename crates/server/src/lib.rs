@@ -261,8 +261,8 @@ pub(crate) struct ClientHandle {
     pub laddr: SocketAddr,
     pub created: Instant,
     pub info: Mutex<ClientInfo>,
+    /// Set by [`ClientHandle::kill`]; the connection closes.
     pub killed: AtomicBool,
-    pub kill: Notify,
     /// Pushed messages and unblocking replies from other clients.
     pub mailbox: pubsub::Mailbox,
     /// Whether the client speaks RESP3, for encoding what others push.

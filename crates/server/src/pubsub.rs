@@ -16,16 +16,18 @@
 //! reading costs bounded memory.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
+use atomic_waker::AtomicWaker;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use shoal_resp::{Protocol, Reply};
 use shoal_store::glob::glob_match;
 use shoal_store::{ClientId, Error};
-use tokio::sync::Notify;
 
 use crate::commands::{is, Call};
 use crate::config::OutputLimit;
@@ -35,11 +37,18 @@ type Result<T = (), E = Error> = std::result::Result<T, E>;
 
 /// Bytes pushed to a client by others (messages, the reply that unblocks
 /// it), waiting for its connection task.
+///
+/// Waking the owner costs one atomic swap when it is already awake, and
+/// waiting costs no lock: a connection waits on its mailbox (and on being
+/// killed, [`ClientHandle::killed`]) after every request.
 #[derive(Default)]
 pub(crate) struct Mailbox {
     state: Mutex<MailboxState>,
-    /// Signalled whenever bytes arrive or the client is unblocked.
-    pub ready: Notify,
+    /// Set whenever bytes arrive or the client is unblocked; cleared when
+    /// the owner notices ([`Mailbox::arrived`]).
+    ready: AtomicBool,
+    /// The owning connection task, woken by mail and by a kill.
+    pub task: AtomicWaker,
 }
 
 #[derive(Default)]
@@ -67,7 +76,7 @@ impl Mailbox {
             state.over_soft_since = None;
         }
         drop(state);
-        self.ready.notify_one();
+        self.signal();
         within
     }
 
@@ -77,7 +86,30 @@ impl Mailbox {
         state.bytes.extend_from_slice(reply);
         state.unblocked = true;
         drop(state);
-        self.ready.notify_one();
+        self.signal();
+    }
+
+    fn signal(&self) {
+        self.ready.store(true, Ordering::Release);
+        self.task.wake();
+    }
+
+    /// Resolves once something arrived since the owner last looked; then
+    /// [`Mailbox::take`] has it (or already took it: taking may find
+    /// nothing).
+    pub fn arrived(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.ready.swap(false, Ordering::AcqRel) {
+                return Poll::Ready(());
+            }
+            self.task.register(cx.waker());
+            // Mail that came before the registration found no waker.
+            if self.ready.swap(false, Ordering::AcqRel) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
     }
 
     /// Takes what is pending, and whether the client was unblocked.
@@ -103,9 +135,30 @@ impl ClientHandle {
                 client = self.id,
                 "client scheduled to be closed ASAP for overcoming of output buffer limits"
             );
-            self.killed.store(true, Ordering::Relaxed);
-            self.kill.notify_one();
+            self.kill();
         }
+    }
+
+    /// Marks the client killed and wakes its connection task, which closes
+    /// the connection.
+    pub(crate) fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.mailbox.task.wake();
+    }
+
+    /// Resolves once the client is killed (at once if it already is).
+    pub(crate) fn killed(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.killed.load(Ordering::Acquire) {
+                return Poll::Ready(());
+            }
+            self.mailbox.task.register(cx.waker());
+            if self.killed.load(Ordering::Acquire) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
     }
 }
 

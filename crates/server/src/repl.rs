@@ -97,7 +97,7 @@ pub(crate) async fn wait(
         tokio::select! {
             () = notified => {}
             () = deadline => return shared.lock_engine().await.repl.acked_at_least(request.offset),
-            () = handle.kill.notified() => return count,
+            () = handle.killed() => return count,
         }
     }
 }
@@ -738,7 +738,7 @@ async fn stream_to_replica(
         // Dropped from the replica list: over its limit, or shutting down.
         Ok::<(), std::io::Error>(())
     };
-    let killed = client.handle.kill.notified();
+    let killed = client.handle.killed();
     tokio::select! {
         r = read_acks => r,
         r = write_stream => r,
