@@ -31,29 +31,57 @@ fn free_port() -> u16 {
 struct Server {
     child: Child,
     addr: SocketAddr,
+    log: PathBuf,
 }
 
 impl Server {
+    /// Starts `shoal server` on a free port and waits until it answers as
+    /// itself (its INFO names its pid). The port is only free when we
+    /// looked: if another process takes it first, shoal exits, and we try
+    /// another.
     fn start(dir: &Path, fsync: &str) -> Server {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_shoal"))
-            .args(["server", "--port", &port.to_string(), "--dir"])
-            .arg(dir)
-            .args(["--appendonly", "yes", "--appendfsync", fsync, "--save", ""])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start shoal");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let started = Instant::now();
-        while TcpStream::connect(addr).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "shoal did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        for attempt in 0.. {
+            let port = free_port();
+            let log = dir.join(format!("shoal-{port}.log"));
+            let child = Command::new(env!("CARGO_BIN_EXE_shoal"))
+                .args(["server", "--port", &port.to_string(), "--dir"])
+                .arg(dir)
+                .args(["--appendonly", "yes", "--appendfsync", fsync, "--save", ""])
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).expect("server log"))
+                .spawn()
+                .expect("start shoal");
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            let mut server = Server { child, addr, log };
+            let started = Instant::now();
+            loop {
+                if let Some(status) = server.child.try_wait().unwrap() {
+                    assert!(
+                        attempt < 5,
+                        "shoal exited ({status}): {}",
+                        server.log_text()
+                    );
+                    break;
+                }
+                // Ours, not another test's server that got the same port.
+                let pid = format!("process_id:{}\r\n", server.child.id());
+                let info = Client::connect(addr).and_then(|mut c| c.request(&["INFO", "server"]));
+                if info.is_ok_and(|text| text.contains(&pid)) {
+                    return server;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "shoal did not start: {}",
+                    server.log_text()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
-        Server { child, addr }
+        unreachable!()
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     fn kill(mut self) {
@@ -98,7 +126,17 @@ impl Client {
             if len < 0 {
                 return Ok("(nil)".into());
             }
-            let body = self.line()?;
+            let len = len as usize;
+            while self.buf.len() < len + 2 {
+                let mut chunk = [0u8; 4096];
+                let n = self.stream.read(&mut chunk)?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                self.buf.extend_from_slice(&chunk[..n]);
+            }
+            let body = String::from_utf8_lossy(&self.buf[..len]).into_owned();
+            self.buf.drain(..len + 2);
             return Ok(body);
         }
         Ok(line)
@@ -152,7 +190,7 @@ type Acks = Vec<Vec<(u64, Instant)>>;
 /// Runs writers until the server is killed, `kill_after` past the first
 /// acknowledged write; returns what was acknowledged and when the kill
 /// happened.
-fn write_until_killed(server: Server, kill_after: Duration) -> (Acks, Instant) {
+fn write_until_killed(mut server: Server, kill_after: Duration) -> (Acks, Instant) {
     let stop = Arc::new(AtomicBool::new(false));
     let acks: Arc<Mutex<Acks>> = Arc::new(Mutex::new(vec![Vec::new(); CLIENTS]));
     let addr = server.addr;
@@ -183,9 +221,13 @@ fn write_until_killed(server: Server, kill_after: Duration) -> (Acks, Instant) {
     // leave nothing to check.
     let started = Instant::now();
     while acks.lock().unwrap().iter().all(Vec::is_empty) {
+        let status = server.child.try_wait().unwrap();
         assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no write was acknowledged within 30 s"
+            status.is_none() && started.elapsed() < Duration::from_secs(30),
+            "no write was acknowledged within {:?}; shoal {}: {}",
+            started.elapsed(),
+            status.map_or("still running".to_string(), |s| format!("exited ({s})")),
+            server.log_text()
         );
         std::thread::sleep(Duration::from_millis(5));
     }
