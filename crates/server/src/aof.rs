@@ -1647,12 +1647,13 @@ pub(crate) fn start_rewrite(
     engine.store.begin_snapshot();
     sync.rewrite_in_progress.store(true, Ordering::Release);
     let steps = crate::rdbfile::Steps::start(shared, false);
+    let compress = engine.store.config.rdb_compression;
     let worker = shared.clone();
     let spawned = std::thread::Builder::new()
         .name("shoal-aof-rewrite".into())
         .spawn(move || {
             crate::rdbfile::lower_priority();
-            rewrite_thread(&worker, steps, &layout, incr.as_ref(), waiting)
+            rewrite_thread(&worker, steps, compress, &layout, incr.as_ref(), waiting)
         });
     if spawned.is_err() {
         engine.store.end_snapshot();
@@ -1704,6 +1705,7 @@ fn new_increment(
 fn rewrite_thread(
     shared: &crate::Shared,
     mut steps: crate::rdbfile::Steps,
+    compress: bool,
     layout: &Layout,
     incr: Option<&ManifestFile>,
     waiting: Option<Waiting>,
@@ -1725,7 +1727,6 @@ fn rewrite_thread(
     // `aof-use-rdb-preamble yes` (Redis's default) writes the base as RDB:
     // smaller and faster to load; Redis 7 names it `.base.rdb`.
     let rdb_base = shared.config.read().get("aof-use-rdb-preamble") == "yes";
-    let compress = crate::rdbfile::compression(&shared.config.read());
     let base = ManifestFile {
         name: format!(
             "{}.{base_seq}.base.{}",

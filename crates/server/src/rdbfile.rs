@@ -103,12 +103,6 @@ pub(crate) fn write_steps(
 
 /// Writes `target` atomically from the steps: temp file, fsync, rename,
 /// directory fsync.
-/// `rdbcompression`: whether files and DUMP payloads LZF-compress long
-/// strings.
-pub(crate) fn compression(config: &crate::Config) -> bool {
-    config.get("rdbcompression") == "yes"
-}
-
 fn write_file(
     target: &Path,
     compress: bool,
@@ -152,7 +146,7 @@ fn finish(shared: &crate::Shared, store: &mut Store, ok: bool, started: Instant)
 /// SAVE: the whole snapshot under the lock the caller holds.
 pub(crate) fn save_now(shared: &crate::Shared, store: &mut Store) -> std::io::Result<()> {
     let target = path(&shared.config.read());
-    let compress = compression(&shared.config.read());
+    let compress = store.config.rdb_compression;
     let started = Instant::now();
     store.begin_snapshot();
     let result = write_file(&target, compress, || Ok(store.snapshot_step()));
@@ -173,6 +167,7 @@ pub(crate) fn start_background(shared: &Arc<crate::Shared>, store: &mut Store) -
     store.begin_snapshot();
     *shared.rdb.started.lock() = Some(Instant::now());
     shared.rdb.cancel.store(false, Ordering::Release);
+    let compress = store.config.rdb_compression;
     let mut steps = Steps::start(shared, true);
     let worker = shared.clone();
     let spawned = std::thread::Builder::new()
@@ -182,7 +177,6 @@ pub(crate) fn start_background(shared: &Arc<crate::Shared>, store: &mut Store) -
             let shared = worker;
             let started = Instant::now();
             let target = path(&shared.config.read());
-            let compress = compression(&shared.config.read());
             tracing::info!("Background saving started");
             let result = write_file(&target, compress, || steps.next());
             let cancelled = shared.rdb.cancel.swap(false, Ordering::AcqRel) && result.is_err();

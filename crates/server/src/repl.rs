@@ -579,7 +579,7 @@ async fn sync_and_stream(
     // hold it), sending a newline each second as Redis does, so the
     // replica knows the master is alive.
     let mut last_newline = Instant::now();
-    let (rx, start_offset, replid) = loop {
+    let (rx, start_offset, replid, compress) = loop {
         {
             let mut engine = shared.lock_engine().await;
             if !engine.store.snapshot_in_progress() {
@@ -590,7 +590,12 @@ async fn sync_and_stream(
                 engine.repl.feed.forget_selected_db();
                 engine.repl.sync_full += 1;
                 let rx = engine.repl.attach(link.clone());
-                break (rx, engine.repl.offset(), engine.repl.replid.clone());
+                break (
+                    rx,
+                    engine.repl.offset(),
+                    engine.repl.replid.clone(),
+                    engine.store.config.rdb_compression,
+                );
             }
         }
         if last_newline.elapsed() >= Duration::from_secs(1) {
@@ -603,7 +608,7 @@ async fn sync_and_stream(
         let line = format!("+FULLRESYNC {replid} {start_offset}\r\n");
         stream.write_all(line.as_bytes()).await?;
     }
-    let image = snapshot_image(shared, stream).await?;
+    let image = snapshot_image(shared, stream, compress).await?;
     let mut header = BytesMut::new();
     header.extend_from_slice(format!("${}\r\n", image.len()).as_bytes());
     stream.write_all(&header).await?;
@@ -665,10 +670,13 @@ fn try_partial(
 
 /// Encodes the snapshot begun for this replica into memory (SYNC's reply
 /// carries the length first), sending newlines while it is made.
-async fn snapshot_image(shared: &Shared, stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+async fn snapshot_image(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    compress: bool,
+) -> std::io::Result<Vec<u8>> {
     let owner = shared.self_arc();
     let mut steps = crate::rdbfile::Steps::start(&owner, false);
-    let compress = crate::rdbfile::compression(&shared.config.read());
     let mut encode = tokio::task::spawn_blocking(move || {
         let mut image = Vec::new();
         let result = crate::rdbfile::write_steps(&mut image, compress, || steps.next());
