@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use atomic_waker::AtomicWaker;
@@ -99,16 +99,7 @@ impl Mailbox {
     /// nothing).
     pub fn arrived(&self) -> impl Future<Output = ()> + '_ {
         std::future::poll_fn(move |cx| {
-            if self.ready.swap(false, Ordering::AcqRel) {
-                return Poll::Ready(());
-            }
-            self.task.register(cx.waker());
-            // Mail that came before the registration found no waker.
-            if self.ready.swap(false, Ordering::AcqRel) {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
+            poll_signal(&self.task, cx, || self.ready.swap(false, Ordering::AcqRel))
         })
     }
 
@@ -149,16 +140,29 @@ impl ClientHandle {
     /// Resolves once the client is killed (at once if it already is).
     pub(crate) fn killed(&self) -> impl Future<Output = ()> + '_ {
         std::future::poll_fn(move |cx| {
-            if self.killed.load(Ordering::Acquire) {
-                return Poll::Ready(());
-            }
-            self.mailbox.task.register(cx.waker());
-            if self.killed.load(Ordering::Acquire) {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
+            poll_signal(&self.mailbox.task, cx, || {
+                self.killed.load(Ordering::Acquire)
+            })
         })
+    }
+}
+
+/// Ready once `signalled()` says so. The task registers in between two
+/// looks, so a signal sent before the registration (which found no waker
+/// to wake) is still seen.
+fn poll_signal(
+    task: &AtomicWaker,
+    cx: &mut Context<'_>,
+    mut signalled: impl FnMut() -> bool,
+) -> Poll<()> {
+    if signalled() {
+        return Poll::Ready(());
+    }
+    task.register(cx.waker());
+    if signalled() {
+        Poll::Ready(())
+    } else {
+        Poll::Pending
     }
 }
 
