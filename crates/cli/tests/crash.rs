@@ -128,12 +128,7 @@ impl Client {
             }
             let len = len as usize;
             while self.buf.len() < len + 2 {
-                let mut chunk = [0u8; 4096];
-                let n = self.stream.read(&mut chunk)?;
-                if n == 0 {
-                    return Err(std::io::ErrorKind::UnexpectedEof.into());
-                }
-                self.buf.extend_from_slice(&chunk[..n]);
+                self.fill()?;
             }
             let body = String::from_utf8_lossy(&self.buf[..len]).into_owned();
             self.buf.drain(..len + 2);
@@ -149,13 +144,19 @@ impl Client {
                 self.buf.drain(..i + 2);
                 return Ok(line);
             }
-            let mut chunk = [0u8; 4096];
-            let n = self.stream.read(&mut chunk)?;
-            if n == 0 {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
+            self.fill()?;
         }
+    }
+
+    /// Reads what the socket has into the buffer.
+    fn fill(&mut self) -> std::io::Result<()> {
+        let mut chunk = [0u8; 4096];
+        let n = self.stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
     }
 }
 

@@ -468,16 +468,7 @@ impl Drop for LoopFs {
 }
 
 fn info_field(c: &mut Conn, field: &str) -> u64 {
-    let Frame::Bulk(info) = cmd(c, "INFO persistence") else {
-        panic!("INFO");
-    };
-    let info = String::from_utf8_lossy(&info).into_owned();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in {info}"))
-        .trim()
-        .parse()
-        .unwrap()
+    c.info_field("persistence", field).parse().unwrap()
 }
 
 #[test]

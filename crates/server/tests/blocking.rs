@@ -26,14 +26,7 @@ fn send(conn: &mut Conn, line: &str) {
 }
 
 fn info_field(conn: &mut Conn, field: &str) -> String {
-    let Frame::Bulk(text) = cmd(conn, "INFO clients") else {
-        panic!("INFO reply");
-    };
-    let text = String::from_utf8_lossy(&text).into_owned();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("{field} in {text}"))
-        .to_string()
+    conn.info_field("clients", field)
 }
 
 /// Waits until INFO reports `n` blocked clients (a send is not yet a block).

@@ -174,13 +174,7 @@ fn wait_for_bgsave(c: &mut Conn) {
 }
 
 fn info_field(c: &mut Conn, field: &str) -> String {
-    let Frame::Bulk(text) = cmd(c, "INFO persistence") else {
-        panic!("INFO");
-    };
-    String::from_utf8_lossy(&text)
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
-        .unwrap_or_else(|| panic!("{field}"))
+    c.info_field("persistence", field)
 }
 
 #[test]

@@ -308,6 +308,19 @@ impl Conn {
         self.read_frame()
     }
 
+    /// One field of an INFO section, as text.
+    pub fn info_field(&mut self, section: &str, field: &str) -> String {
+        let Frame::Bulk(text) = self.command(&[b"INFO", section.as_bytes()]) else {
+            panic!("INFO {section}");
+        };
+        let text = String::from_utf8_lossy(&text).into_owned();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
+            .unwrap_or_else(|| panic!("no {field} in {text}"))
+            .trim()
+            .to_string()
+    }
+
     /// True once the peer has closed (EOF or reset) and nothing is buffered.
     pub fn wait_closed(&mut self) -> bool {
         let started = Instant::now();
