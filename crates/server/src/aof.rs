@@ -577,8 +577,9 @@ pub(crate) enum Problem {
 }
 
 /// Walks a file's records, calling `run` for each command outside a
-/// transaction and for each whole transaction (MULTI … EXEC) at once.
-pub(crate) fn scan(data: &[u8], mut run: impl FnMut(&[Vec<Bytes>])) -> Scan {
+/// transaction and for each whole transaction (MULTI … EXEC) at once, with
+/// the offset just past it.
+pub(crate) fn scan(data: &[u8], mut run: impl FnMut(&[Vec<Bytes>], usize)) -> Scan {
     let mut pos = 0;
     let mut valid = 0;
     let mut commands = 0;
@@ -592,13 +593,13 @@ pub(crate) fn scan(data: &[u8], mut run: impl FnMut(&[Vec<Bytes>])) -> Scan {
                 match (&mut multi, name.as_slice()) {
                     (None, b"multi") => multi = Some(Vec::new()),
                     (Some(queued), b"exec") => {
-                        run(queued);
+                        run(queued, pos);
                         multi = None;
                         valid = pos;
                     }
                     (Some(queued), _) => queued.push(args),
                     (None, _) => {
-                        run(&[args]);
+                        run(&[args], pos);
                         valid = pos;
                     }
                 }
@@ -680,7 +681,8 @@ fn load_data(
     }
     let mut failure = None;
     let delay = store.config.key_load_delay;
-    let mut result = scan(&data[preamble..], |commands| {
+    let mut result = scan(&data[preamble..], |commands, end| {
+        crate::loading::at(preamble + end);
         for args in commands {
             if failure.is_none() {
                 if let Err(e) = replay(store, db, args, now_ms) {
@@ -735,9 +737,17 @@ fn replay_files(
         .chain(files.iter().filter(|f| f.kind == 'i'))
         .collect();
     let last = to_load.len().saturating_sub(1);
+    let sizes: Vec<u64> = to_load
+        .iter()
+        .map(|f| fs::metadata(layout.dir.join(&f.name)).map_or(0, |m| m.len()))
+        .collect();
+    crate::loading::total(sizes.iter().sum());
+    let mut before = 0;
     for (i, f) in to_load.iter().enumerate() {
         let path = layout.dir.join(&f.name);
         let data = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        crate::loading::file_at(before);
+        before += sizes[i];
         let result = match load_data(&data, store, &mut db, now_ms) {
             Ok(result) => result,
             Err(LoadError::Preamble(e)) => bail!(
@@ -1307,7 +1317,7 @@ pub fn check_aof(path: &Path, fix: bool) -> anyhow::Result<Vec<CheckReport>> {
             });
             continue;
         }
-        let mut result = scan(&data[preamble..], |_| {});
+        let mut result = scan(&data[preamble..], |_, _| {});
         result.valid_up_to += preamble;
         let problem = result.problem.map(|p| match p {
             Problem::Truncated => "the file ends inside a command or transaction".to_string(),
@@ -1879,21 +1889,21 @@ mod tests {
         data.extend(rec(&["MULTI"]));
         data.extend(rec(&["INCR", "n"]));
         let mut ran = Vec::new();
-        let s = scan(&data, |cmds| ran.push(cmds.len()));
+        let s = scan(&data, |cmds, _| ran.push(cmds.len()));
         // The open MULTI is dropped: only the SET is kept.
         assert_eq!(s.valid_up_to, whole);
         assert_eq!(s.problem, Some(Problem::Truncated));
         assert_eq!(ran, vec![1]);
         data.extend(rec(&["EXEC"]));
-        let s = scan(&data, |_| {});
+        let s = scan(&data, |_, _| {});
         assert_eq!((s.valid_up_to, s.problem), (data.len(), None));
         let mut cut = data.clone();
         cut.truncate(data.len() - 3);
-        assert_eq!(scan(&cut, |_| {}).problem, Some(Problem::Truncated));
+        assert_eq!(scan(&cut, |_, _| {}).problem, Some(Problem::Truncated));
         let mut bad = rec(&["SET", "k", "v"]);
         bad.extend(b"+garbage\r\n");
         assert!(matches!(
-            scan(&bad, |_| {}).problem,
+            scan(&bad, |_, _| {}).problem,
             Some(Problem::Corrupt { offset, .. }) if offset == whole
         ));
         // A declared length beyond any bulk is corruption, not an allocation.

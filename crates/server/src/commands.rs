@@ -59,7 +59,7 @@ static SERVER_COMMANDS: &[(CommandSpec, ServerHandler)] = &[
         spec(
             "echo",
             2,
-            "fast",
+            "loading stale fast",
             (0, 0, 0),
             "connection",
             "Echo the given string",
@@ -1586,6 +1586,12 @@ fn config(c: &mut Call<'_>) -> Result {
         }
         let aof_was = c.shared.config.read().get("appendonly") == "yes";
         let aof_now = config.get("appendonly") == "yes";
+        if aof_now != aof_was && c.shared.loading.active() {
+            // The AOF is set up from the dataset once it is loaded.
+            return Err(Error::Other(
+                "CONFIG SET failed (possibly related to argument 'appendonly') - can't switch the AOF while loading the dataset".into(),
+            ));
+        }
         if aof_now && !aof_was {
             let shared = c.shared.self_arc();
             if let Err(e) = crate::aof::enable(&shared, c.engine, &config) {
@@ -1639,8 +1645,72 @@ fn config(c: &mut Call<'_>) -> Result {
     Ok(())
 }
 
+/// The flags COMMAND INFO shows, in the order Redis 7.0 lists them
+/// (`addReplyCommandFlags`), with Redis's spelling; `may_replicate`,
+/// `sentinel` and the like are internal and not shown.
+const SHOWN_FLAGS: &[(&str, &str)] = &[
+    ("write", "write"),
+    ("readonly", "readonly"),
+    ("denyoom", "denyoom"),
+    ("module", "module"),
+    ("admin", "admin"),
+    ("pubsub", "pubsub"),
+    ("noscript", "noscript"),
+    ("blocking", "blocking"),
+    ("loading", "loading"),
+    ("stale", "stale"),
+    ("skip_monitor", "skip_monitor"),
+    ("skip_slowlog", "skip_slowlog"),
+    ("asking", "asking"),
+    ("fast", "fast"),
+    ("no-auth", "no_auth"),
+    ("no_mandatory_keys", "no_mandatory_keys"),
+    ("no_async_loading", "no_async_loading"),
+    ("no_multi", "no_multi"),
+    ("movablekeys", "movablekeys"),
+    ("allow_busy", "allow_busy"),
+];
+
+/// Commands whose keys are not a fixed range (Redis's `movablekeys`).
+const MOVABLE_KEYS: &[&str] = &[
+    "blmpop",
+    "bzmpop",
+    "eval",
+    "eval_ro",
+    "evalsha",
+    "evalsha_ro",
+    "fcall",
+    "fcall_ro",
+    "georadius",
+    "georadiusbymember",
+    "lmpop",
+    "migrate",
+    "sintercard",
+    "sort",
+    "sort_ro",
+    "xread",
+    "xreadgroup",
+    "zdiff",
+    "zdiffstore",
+    "zinter",
+    "zintercard",
+    "zinterstore",
+    "zmpop",
+    "zunion",
+    "zunionstore",
+];
+
 fn command_info(r: &mut Reply<'_>, spec: &CommandSpec) {
-    let flags: Vec<&str> = spec.flags.split(' ').filter(|f| !f.is_empty()).collect();
+    // A container's flags and keys are its subcommands'; Redis shows none.
+    let container = SUBCOMMANDS.iter().any(|(n, _)| *n == spec.name);
+    let movable = MOVABLE_KEYS.contains(&spec.name);
+    let flags: Vec<&str> = SHOWN_FLAGS
+        .iter()
+        .filter(|(ours, _)| {
+            !container && (spec.has_flag(ours) || (*ours == "movablekeys" && movable))
+        })
+        .map(|(_, shown)| *shown)
+        .collect();
     r.array(10);
     r.bulk(spec.name.as_bytes());
     r.integer(i64::from(spec.arity));
@@ -1648,9 +1718,14 @@ fn command_info(r: &mut Reply<'_>, spec: &CommandSpec) {
     for f in flags {
         r.simple(f);
     }
-    r.integer(i64::from(spec.first_key));
-    r.integer(i64::from(spec.last_key));
-    r.integer(i64::from(spec.step));
+    let keys = if container {
+        (0, 0, 0)
+    } else {
+        (spec.first_key, spec.last_key, spec.step)
+    };
+    r.integer(i64::from(keys.0));
+    r.integer(i64::from(keys.1));
+    r.integer(i64::from(keys.2));
     let categories = crate::acl::categories_of(spec.name);
     r.set(categories.len());
     for cat in categories {
@@ -2338,7 +2413,8 @@ fn shutdown(c: &mut Call<'_>) -> Result {
     if c.args[1..].iter().any(|a| is(a, "abort")) {
         return Err(Error::Other("No shutdown in progress.".into()));
     }
-    let nosave = c.args[1..].iter().any(|a| is(a, "nosave"));
+    // While loading, the dataset in memory is partial: never save it.
+    let nosave = c.args[1..].iter().any(|a| is(a, "nosave")) || c.shared.loading.active();
     let force_save = c.args[1..].iter().any(|a| is(a, "save"));
     let has_rules = !c.shared.config.read().get("save").is_empty();
     if !nosave && (force_save || has_rules) {

@@ -972,6 +972,9 @@ fn rejection(
     {
         return Some("OOM command not allowed when used memory > 'maxmemory'.".into());
     }
+    if shared.loading.active() && !crate::loading::allowed(spec, args) {
+        return Some(crate::loading::LOADING.into());
+    }
     None
 }
 

@@ -26,6 +26,7 @@ mod config;
 mod conn;
 mod evict;
 mod info;
+mod loading;
 mod metrics;
 mod pubsub;
 mod rdbfile;
@@ -372,6 +373,8 @@ pub(crate) struct Shared {
     /// This `Shared` itself, for work that outlives a command (BGSAVE).
     pub me: std::sync::OnceLock<std::sync::Weak<Shared>>,
     pub aof_writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Set while the dataset loads at start-up (`-LOADING`).
+    pub loading: Arc<loading::Progress>,
 }
 
 /// A bound server, ready to run.
@@ -443,7 +446,9 @@ impl ParkHook {
 }
 
 pub struct Server {
-    listeners: Vec<TcpListener>,
+    /// Where clients are accepted (from [`Server::bind`] on).
+    addrs: Vec<SocketAddr>,
+    accepting: Vec<tokio::task::JoinHandle<()>>,
     /// The Prometheus endpoint, when `metrics-port` is set.
     metrics: Option<TcpListener>,
     shared: Arc<Shared>,
@@ -506,36 +511,8 @@ impl Server {
         let mut store = Store::new(config.get_int("databases") as usize);
         config.apply_to_store(&mut store);
         let aof_on = config.get("appendonly") == "yes";
+        let rdb_path = rdbfile::path(&config);
         let rdb_state = rdbfile::RdbState::new();
-        let opened = if aof_on {
-            let layout = aof::Layout::from_config(&config);
-            let truncated_ok = config.get("aof-load-truncated") == "yes";
-            let started = Instant::now();
-            let opened = aof::load(&layout, &mut store, truncated_ok)?;
-            let keys: usize = store.dbs.iter().map(|d| d.len()).sum();
-            info!(
-                keys,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "DB loaded from append only file"
-            );
-            store.log_enabled = true;
-            Some(opened)
-        } else {
-            let path = rdbfile::path(&config);
-            if path.exists() {
-                let started = Instant::now();
-                let (loaded, expired) = rdbfile::load(&path, &mut store)?;
-                info!(
-                    keys = loaded,
-                    expired,
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    "DB loaded from disk"
-                );
-                rdb_state.loaded_keys.store(loaded, Ordering::Relaxed);
-                rdb_state.loaded_expired.store(expired, Ordering::Relaxed);
-            }
-            None
-        };
         store.dirty = 0;
         store.seed(now_ms() ^ u64::from(std::process::id()));
         let exec_stats = ExecStats {
@@ -591,14 +568,56 @@ impl Server {
             script_run: Default::default(),
             me: std::sync::OnceLock::new(),
             aof_writer: Mutex::new(None),
+            loading: Default::default(),
         });
         let _ = shared.me.set(Arc::downgrade(&shared));
-        if let Some(opened) = opened {
-            let handle = aof::spawn_writer(shared.clone(), opened);
-            *shared.aof_writer.lock() = Some(handle);
+        // Clients are served while the dataset loads, as by Redis: INFO
+        // shows the progress and most commands answer -LOADING.
+        let addrs = listeners
+            .iter()
+            .map(TcpListener::local_addr)
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let accepting: Vec<_> = listeners
+            .into_iter()
+            .map(|l| tokio::spawn(accept_loop(l, shared.clone())))
+            .collect();
+        if aof_on || rdb_path.exists() {
+            shared.loading.begin();
+            let loader = shared.clone();
+            let loaded = tokio::task::spawn_blocking(move || {
+                loading::track(&loader.loading.clone(), || {
+                    load_dataset(&loader, aof_on, &rdb_path)
+                })
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("loading the dataset: {e}"))
+            .and_then(|r| r);
+            let (mut store, opened) = match loaded {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    for task in &accepting {
+                        task.abort();
+                    }
+                    return Err(e);
+                }
+            };
+            {
+                let mut engine = shared.engine.lock();
+                // CONFIG SET may have run while loading.
+                shared.config.read().apply_to_store(&mut store);
+                store.dirty = 0;
+                store.seed(now_ms() ^ u64::from(std::process::id()));
+                engine.store = store;
+            }
+            if let Some(opened) = opened {
+                let handle = aof::spawn_writer(shared.clone(), opened);
+                *shared.aof_writer.lock() = Some(handle);
+            }
+            shared.loading.end();
         }
         Ok(Server {
-            listeners,
+            addrs,
+            accepting,
             metrics,
             shared,
         })
@@ -611,7 +630,7 @@ impl Server {
 
     /// The first bound address (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listeners[0].local_addr().expect("bound listener")
+        self.addrs[0]
     }
 
     /// Serves until SHUTDOWN or until `stop` completes.
@@ -619,16 +638,17 @@ impl Server {
     /// # Errors
     /// Fatal listener errors.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
-        let Server {
-            listeners,
-            metrics: self_metrics,
-            shared,
-        } = self;
-        for l in &listeners {
-            info!(addr = %l.local_addr()?, "listening");
-        }
-        for listener in listeners {
-            tokio::spawn(accept_loop(listener, shared.clone()));
+        let mut server = self;
+        // The accept loops outlive `server` from here on.
+        drop(std::mem::take(&mut server.accepting));
+        let (addrs, self_metrics, shared) = (
+            server.addrs.clone(),
+            server.metrics.take(),
+            server.shared.clone(),
+        );
+        drop(server);
+        for addr in &addrs {
+            info!(%addr, "listening");
         }
         tokio::spawn(cron(shared.clone()));
         tokio::spawn(repl::cron(shared.clone()));
@@ -661,6 +681,52 @@ impl Server {
         }
         aof::stop_writer(&shared);
         Ok(())
+    }
+}
+
+/// Reads the dataset at start-up into a new store, as Redis chooses: the
+/// AOF if `appendonly` is on, else the RDB file. Returns the store and,
+/// with the AOF, the file its writer appends to.
+fn load_dataset(
+    shared: &Shared,
+    aof_on: bool,
+    rdb_path: &std::path::Path,
+) -> anyhow::Result<(Store, Option<aof::Opened>)> {
+    let config = shared.config.read().clone();
+    let mut store = Store::new(config.get_int("databases") as usize);
+    config.apply_to_store(&mut store);
+    let started = Instant::now();
+    if aof_on {
+        let layout = aof::Layout::from_config(&config);
+        let truncated_ok = config.get("aof-load-truncated") == "yes";
+        let opened = aof::load(&layout, &mut store, truncated_ok)?;
+        let keys: usize = store.dbs.iter().map(|d| d.len()).sum();
+        info!(
+            keys,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "DB loaded from append only file"
+        );
+        store.log_enabled = true;
+        return Ok((store, Some(opened)));
+    }
+    let (loaded, expired) = rdbfile::load(rdb_path, &mut store)?;
+    info!(
+        keys = loaded,
+        expired,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "DB loaded from disk"
+    );
+    shared.rdb.loaded_keys.store(loaded, Ordering::Relaxed);
+    shared.rdb.loaded_expired.store(expired, Ordering::Relaxed);
+    Ok((store, None))
+}
+
+impl Drop for Server {
+    /// A server bound but never run stops accepting clients.
+    fn drop(&mut self) {
+        for task in &self.accepting {
+            task.abort();
+        }
     }
 }
 

@@ -351,6 +351,8 @@ pub(crate) fn lower_priority() {
 /// keys were loaded and how many skipped as already expired.
 pub(crate) fn load(path: &Path, store: &mut Store) -> anyhow::Result<(u64, u64)> {
     let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    crate::loading::total(data.len() as u64);
+    crate::loading::file_at(0);
     let loaded = load_bytes(&data, store, crate::now_ms())
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok((loaded.keys, loaded.expired))
@@ -372,6 +374,7 @@ pub(crate) fn load_bytes(data: &[u8], store: &mut Store, now: u64) -> rdb::Resul
     let mut expired = 0;
     let config = store.config.clone();
     let len = rdb::read_file(data, |k| {
+        crate::loading::at(k.offset);
         key_delay(config.key_load_delay);
         if k.db >= databases {
             return Err(rdb::RdbError {

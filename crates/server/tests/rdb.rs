@@ -522,3 +522,84 @@ fn key_load_delay_slows_rdb_loading() {
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert_eq!(cmd(&mut c, "DBSIZE"), Frame::Integer(3));
 }
+
+/// While the RDB loads at start-up, clients are served as Redis serves
+/// them: INFO reports `loading:1` and the progress fields, commands
+/// flagged `loading` (CONFIG GET, CLIENT ID, ECHO) run, and the rest (GET,
+/// PING, DBSIZE, and SAVE, which would write the partial dataset) answer
+/// `-LOADING`. Once loaded, every key is there.
+#[test]
+fn clients_get_loading_while_the_dataset_loads() {
+    let dir = temp_dir("loading");
+    {
+        let server = start(&dir);
+        let mut c = server.connect();
+        assert_eq!(
+            cmd(&mut c, "DEBUG POPULATE 2000"),
+            Frame::Simple("OK".into())
+        );
+        assert_eq!(cmd(&mut c, "SAVE"), Frame::Simple("OK".into()));
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let flags = [
+        "--port".to_string(),
+        port.to_string(),
+        "--dir".into(),
+        dir.to_string_lossy().into_owned(),
+        // 2,000 keys at 1 ms: about two seconds of loading.
+        "--key-load-delay".into(),
+        "1000".into(),
+    ];
+    let starting = std::thread::spawn(move || {
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        TestServer::start_with(&flags)
+    });
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let deadline = Instant::now() + common::DEADLINE;
+    let mut c = loop {
+        if let Ok(s) = std::net::TcpStream::connect(addr) {
+            drop(s);
+            break Conn::connect(addr);
+        }
+        assert!(Instant::now() < deadline, "the server never listened");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(c.info_field("persistence", "loading"), "1");
+    let loading = Frame::Error("LOADING Redis is loading the dataset in memory".into());
+    for refused in ["GET key:1", "PING", "DBSIZE", "SAVE", "OBJECT FREQ key:1"] {
+        assert_eq!(cmd(&mut c, refused), loading, "{refused}");
+    }
+    assert_eq!(
+        cmd(&mut c, "CONFIG GET port"),
+        Frame::Array(vec![
+            Frame::Bulk(Bytes::from("port")),
+            Frame::Bulk(Bytes::from(port.to_string()))
+        ])
+    );
+    assert!(matches!(cmd(&mut c, "CLIENT ID"), Frame::Integer(_)));
+    assert_eq!(cmd(&mut c, "ECHO hi"), Frame::Bulk(Bytes::from("hi")));
+    let total: u64 = c
+        .info_field("persistence", "loading_total_bytes")
+        .parse()
+        .unwrap();
+    let rdb_len = std::fs::metadata(dir.join("dump.rdb")).unwrap().len();
+    assert_eq!(total, rdb_len);
+    let perc: f64 = c
+        .info_field("persistence", "loading_loaded_perc")
+        .parse()
+        .unwrap();
+    assert!((0.0..100.0).contains(&perc), "{perc}");
+    let server = starting.join().unwrap();
+    assert_eq!(c.info_field("persistence", "loading"), "0");
+    assert_eq!(cmd(&mut c, "DBSIZE"), Frame::Integer(2000));
+    assert_eq!(
+        cmd(&mut c, "GET key:1"),
+        Frame::Bulk(Bytes::from("value:1"))
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

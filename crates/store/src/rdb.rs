@@ -1173,6 +1173,8 @@ pub struct LoadedKey {
     pub value: Decoded,
     pub expire_ms: Option<u64>,
     pub idle_secs: Option<u64>,
+    /// Where in the file this key's record ends (loading progress).
+    pub offset: usize,
 }
 
 /// Reads a whole RDB file, calling `each` per key in file order. Checks the
@@ -1239,6 +1241,7 @@ pub fn read_file(data: &[u8], mut each: impl FnMut(LoadedKey) -> Result<()>) -> 
                     value,
                     expire_ms: expire.take(),
                     idle_secs: idle.take(),
+                    offset: r.pos,
                 })?;
             }
         }
