@@ -529,7 +529,7 @@ fn key_load_delay_slows_rdb_loading() {
 /// PING, DBSIZE, and SAVE, which would write the partial dataset) answer
 /// `-LOADING`. Once loaded, every key is there.
 #[test]
-fn clients_get_loading_while_the_dataset_loads() {
+fn clients_get_loading_while_the_rdb_loads() {
     let dir = temp_dir("loading");
     {
         let server = start(&dir);
@@ -540,12 +540,51 @@ fn clients_get_loading_while_the_dataset_loads() {
         );
         assert_eq!(cmd(&mut c, "SAVE"), Frame::Simple("OK".into()));
     }
+    let rdb_len = std::fs::metadata(dir.join("dump.rdb")).unwrap().len();
+    loading_then_loaded(&dir, &[], rdb_len);
+}
+
+/// The same while the AOF loads, its progress counted over the files the
+/// manifest names.
+#[test]
+fn clients_get_loading_while_the_aof_loads() {
+    let dir = temp_dir("loading-aof");
+    {
+        let server = TestServer::start_with(&[
+            "--dir",
+            dir.to_str().unwrap(),
+            "--appendonly",
+            "yes",
+            "--aof-use-rdb-preamble",
+            "no",
+        ]);
+        let mut c = server.connect();
+        for i in 0..2000 {
+            let (key, value) = (format!("key:{i}"), format!("value:{i}"));
+            assert_eq!(
+                c.command(&[b"SET", key.as_bytes(), value.as_bytes()]),
+                Frame::Simple("OK".into())
+            );
+        }
+    }
+    let aof_len: u64 = std::fs::read_dir(dir.join("appendonlydir"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| !e.file_name().to_string_lossy().ends_with(".manifest"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    loading_then_loaded(&dir, &["--appendonly", "yes"], aof_len);
+}
+
+/// Starts a server on `dir`'s 2,000 keys (`key:N` = `value:N`) at 1 ms a
+/// key and checks what clients get while it loads and after.
+fn loading_then_loaded(dir: &Path, extra: &[&str], total_bytes: u64) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let flags = [
+    let mut flags = vec![
         "--port".to_string(),
         port.to_string(),
         "--dir".into(),
@@ -554,6 +593,7 @@ fn clients_get_loading_while_the_dataset_loads() {
         "--key-load-delay".into(),
         "1000".into(),
     ];
+    flags.extend(extra.iter().map(|s| s.to_string()));
     let starting = std::thread::spawn(move || {
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
         TestServer::start_with(&flags)
@@ -586,8 +626,7 @@ fn clients_get_loading_while_the_dataset_loads() {
         .info_field("persistence", "loading_total_bytes")
         .parse()
         .unwrap();
-    let rdb_len = std::fs::metadata(dir.join("dump.rdb")).unwrap().len();
-    assert_eq!(total, rdb_len);
+    assert_eq!(total, total_bytes);
     let perc: f64 = c
         .info_field("persistence", "loading_loaded_perc")
         .parse()
@@ -601,5 +640,5 @@ fn clients_get_loading_while_the_dataset_loads() {
         Frame::Bulk(Bytes::from("value:1"))
     );
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir);
 }
