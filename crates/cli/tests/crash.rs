@@ -36,7 +36,7 @@ struct Server {
 
 impl Server {
     /// Starts `shoal server` on a free port and waits until it answers as
-    /// itself (its INFO names its pid). The port is only free when we
+    /// itself (its INFO names its pid) and has loaded its data. The port is only free when we
     /// looked: if another process takes it first, shoal exits, and we try
     /// another.
     fn start(dir: &Path, fsync: &str) -> Server {
@@ -63,10 +63,12 @@ impl Server {
                     );
                     break;
                 }
-                // Ours, not another test's server that got the same port.
+                // Ours, not another test's server that got the same port,
+                // and done loading (until then commands answer -LOADING).
                 let pid = format!("process_id:{}\r\n", server.child.id());
-                let info = Client::connect(addr).and_then(|mut c| c.request(&["INFO", "server"]));
-                if info.is_ok_and(|text| text.contains(&pid)) {
+                let info = Client::connect(addr).and_then(|mut c| c.request(&["INFO"]));
+                if info.is_ok_and(|text| text.contains(&pid) && text.contains("\r\nloading:0\r\n"))
+                {
                     return server;
                 }
                 assert!(
@@ -252,7 +254,8 @@ fn recovered(dir: &Path) -> Vec<u64> {
             if v == "(nil)" {
                 0
             } else {
-                v.parse().unwrap()
+                v.parse()
+                    .unwrap_or_else(|e| panic!("GET client:{i} = {v:?}: {e}"))
             }
         })
         .collect()

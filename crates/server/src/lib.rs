@@ -577,12 +577,16 @@ impl Server {
             .iter()
             .map(TcpListener::local_addr)
             .collect::<std::io::Result<Vec<_>>>()?;
+        let must_load = aof_on || rdb_path.exists();
+        if must_load {
+            // Before the first client: nobody sees the empty store as loaded.
+            shared.loading.begin();
+        }
         let accepting: Vec<_> = listeners
             .into_iter()
             .map(|l| tokio::spawn(accept_loop(l, shared.clone())))
             .collect();
-        if aof_on || rdb_path.exists() {
-            shared.loading.begin();
+        if must_load {
             let loader = shared.clone();
             let loaded = tokio::task::spawn_blocking(move || {
                 loading::track(&loader.loading.clone(), || {
