@@ -863,6 +863,23 @@ pub(crate) fn c_string(arg: &[u8]) -> String {
 }
 
 /// Checks the subcommand of a container command (see [`SUBCOMMANDS`]).
+/// Whether Redis runs this command while the dataset loads: its `loading`
+/// flag, which for a container belongs to the subcommand.
+pub(crate) fn runs_while_loading(spec: &CommandSpec, args: &[Bytes]) -> bool {
+    if !SUBCOMMANDS.iter().any(|(n, _)| *n == spec.name) {
+        return spec.has_flag("loading");
+    }
+    let Some(sub) = args.get(1) else {
+        return false;
+    };
+    let full = format!(
+        "{}|{}",
+        spec.name,
+        String::from_utf8_lossy(sub).to_ascii_lowercase()
+    );
+    crate::acl::subcommand_info(&full).is_some_and(|s| s.2.split(' ').any(|f| f == "loading"))
+}
+
 pub(crate) fn check_subcommand(name: &str, args: &[Bytes]) -> Result {
     let Some((_, subs)) = SUBCOMMANDS.iter().find(|(n, _)| *n == name) else {
         return Ok(());
@@ -1701,8 +1718,9 @@ const MOVABLE_KEYS: &[&str] = &[
 ];
 
 fn command_info(r: &mut Reply<'_>, spec: &CommandSpec) {
-    // A container's flags and keys are its subcommands'; Redis shows none.
-    let container = SUBCOMMANDS.iter().any(|(n, _)| *n == spec.name);
+    // A container's flags and keys are its subcommands'; Redis shows none,
+    // except for COMMAND, which also runs with no subcommand.
+    let container = spec.name != "command" && SUBCOMMANDS.iter().any(|(n, _)| *n == spec.name);
     let movable = MOVABLE_KEYS.contains(&spec.name);
     let flags: Vec<&str> = SHOWN_FLAGS
         .iter()
@@ -1727,6 +1745,61 @@ fn command_info(r: &mut Reply<'_>, spec: &CommandSpec) {
     r.integer(i64::from(keys.1));
     r.integer(i64::from(keys.2));
     let categories = crate::acl::categories_of(spec.name);
+    r.set(categories.len());
+    for cat in categories {
+        r.simple(&format!("@{cat}"));
+    }
+    r.set(0);
+    r.array(0);
+    let subs = supported_subcommands(spec.name);
+    r.array(subs.len());
+    for sub in subs {
+        subcommand_info(r, sub);
+    }
+}
+
+/// The `parent|sub` entries of Redis's command table that Shoal serves
+/// for the container `parent`, in [`SUBCOMMANDS`] order.
+fn supported_subcommands(
+    parent: &str,
+) -> Vec<&'static (&'static str, i32, &'static str, i32, i32, i32)> {
+    SUBCOMMANDS
+        .iter()
+        .find(|(n, _)| *n == parent)
+        .map(|(_, subs)| {
+            subs.iter()
+                .filter_map(|(sub, _)| crate::acl::subcommand_info(&format!("{parent}|{sub}")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The subcommand `parent|sub` (any case) if Shoal serves it.
+fn lookup_subcommand(
+    full: &[u8],
+) -> Option<&'static (&'static str, i32, &'static str, i32, i32, i32)> {
+    let full = String::from_utf8_lossy(full).to_ascii_lowercase();
+    let (parent, _) = full.split_once('|')?;
+    supported_subcommands(parent)
+        .into_iter()
+        .find(|s| s.0 == full)
+}
+
+/// COMMAND INFO's entry for a subcommand, as Redis 7.0 gives it.
+fn subcommand_info(r: &mut Reply<'_>, sub: &(&str, i32, &str, i32, i32, i32)) {
+    let (name, arity, flags, first, last, step) = *sub;
+    let flags: Vec<&str> = flags.split(' ').filter(|f| !f.is_empty()).collect();
+    r.array(10);
+    r.bulk(name.as_bytes());
+    r.integer(i64::from(arity));
+    r.set(flags.len());
+    for f in flags {
+        r.simple(f);
+    }
+    r.integer(i64::from(first));
+    r.integer(i64::from(last));
+    r.integer(i64::from(step));
+    let categories = crate::acl::categories_of(name);
     r.set(categories.len());
     for cat in categories {
         r.simple(&format!("@{cat}"));
@@ -1771,9 +1844,12 @@ fn command(c: &mut Call<'_>) -> Result {
         } else {
             r.array(args.len() - 2);
             for name in &args[2..] {
-                match lookup(name) {
-                    Some((_, cmd)) => command_info(&mut r, cmd.spec),
-                    None => r.null(),
+                if let Some((_, cmd)) = lookup(name) {
+                    command_info(&mut r, cmd.spec);
+                } else if let Some(sub) = lookup_subcommand(name) {
+                    subcommand_info(&mut r, sub);
+                } else {
+                    r.null();
                 }
             }
         }
@@ -1793,7 +1869,14 @@ fn command(c: &mut Call<'_>) -> Result {
             command_docs(&mut r, spec);
         }
     } else if is(&sub, "list") {
-        let mut names: Vec<&str> = all.iter().map(|c| c.spec.name).collect();
+        // Subcommands too, as `parent|sub`, as Redis lists them.
+        let mut names: Vec<&str> = all
+            .iter()
+            .flat_map(|c| {
+                std::iter::once(c.spec.name)
+                    .chain(supported_subcommands(c.spec.name).into_iter().map(|s| s.0))
+            })
+            .collect();
         if args.len() == 5 && is(&args[2], "filterby") {
             let (kind, value) = (&args[3], text(&args[4]));
             if is(kind, "pattern") {
@@ -1802,7 +1885,7 @@ fn command(c: &mut Call<'_>) -> Result {
                 });
             } else if is(kind, "aclcat") {
                 let cat = value.trim_start_matches('@').to_ascii_lowercase();
-                names.retain(|n| lookup(n.as_bytes()).is_some_and(|(_, c)| c.spec.group == cat));
+                names.retain(|n| crate::acl::categories_of(n).contains(&cat.as_str()));
             } else if is(kind, "module") {
                 names.clear();
             } else {

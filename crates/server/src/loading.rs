@@ -113,21 +113,17 @@ pub(crate) fn at(offset: usize) {
 }
 
 /// Whether a command may run while the dataset loads: Redis's `loading`
-/// flag, which for container commands belongs to each subcommand. DEBUG
-/// keeps only what cannot replace or fill the dataset being loaded.
+/// flag (for a container, its subcommand's). DEBUG keeps only what cannot
+/// replace or fill the dataset being loaded.
 pub(crate) fn allowed(spec: &CommandSpec, args: &[Bytes]) -> bool {
-    let sub = || args.get(1).map(|a| a.to_ascii_lowercase());
-    match spec.name {
-        "acl" | "client" | "config" | "command" | "slowlog" | "pubsub" | "latency" => true,
-        "object" | "memory" | "function" | "script" | "xinfo" | "xgroup" => {
-            sub().is_some_and(|s| s == b"help")
-        }
-        "debug" => !sub().is_some_and(|s| {
+    if spec.name == "debug" {
+        let sub = args.get(1).map(|a| a.to_ascii_lowercase());
+        return !sub.is_some_and(|s| {
             matches!(
                 s.as_slice(),
                 b"reload" | b"loadaof" | b"populate" | b"change-repl-id"
             )
-        }),
-        _ => spec.has_flag("loading"),
+        });
     }
+    crate::commands::runs_while_loading(spec, args)
 }

@@ -1120,3 +1120,61 @@ fn debug_digest_matches_redis() {
     let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
     assert_same_replies(&mut r, &mut s, &[], &lines);
 }
+
+/// COMMAND INFO describes every command and subcommand Shoal serves as
+/// Redis 7.0 does: name, arity, flags (Redis's order and spelling,
+/// `movablekeys` included), key positions and ACL categories; a container
+/// lists its subcommands. (Tips and key specs are not compared: Shoal
+/// sends none.) COMMAND LIST names the subcommands as `parent|sub`.
+#[test]
+#[ignore = "needs redis-server"]
+fn command_info_matches_redis() {
+    let redis = RedisServer::start();
+    let shoal = TestServer::start();
+    let (mut r, mut s) = (redis.connect(), shoal.connect());
+    let Frame::Array(names) = s.command(&[b"COMMAND", b"LIST"]) else {
+        panic!("COMMAND LIST");
+    };
+    assert!(names.contains(&Frame::Bulk(Bytes::from("config|get"))));
+    // The first seven fields of an entry, with the sets sorted (RESP2
+    // sends them as arrays; their order is Redis's table's, not ours).
+    fn head(entry: &Frame) -> Vec<Frame> {
+        let Frame::Array(fields) = entry else {
+            return vec![entry.clone()];
+        };
+        fields[..7].to_vec()
+    }
+    let mut differ = Vec::new();
+    for name in &names {
+        let Frame::Bulk(name) = name else {
+            panic!("a name");
+        };
+        let args: &[&[u8]] = &[b"COMMAND", b"INFO", name];
+        let (Frame::Array(ours), Frame::Array(theirs)) = (s.command(args), r.command(args)) else {
+            panic!("COMMAND INFO arrays");
+        };
+        if head(&ours[0]) != head(&theirs[0]) {
+            differ.push(format!(
+                "{}: shoal {:?} redis {:?}",
+                String::from_utf8_lossy(name),
+                head(&ours[0]),
+                head(&theirs[0])
+            ));
+        }
+        if let (Frame::Array(o), Frame::Array(t)) = (&ours[0], &theirs[0]) {
+            let (Frame::Array(our_subs), Frame::Array(their_subs)) = (&o[9], &t[9]) else {
+                panic!("subcommand arrays");
+            };
+            for sub in our_subs {
+                assert!(
+                    their_subs.iter().any(|t| head(t) == head(sub)),
+                    "{:?} is not one of Redis's",
+                    head(sub)
+                );
+            }
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+    let lines = ["get|key", "config|get|key", "CONFIG|GET", "nosuch"];
+    assert_same_replies(&mut r, &mut s, &[b"COMMAND", b"INFO"], &lines);
+}

@@ -51,6 +51,17 @@ pub(crate) fn command_index(full_name: &str) -> Option<usize> {
         .ok()
 }
 
+/// How COMMAND INFO describes a subcommand (`parent|sub`, lowercase):
+/// (full name, arity, flags, first key, last key, step).
+pub(crate) fn subcommand_info(
+    full_name: &str,
+) -> Option<&'static (&'static str, i32, &'static str, i32, i32, i32)> {
+    categories::SUBCOMMANDS
+        .binary_search_by(|s| s.0.cmp(full_name))
+        .ok()
+        .map(|i| &categories::SUBCOMMANDS[i])
+}
+
 /// The subcommands of each container command, by index.
 fn children(index: usize) -> &'static [usize] {
     static CHILDREN: OnceLock<Vec<Vec<usize>>> = OnceLock::new();
