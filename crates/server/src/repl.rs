@@ -303,6 +303,12 @@ impl Replication {
         }
     }
 
+    /// Drops our replicas' links (they reconnect and resynchronize), as
+    /// Redis disconnects its sub-replicas when it loads a master's image.
+    pub fn drop_replicas(&mut self) {
+        self.replicas.clear();
+    }
+
     /// A full sync from our master: its history becomes ours, and our own
     /// replicas, whose data no longer matches, must sync again.
     pub fn adopt(&mut self, replid: &str, offset: u64) {

@@ -280,7 +280,7 @@ async fn link_once(
             return Err(link_error(format!("bad FULLRESYNC reply: {reply}")));
         };
         let image = read_payload(&mut stream, &mut reader, timeout).await?;
-        load_image(shared, &image, id, offset)?;
+        load_image(shared, image, id, offset).await?;
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let id = rest.trim();
         let mut engine = shared.lock_engine().await;
@@ -330,15 +330,56 @@ async fn read_payload(
 }
 
 /// Replaces the dataset with the master's image and adopts its history.
-fn load_image(shared: &Shared, image: &[u8], replid: &str, offset: u64) -> std::io::Result<()> {
-    let mut engine = shared.engine.lock();
-    let engine = &mut *engine;
+///
+/// As a Redis replica does, it empties the dataset first and answers
+/// `-LOADING` while the image loads; the image is read on a blocking
+/// thread into a store of its own, whose databases then move in.
+async fn load_image(
+    shared: &Shared,
+    image: Vec<u8>,
+    replid: &str,
+    offset: u64,
+) -> std::io::Result<()> {
     let now = crate::now_ms();
-    let store = &mut engine.store;
-    store.empty_for_load(now);
-    let loaded = crate::rdbfile::load_bytes(image, store, now)
-        .map_err(|e| link_error(format!("failed loading the master's RDB: {e}")))?;
-    store.dirty += loaded.keys;
+    shared.loading.begin();
+    let (databases, config) = {
+        let mut engine = shared.lock_engine().await;
+        // Until the image is in, our own replicas must not sync from the
+        // emptied dataset (their PSYNC gets -LOADING meanwhile).
+        engine.repl.drop_replicas();
+        engine.store.empty_for_load(now);
+        (engine.store.dbs.len(), engine.store.config.clone())
+    };
+    let progress = shared.loading.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let mut store = shoal_store::Store::new(databases);
+        store.config = config;
+        let len = image.len() as u64;
+        crate::loading::track(&progress, || {
+            crate::loading::total(len);
+            crate::loading::file_at(0);
+            crate::rdbfile::load_bytes(&image, &mut store, now)
+        })
+        .map(|loaded| (store, loaded))
+    })
+    .await;
+    let (mut store, loaded) = match read {
+        Ok(Ok(read)) => read,
+        Ok(Err(e)) => {
+            shared.loading.end();
+            return Err(link_error(format!("failed loading the master's RDB: {e}")));
+        }
+        Err(e) => {
+            shared.loading.end();
+            return Err(link_error(format!("loading the master's RDB: {e}")));
+        }
+    };
+    let mut engine = shared.lock_engine().await;
+    let engine = &mut *engine;
+    for (db, image) in engine.store.dbs.iter_mut().zip(store.dbs.iter_mut()) {
+        *db = std::mem::take(image);
+    }
+    engine.store.dirty += loaded.keys;
     engine.repl.adopt(replid, offset);
     tracing::info!(
         keys = loaded.keys,
@@ -349,6 +390,7 @@ fn load_image(shared: &Shared, image: &[u8], replid: &str, offset: u64) -> std::
         // what follows.
         crate::aof::start_rewrite(&shared.self_arc(), engine);
     }
+    shared.loading.end();
     Ok(())
 }
 

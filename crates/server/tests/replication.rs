@@ -624,3 +624,41 @@ fn shoal_replicates_from_redis_server() {
     assert_eq!(digest(&mut s), digest(&mut r));
     assert_eq!(cmd(&mut s, "DBSIZE"), cmd(&mut r, "DBSIZE"));
 }
+
+/// A replica loading its master's image answers `-LOADING` and shows the
+/// progress in INFO, as a Redis replica does; once loaded it holds every
+/// key and follows the stream.
+#[test]
+fn a_replica_answers_loading_while_it_loads_the_image() {
+    let master = TestServer::start();
+    let mut m = master.connect();
+    assert_eq!(
+        cmd(&mut m, "DEBUG POPULATE 2000"),
+        Frame::Simple("OK".into())
+    );
+    // 2,000 keys at 1 ms: about two seconds of loading.
+    let replica = TestServer::start_with(&["--key-load-delay", "1000"]);
+    let mut r = replica.connect();
+    assert_eq!(cmd(&mut r, "SET old 1"), Frame::Simple("OK".into()));
+    let port = master.addr.port().to_string();
+    assert_eq!(
+        r.command(&[b"REPLICAOF", b"127.0.0.1", port.as_bytes()]),
+        Frame::Simple("OK".into())
+    );
+    wait_until(|| r.info_field("persistence", "loading") == "1");
+    let loading = Frame::Error("LOADING Redis is loading the dataset in memory".into());
+    assert_eq!(cmd(&mut r, "GET key:1"), loading);
+    assert_eq!(cmd(&mut r, "DBSIZE"), loading);
+    assert_eq!(cmd(&mut r, "ECHO hi"), Frame::Bulk(Bytes::from("hi")));
+    let total: usize = r
+        .info_field("persistence", "loading_total_bytes")
+        .parse()
+        .unwrap();
+    assert!(total > 2000 * 10, "{total}");
+    wait_until(|| r.info_field("persistence", "loading") == "0");
+    wait_until(|| bulk_text(cmd(&mut r, "INFO replication")).contains("master_link_status:up"));
+    assert_eq!(cmd(&mut r, "DBSIZE"), Frame::Integer(2000));
+    assert_eq!(cmd(&mut r, "GET old"), Frame::Null);
+    assert_eq!(cmd(&mut m, "SET after 1"), Frame::Simple("OK".into()));
+    wait_until(|| cmd(&mut r, "GET after") == Frame::Bulk(Bytes::from("1")));
+}
