@@ -1913,7 +1913,7 @@ fn command(c: &mut Call<'_>) -> Result {
         }
         let full: Vec<&[u8]> = args[2..].iter().map(|a| &a[..]).collect();
         let positions = cmd.spec.keys_in(&full).unwrap_or_default();
-        if positions.is_empty() {
+        if positions.is_empty() && !cmd.spec.has_flag("no_mandatory_keys") {
             return Err(Error::Other(
                 "Invalid arguments specified for command".into(),
             ));
