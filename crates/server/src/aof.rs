@@ -682,7 +682,9 @@ fn load_data(
     let mut failure = None;
     let delay = store.config.key_load_delay;
     let mut result = scan(&data[preamble..], |commands, end| {
-        crate::loading::at(preamble + end);
+        if !crate::loading::at(preamble + end) && failure.is_none() {
+            failure = Some(anyhow::anyhow!(crate::loading::ABORTED));
+        }
         for args in commands {
             if failure.is_none() {
                 if let Err(e) = replay(store, db, args, now_ms) {

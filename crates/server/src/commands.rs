@@ -2513,6 +2513,8 @@ fn shutdown(c: &mut Call<'_>) -> Result {
     }
     tracing::warn!("SHUTDOWN requested by client {}", c.client.id);
     c.shared.shutting_down.store(true, Ordering::Relaxed);
+    // A start-up load stops at its next key; the server then ends.
+    c.shared.loading.abort();
     c.shared.shutdown.notify_one();
     c.client.close_after_reply = true;
     Ok(())

@@ -602,6 +602,9 @@ impl Server {
                     for task in &accepting {
                         task.abort();
                     }
+                    if shared.shutting_down.load(Ordering::Relaxed) {
+                        return Err(ShutdownWhileLoading.into());
+                    }
                     return Err(e);
                 }
             };
@@ -724,6 +727,19 @@ fn load_dataset(
     shared.rdb.loaded_expired.store(expired, Ordering::Relaxed);
     Ok((store, None))
 }
+
+/// [`Server::bind`]'s error when SHUTDOWN stopped the start-up load: the
+/// server ends as asked, without saving the partial dataset.
+#[derive(Debug)]
+pub struct ShutdownWhileLoading;
+
+impl std::fmt::Display for ShutdownWhileLoading {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SHUTDOWN while loading the dataset")
+    }
+}
+
+impl std::error::Error for ShutdownWhileLoading {}
 
 impl Drop for Server {
     /// A server bound but never run stops accepting clients.
@@ -906,7 +922,14 @@ pub fn run_blocking(config: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let server = Server::bind(config).await?;
+        let server = match Server::bind(config).await {
+            Ok(server) => server,
+            Err(e) if e.is::<ShutdownWhileLoading>() => {
+                warn!("Redis is now ready to exit, bye bye...");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         server.attach(&hook);
         server
             .run(async {

@@ -27,6 +27,8 @@ pub(crate) struct Progress {
     /// Bytes of the files before the one being read.
     file_start: AtomicU64,
     loaded_bytes: AtomicU64,
+    /// SHUTDOWN came while loading: the loaders stop at their next step.
+    abort: AtomicBool,
 }
 
 impl Progress {
@@ -40,7 +42,13 @@ impl Progress {
         self.total_bytes.store(0, Ordering::Relaxed);
         self.file_start.store(0, Ordering::Relaxed);
         self.loaded_bytes.store(0, Ordering::Relaxed);
+        self.abort.store(false, Ordering::Relaxed);
         self.active.store(true, Ordering::Release);
+    }
+
+    /// Stops the load in progress (SHUTDOWN while loading).
+    pub fn abort(&self) {
+        self.abort.store(true, Ordering::Relaxed);
     }
 
     pub fn end(&self) {
@@ -103,14 +111,22 @@ pub(crate) fn file_at(bytes: u64) {
     });
 }
 
-/// The current file has been read up to `offset`.
-pub(crate) fn at(offset: usize) {
+/// The current file has been read up to `offset`. False when the load
+/// must stop (SHUTDOWN while loading): the loader then fails with
+/// [`ABORTED`].
+pub(crate) fn at(offset: usize) -> bool {
+    let mut go_on = true;
     with_sink(|p| {
         let start = p.file_start.load(Ordering::Relaxed);
         p.loaded_bytes
             .store(start + offset as u64, Ordering::Relaxed);
+        go_on = !p.abort.load(Ordering::Relaxed);
     });
+    go_on
 }
+
+/// Why a load stopped before its end.
+pub(crate) const ABORTED: &str = "loading aborted by SHUTDOWN";
 
 /// Whether a command may run while the dataset loads: Redis's `loading`
 /// flag (for a container, its subcommand's). DEBUG keeps only what cannot

@@ -374,7 +374,12 @@ pub(crate) fn load_bytes(data: &[u8], store: &mut Store, now: u64) -> rdb::Resul
     let mut expired = 0;
     let config = store.config.clone();
     let len = rdb::read_file(data, |k| {
-        crate::loading::at(k.offset);
+        if !crate::loading::at(k.offset) {
+            return Err(rdb::RdbError {
+                offset: k.offset,
+                what: crate::loading::ABORTED.into(),
+            });
+        }
         key_delay(config.key_load_delay);
         if k.db >= databases {
             return Err(rdb::RdbError {
