@@ -373,7 +373,8 @@ pub(crate) struct Shared {
     /// This `Shared` itself, for work that outlives a command (BGSAVE).
     pub me: std::sync::OnceLock<std::sync::Weak<Shared>>,
     pub aof_writer: Mutex<Option<std::thread::JoinHandle<()>>>,
-    /// Set while the dataset loads at start-up (`-LOADING`).
+    /// Set while a dataset loads, at start-up or from a replica's master
+    /// (`-LOADING`).
     pub loading: Arc<loading::Progress>,
 }
 
@@ -463,10 +464,13 @@ impl Server {
         }
     }
 
-    /// Binds every address of `bind` on `port` (0 picks a free port).
+    /// Binds every address of `bind` on `port` (0 picks a free port) and
+    /// loads the dataset (the AOF if `appendonly`, else the RDB file),
+    /// serving clients meanwhile in the LOADING state. Returns once loaded.
     ///
     /// # Errors
-    /// When no address can be bound.
+    /// When no address can be bound or the dataset cannot be loaded; a
+    /// SHUTDOWN while loading fails it with [`ShutdownWhileLoading`].
     pub async fn bind(config: Config) -> anyhow::Result<Server> {
         let mut listeners = Vec::new();
         for (addr, optional) in config.bind_addrs() {
@@ -589,9 +593,7 @@ impl Server {
         if must_load {
             let loader = shared.clone();
             let loaded = tokio::task::spawn_blocking(move || {
-                loading::track(&loader.loading.clone(), || {
-                    load_dataset(&loader, aof_on, &rdb_path)
-                })
+                loading::track(&loader.loading, || load_dataset(&loader, aof_on, &rdb_path))
             })
             .await
             .map_err(|e| anyhow::anyhow!("loading the dataset: {e}"))

@@ -1,11 +1,12 @@
-//! The LOADING state: while the dataset is read at start-up, connections
-//! are served, but only the commands Redis flags `loading` run (INFO,
-//! CONFIG, CLIENT, PING is not one of them); the rest get `-LOADING`.
-//! INFO persistence reports the progress with Redis's field names.
+//! The LOADING state: while a dataset is read (at start-up, or a
+//! replica's image from its master), connections are served, but only the
+//! commands Redis flags `loading` run (INFO, CONFIG, CLIENT; PING is not
+//! one of them); the rest get `-LOADING`. INFO persistence reports the
+//! progress with Redis's field names.
 //!
 //! The loaders report how far they got through a thread-local sink, set
-//! only on the thread that loads at start-up: DEBUG RELOAD and a replica's
-//! full sync load with no sink and report nothing.
+//! only on the thread that loads in this state: DEBUG RELOAD loads with no
+//! sink and reports nothing.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
