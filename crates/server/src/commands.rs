@@ -1749,8 +1749,7 @@ fn command_info(r: &mut Reply<'_>, spec: &CommandSpec) {
     for cat in categories {
         r.simple(&format!("@{cat}"));
     }
-    r.set(0);
-    r.array(0);
+    tips_and_key_specs(r, spec.name);
     let subs = supported_subcommands(spec.name);
     r.array(subs.len());
     for sub in subs {
@@ -1804,9 +1803,89 @@ fn subcommand_info(r: &mut Reply<'_>, sub: &(&str, i32, &str, i32, i32, i32)) {
     for cat in categories {
         r.simple(&format!("@{cat}"));
     }
-    r.set(0);
+    tips_and_key_specs(r, name);
     r.array(0);
-    r.array(0);
+}
+
+/// COMMAND INFO's tips and key specs, from Redis's command table, in the
+/// shape Redis 7.0 replies them (maps in RESP3, flat arrays in RESP2).
+fn tips_and_key_specs(r: &mut Reply<'_>, name: &str) {
+    use crate::acl::categories::{Begin, Find};
+    let (tips, specs) = crate::acl::key_specs(name);
+    r.set(tips.len());
+    for tip in tips {
+        r.bulk(tip.as_bytes());
+    }
+    r.array(specs.len());
+    for spec in specs {
+        r.map(3 + usize::from(spec.notes.is_some()));
+        if let Some(notes) = spec.notes {
+            r.bulk(b"notes");
+            r.bulk(notes.as_bytes());
+        }
+        r.bulk(b"flags");
+        r.set(spec.flags.len());
+        for flag in spec.flags {
+            r.simple(flag);
+        }
+        r.bulk(b"begin_search");
+        r.map(2);
+        r.bulk(b"type");
+        match spec.begin {
+            Begin::Index(index) => {
+                r.bulk(b"index");
+                r.bulk(b"spec");
+                r.map(1);
+                r.bulk(b"index");
+                r.integer(index);
+            }
+            Begin::Keyword(keyword, startfrom) => {
+                r.bulk(b"keyword");
+                r.bulk(b"spec");
+                r.map(2);
+                r.bulk(b"keyword");
+                r.bulk(keyword.as_bytes());
+                r.bulk(b"startfrom");
+                r.integer(startfrom);
+            }
+            Begin::Unknown => {
+                r.bulk(b"unknown");
+                r.bulk(b"spec");
+                r.map(0);
+            }
+        }
+        r.bulk(b"find_keys");
+        r.map(2);
+        r.bulk(b"type");
+        let fields: &[(&[u8], i64)] = match spec.find {
+            Find::Range(lastkey, keystep, limit) => {
+                r.bulk(b"range");
+                &[
+                    (b"lastkey", lastkey),
+                    (b"keystep", keystep),
+                    (b"limit", limit),
+                ]
+            }
+            Find::Keynum(keynumidx, firstkey, keystep) => {
+                r.bulk(b"keynum");
+                &[
+                    (b"keynumidx", keynumidx),
+                    (b"firstkey", firstkey),
+                    (b"keystep", keystep),
+                ]
+            }
+            Find::Unknown => {
+                r.bulk(b"unknown");
+                &[]
+            }
+        };
+        r.bulk(b"spec");
+        r.map(fields.len());
+        for (field, value) in fields {
+            r.bulk(field);
+            r.integer(*value);
+        }
+    }
 }
 
 fn command_docs(r: &mut Reply<'_>, spec: &CommandSpec) {

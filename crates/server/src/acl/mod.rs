@@ -62,6 +62,18 @@ pub(crate) fn subcommand_info(
         .map(|i| &categories::SUBCOMMANDS[i])
 }
 
+/// COMMAND INFO's tips and key specs of a command or subcommand
+/// (`parent|sub`, lowercase).
+pub(crate) fn key_specs(
+    full_name: &str,
+) -> (&'static [&'static str], &'static [categories::KeySpec]) {
+    categories::KEY_SPECS
+        .binary_search_by(|s| s.0.cmp(full_name))
+        .map_or((&[], &[]), |i| {
+            (categories::KEY_SPECS[i].1, categories::KEY_SPECS[i].2)
+        })
+}
+
 /// The subcommands of each container command, by index.
 fn children(index: usize) -> &'static [usize] {
     static CHILDREN: OnceLock<Vec<Vec<usize>>> = OnceLock::new();
