@@ -157,7 +157,7 @@ def main():
     print()
     print("/// Every command's and subcommand's tips and key specs: (full name,")
     print("/// tips, key specs), sorted by name.")
-    print("pub const KEY_SPECS: [(&str, &[&str], &[KeySpec]); %d] = [" % len(specs))
+    print("pub static KEY_SPECS: [(&str, &[&str], &[KeySpec]); %d] = [" % len(specs))
     for name, tips, ks in specs:
         print('    (')
         print('        "%s",' % name)

@@ -772,6 +772,7 @@ static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
             ("count", 2),
             ("docs", -2),
             ("getkeys", -4),
+            ("getkeysandflags", -4),
             ("help", 2),
             ("info", -2),
             ("list", -2),
@@ -1807,6 +1808,153 @@ fn subcommand_info(r: &mut Reply<'_>, sub: &(&str, i32, &str, i32, i32, i32)) {
     r.array(0);
 }
 
+/// Flags of a key, as Redis's key specs name them (`RW`, `access`, …).
+type KeyFlags = &'static [&'static str];
+
+/// The keys of a command line (`args[0]` is the command) with their key
+/// flags, as COMMAND GETKEYSANDFLAGS reports them. Like Redis, the key
+/// specs find them when they can; otherwise (SET and BITFIELD, whose flags
+/// depend on their arguments, SORT's STORE, a malformed key count) the
+/// positions come from Shoal's own key finder and the flags are those
+/// Redis's key callbacks give, none for most.
+fn keys_and_flags(spec: &CommandSpec, args: &[&[u8]]) -> Vec<(usize, KeyFlags)> {
+    // A container's keys are its subcommand's (OBJECT ENCODING key).
+    let name = match args.get(1) {
+        Some(sub) if SUBCOMMANDS.iter().any(|(n, _)| *n == spec.name) => format!(
+            "{}|{}",
+            spec.name,
+            String::from_utf8_lossy(sub).to_ascii_lowercase()
+        ),
+        _ => spec.name.to_string(),
+    };
+    let (_, specs) = crate::acl::key_specs(&name);
+    let variable = specs.iter().any(|s| s.flags.contains(&"variable_flags"));
+    if !specs.is_empty() && !variable {
+        if let Some(keys) = keys_from_specs(specs, args, spec.arity) {
+            return keys;
+        }
+    }
+    let is_any = |from: usize, words: &[&str]| {
+        args.iter()
+            .skip(from)
+            .any(|a| words.iter().any(|w| a.eq_ignore_ascii_case(w.as_bytes())))
+    };
+    let positions = spec.keys_in(args).unwrap_or_default();
+    positions
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let flags: KeyFlags = match spec.name {
+                "set" if is_any(3, &["get"]) => &["RW", "access", "update"],
+                "set" => &["OW", "update"],
+                "bitfield" if bitfield_is_read_only(args) => &["RO", "access"],
+                "bitfield" => &["RW", "access", "update"],
+                // The sorted key first, the STORE destination last.
+                "sort" | "sort_ro" if i == 0 => &["RO", "access"],
+                "sort" | "sort_ro" => &["OW", "update"],
+                // Redis's other key callbacks give no flags.
+                _ => &[],
+            };
+            (p, flags)
+        })
+        .collect()
+}
+
+/// Redis's reading of BITFIELD for its key flags: read-only while every
+/// operation is a whole GET or OVERFLOW.
+fn bitfield_is_read_only(args: &[&[u8]]) -> bool {
+    let mut i = 2;
+    while i < args.len() {
+        let rest = args.len() - i - 1;
+        let op = args[i];
+        if op.eq_ignore_ascii_case(b"get") && rest >= 2 {
+            i += 3;
+        } else if op.eq_ignore_ascii_case(b"overflow") && rest >= 1 {
+            i += 2;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// Redis's `getKeysUsingKeySpecs`: each spec's begin search, then its
+/// range or key count. None when a spec cannot locate its keys here.
+fn keys_from_specs(
+    specs: &'static [crate::acl::categories::KeySpec],
+    args: &[&[u8]],
+    arity: i32,
+) -> Option<Vec<(usize, KeyFlags)>> {
+    use crate::acl::categories::{Begin, Find};
+    let argc = args.len() as i64;
+    let mut keys = Vec::new();
+    for spec in specs {
+        if spec.flags.contains(&"not_key") {
+            continue;
+        }
+        let mut first = match spec.begin {
+            Begin::Index(index) => index,
+            Begin::Keyword(keyword, startfrom) => {
+                let start = if startfrom > 0 {
+                    startfrom
+                } else {
+                    argc + startfrom
+                };
+                let end = if startfrom > 0 { argc - 1 } else { 1 };
+                let mut found = None;
+                let mut i = start;
+                while i != end && (1..argc).contains(&i) {
+                    if args[i as usize].eq_ignore_ascii_case(keyword.as_bytes()) {
+                        found = Some(i + 1);
+                        break;
+                    }
+                    i += if start <= end { 1 } else { -1 };
+                }
+                match found {
+                    Some(first) => first,
+                    None => continue,
+                }
+            }
+            Begin::Unknown => return None,
+        };
+        let (last, step) = match spec.find {
+            Find::Range(lastkey, keystep, limit) => {
+                let last = if lastkey >= 0 {
+                    first + lastkey
+                } else if limit == 0 {
+                    argc + lastkey
+                } else {
+                    first + ((argc - first) / limit + lastkey)
+                };
+                (last, keystep)
+            }
+            Find::Keynum(keynumidx, firstkey, keystep) => {
+                let count = args.get(usize::try_from(first + keynumidx).ok()?)?;
+                let count: i64 = std::str::from_utf8(count).ok()?.parse().ok()?;
+                if count < 0 {
+                    return None;
+                }
+                first += firstkey;
+                (first + count - 1, keystep)
+            }
+            Find::Unknown => return None,
+        };
+        if last >= argc || last < first || first >= argc {
+            return None;
+        }
+        let mut i = first;
+        while i <= last {
+            if i < argc {
+                keys.push((i as usize, spec.flags));
+            } else if arity >= 0 {
+                return None;
+            }
+            i += step;
+        }
+    }
+    Some(keys)
+}
+
 /// COMMAND INFO's tips and key specs, from Redis's command table, in the
 /// shape Redis 7.0 replies them (maps in RESP3, flat arrays in RESP2).
 fn tips_and_key_specs(r: &mut Reply<'_>, name: &str) {
@@ -1978,11 +2126,13 @@ fn command(c: &mut Call<'_>) -> Result {
         for n in names {
             r.bulk(n.as_bytes());
         }
-    } else if is(&sub, "getkeys") && args.len() >= 4 {
+    } else if (is(&sub, "getkeys") || is(&sub, "getkeysandflags")) && args.len() >= 4 {
+        let with_flags = is(&sub, "getkeysandflags");
         let Some((_, cmd)) = lookup(&args[2]) else {
             return Err(Error::Other("Invalid command specified".into()));
         };
-        if !cmd.spec.takes_keys() {
+        let name = String::from_utf8_lossy(&args[2]).to_ascii_lowercase();
+        if !cmd.spec.takes_keys() && crate::acl::key_specs(&name).1.is_empty() {
             return Err(Error::Other("The command has no key arguments".into()));
         }
         if !cmd.spec.arity_ok(args.len() - 2) {
@@ -1991,16 +2141,26 @@ fn command(c: &mut Call<'_>) -> Result {
             ));
         }
         let full: Vec<&[u8]> = args[2..].iter().map(|a| &a[..]).collect();
-        let positions = cmd.spec.keys_in(&full).unwrap_or_default();
-        if positions.is_empty() && !cmd.spec.has_flag("no_mandatory_keys") {
+        // Both as Redis: through the key specs first, then the key finder.
+        let keys = keys_and_flags(cmd.spec, &full);
+        if keys.is_empty() && !cmd.spec.has_flag("no_mandatory_keys") {
             return Err(Error::Other(
                 "Invalid arguments specified for command".into(),
             ));
         }
         let mut r = c.reply();
-        r.array(positions.len());
-        for p in positions {
-            r.bulk(&args[2 + p]);
+        r.array(keys.len());
+        for (p, flags) in keys {
+            if with_flags {
+                r.array(2);
+                r.bulk(&args[2 + p]);
+                r.set(flags.len());
+                for flag in flags {
+                    r.simple(flag);
+                }
+            } else {
+                r.bulk(&args[2 + p]);
+            }
         }
     } else if is(&sub, "help") && args.len() == 2 {
         let lines = [
@@ -2013,12 +2173,18 @@ fn command(c: &mut Call<'_>) -> Result {
             "    Return a list of all commands in this Redis server.",
             "INFO [<command-name> ...]",
             "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
             "DOCS [<command-name> ...]",
             "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
             "GETKEYS <full-command>",
             "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
             "HELP",
-            "    Print this help.",
+            "    Prints this help.",
         ];
         c.reply().help(&lines);
     } else {

@@ -921,6 +921,51 @@ fn command_getkeys_matches_redis() {
         "NOSUCHCOMMAND a",
     ];
     assert_same_replies(&mut r, &mut s, &[b"COMMAND", b"GETKEYS"], &lines);
+    assert_same_replies(&mut r, &mut s, &[b"COMMAND", b"GETKEYSANDFLAGS"], &lines);
+    let with_flags = [
+        "SET k v",
+        "SET k v GET",
+        "SET k v EX 10 get",
+        "BITFIELD k GET u8 0",
+        "BITFIELD k GET u8 0 OVERFLOW SAT",
+        "BITFIELD k SET u8 0 1",
+        "BITFIELD k GET u8",
+        "BITFIELD_RO k GET u8 0",
+        "SORT k",
+        "SORT k STORE d",
+        "SORT k BY w GET x STORE d",
+        "SORT_RO k",
+        "LMOVE a b LEFT RIGHT",
+        "RENAME a b",
+        "ZUNIONSTORE d 2 a b",
+        "ZUNION 2 a b",
+        "ZINTERCARD 2 a b",
+        "LMPOP 2 a b LEFT",
+        "BLMPOP 0 2 a b LEFT",
+        "XREAD COUNT 2 STREAMS a b 0 0",
+        "XREADGROUP GROUP g c STREAMS a 0",
+        "GEORADIUS k 0 0 1 km STORE d",
+        "GEORADIUS k 0 0 1 km STOREDIST d",
+        "GEOSEARCHSTORE d s FROMMEMBER m BYRADIUS 1 km",
+        "EVAL x 2 a b",
+        "EVAL x 0",
+        "MSET a 1 b 2",
+        "SMOVE a b m",
+        "COPY a b",
+        "DEL a b c",
+        "OBJECT ENCODING k",
+        "MEMORY USAGE k",
+        "XGROUP CREATE k g $",
+        "LCS a b",
+        "SINTERCARD 2 a b LIMIT 1",
+    ];
+    assert_same_replies(
+        &mut r,
+        &mut s,
+        &[b"COMMAND", b"GETKEYSANDFLAGS"],
+        &with_flags,
+    );
+    assert_same_replies(&mut r, &mut s, &[b"COMMAND"], &["HELP"]);
 }
 
 /// Sends each line (split at spaces, after `prefix`) to both servers and

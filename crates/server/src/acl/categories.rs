@@ -692,7 +692,7 @@ pub struct KeySpec {
 
 /// Every command's and subcommand's tips and key specs: (full name,
 /// tips, key specs), sorted by name.
-pub const KEY_SPECS: [(&str, &[&str], &[KeySpec]); 366] = [
+pub static KEY_SPECS: [(&str, &[&str], &[KeySpec]); 366] = [
     (
         "acl",
         &[],
