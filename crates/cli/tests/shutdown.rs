@@ -106,39 +106,8 @@ fn shutdown_while_loading_ends_at_once_and_saves_nothing() {
 fn sigterm_saves_the_dataset_when_save_rules_are_set() {
     let dir = std::env::temp_dir().join(format!("shoal-sigterm-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shoal"))
-        .args([
-            "server",
-            "--port",
-            &port.to_string(),
-            "--save",
-            "3600 1",
-            "--dir",
-        ])
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let mut stream = loop {
-        if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let (mut child, mut stream) = start(&["--save", "3600 1", "--dir", &dir_arg], free_port());
     assert_eq!(request(&mut stream, &["SET", "k", "v"]), "+OK\r\n");
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
