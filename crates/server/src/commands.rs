@@ -11,6 +11,7 @@ use shoal_resp::{Protocol, Reply};
 use shoal_store::cmd::spec;
 use shoal_store::{CommandSpec, Error, Value};
 
+use crate::acl::SubcommandInfo;
 use crate::conn::{run_command, ClientState, Clock, ReplyMode};
 use crate::{info, Engine, Shared};
 
@@ -867,18 +868,24 @@ pub(crate) fn c_string(arg: &[u8]) -> String {
 /// Whether Redis runs this command while the dataset loads: its `loading`
 /// flag, which for a container belongs to the subcommand.
 pub(crate) fn runs_while_loading(spec: &CommandSpec, args: &[Bytes]) -> bool {
-    if !SUBCOMMANDS.iter().any(|(n, _)| *n == spec.name) {
+    if !is_container(spec.name) {
         return spec.has_flag("loading");
     }
-    let Some(sub) = args.get(1) else {
-        return false;
-    };
-    let full = format!(
-        "{}|{}",
-        spec.name,
-        String::from_utf8_lossy(sub).to_ascii_lowercase()
-    );
-    crate::acl::subcommand_info(&full).is_some_and(|s| s.2.split(' ').any(|f| f == "loading"))
+    args.get(1)
+        .and_then(|sub| crate::acl::subcommand_info(&subcommand_name(spec.name, sub)))
+        .is_some_and(|s| s.2.split(' ').any(|f| f == "loading"))
+}
+
+/// Whether `name` is a container command of [`SUBCOMMANDS`].
+fn is_container(name: &str) -> bool {
+    SUBCOMMANDS.iter().any(|(n, _)| *n == name)
+}
+
+/// `parent|sub` for a container's subcommand argument, as Redis's command
+/// table names it (lowercase).
+fn subcommand_name(parent: &str, sub: &[u8]) -> String {
+    let sub = String::from_utf8_lossy(sub).to_ascii_lowercase();
+    format!("{parent}|{sub}")
 }
 
 pub(crate) fn check_subcommand(name: &str, args: &[Bytes]) -> Result {
@@ -1721,7 +1728,7 @@ const MOVABLE_KEYS: &[&str] = &[
 fn command_info(r: &mut Reply<'_>, spec: &CommandSpec) {
     // A container's flags and keys are its subcommands'; Redis shows none,
     // except for COMMAND, which also runs with no subcommand.
-    let container = spec.name != "command" && SUBCOMMANDS.iter().any(|(n, _)| *n == spec.name);
+    let container = spec.name != "command" && is_container(spec.name);
     let movable = MOVABLE_KEYS.contains(&spec.name);
     let flags: Vec<&str> = SHOWN_FLAGS
         .iter()
@@ -1730,65 +1737,25 @@ fn command_info(r: &mut Reply<'_>, spec: &CommandSpec) {
         })
         .map(|(_, shown)| *shown)
         .collect();
-    r.array(10);
-    r.bulk(spec.name.as_bytes());
-    r.integer(i64::from(spec.arity));
-    r.set(flags.len());
-    for f in flags {
-        r.simple(f);
-    }
     let keys = if container {
         (0, 0, 0)
     } else {
         (spec.first_key, spec.last_key, spec.step)
     };
-    r.integer(i64::from(keys.0));
-    r.integer(i64::from(keys.1));
-    r.integer(i64::from(keys.2));
-    let categories = crate::acl::categories_of(spec.name);
-    r.set(categories.len());
-    for cat in categories {
-        r.simple(&format!("@{cat}"));
-    }
-    tips_and_key_specs(r, spec.name);
     let subs = supported_subcommands(spec.name);
-    r.array(subs.len());
-    for sub in subs {
-        subcommand_info(r, sub);
-    }
+    info_entry(r, spec.name, spec.arity, &flags, keys, &subs);
 }
 
-/// The `parent|sub` entries of Redis's command table that Shoal serves
-/// for the container `parent`, in [`SUBCOMMANDS`] order.
-fn supported_subcommands(
-    parent: &str,
-) -> Vec<&'static (&'static str, i32, &'static str, i32, i32, i32)> {
-    SUBCOMMANDS
-        .iter()
-        .find(|(n, _)| *n == parent)
-        .map(|(_, subs)| {
-            subs.iter()
-                .filter_map(|(sub, _)| crate::acl::subcommand_info(&format!("{parent}|{sub}")))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The subcommand `parent|sub` (any case) if Shoal serves it.
-fn lookup_subcommand(
-    full: &[u8],
-) -> Option<&'static (&'static str, i32, &'static str, i32, i32, i32)> {
-    let full = String::from_utf8_lossy(full).to_ascii_lowercase();
-    let (parent, _) = full.split_once('|')?;
-    supported_subcommands(parent)
-        .into_iter()
-        .find(|s| s.0 == full)
-}
-
-/// COMMAND INFO's entry for a subcommand, as Redis 7.0 gives it.
-fn subcommand_info(r: &mut Reply<'_>, sub: &(&str, i32, &str, i32, i32, i32)) {
-    let (name, arity, flags, first, last, step) = *sub;
-    let flags: Vec<&str> = flags.split(' ').filter(|f| !f.is_empty()).collect();
+/// One COMMAND INFO entry, as Redis 7.0 gives it: name, arity, flags, key
+/// positions, ACL categories, tips, key specs, subcommands.
+fn info_entry(
+    r: &mut Reply<'_>,
+    name: &str,
+    arity: i32,
+    flags: &[&str],
+    (first, last, step): (i32, i32, i32),
+    subs: &[&SubcommandInfo],
+) {
     r.array(10);
     r.bulk(name.as_bytes());
     r.integer(i64::from(arity));
@@ -1805,7 +1772,40 @@ fn subcommand_info(r: &mut Reply<'_>, sub: &(&str, i32, &str, i32, i32, i32)) {
         r.simple(&format!("@{cat}"));
     }
     tips_and_key_specs(r, name);
-    r.array(0);
+    r.array(subs.len());
+    for sub in subs {
+        subcommand_info(r, sub);
+    }
+}
+
+/// The `parent|sub` entries of Redis's command table that Shoal serves
+/// for the container `parent`, in [`SUBCOMMANDS`] order.
+fn supported_subcommands(parent: &str) -> Vec<&'static SubcommandInfo> {
+    SUBCOMMANDS
+        .iter()
+        .find(|(n, _)| *n == parent)
+        .map(|(_, subs)| {
+            subs.iter()
+                .filter_map(|(sub, _)| crate::acl::subcommand_info(&format!("{parent}|{sub}")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The subcommand `parent|sub` (any case) if Shoal serves it.
+fn lookup_subcommand(full: &[u8]) -> Option<&'static SubcommandInfo> {
+    let full = String::from_utf8_lossy(full).to_ascii_lowercase();
+    let (parent, _) = full.split_once('|')?;
+    supported_subcommands(parent)
+        .into_iter()
+        .find(|s| s.0 == full)
+}
+
+/// COMMAND INFO's entry for a subcommand, as Redis 7.0 gives it.
+fn subcommand_info(r: &mut Reply<'_>, sub: &SubcommandInfo) {
+    let (name, arity, flags, first, last, step) = *sub;
+    let flags: Vec<&str> = flags.split(' ').filter(|f| !f.is_empty()).collect();
+    info_entry(r, name, arity, &flags, (first, last, step), &[]);
 }
 
 /// Flags of a key, as Redis's key specs name them (`RW`, `access`, …).
@@ -1820,11 +1820,7 @@ type KeyFlags = &'static [&'static str];
 fn keys_and_flags(spec: &CommandSpec, args: &[&[u8]]) -> Vec<(usize, KeyFlags)> {
     // A container's keys are its subcommand's (OBJECT ENCODING key).
     let name = match args.get(1) {
-        Some(sub) if SUBCOMMANDS.iter().any(|(n, _)| *n == spec.name) => format!(
-            "{}|{}",
-            spec.name,
-            String::from_utf8_lossy(sub).to_ascii_lowercase()
-        ),
+        Some(sub) if is_container(spec.name) => subcommand_name(spec.name, sub),
         _ => spec.name.to_string(),
     };
     let (_, specs) = crate::acl::key_specs(&name);

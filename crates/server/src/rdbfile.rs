@@ -351,11 +351,17 @@ pub(crate) fn lower_priority() {
 /// keys were loaded and how many skipped as already expired.
 pub(crate) fn load(path: &Path, store: &mut Store) -> anyhow::Result<(u64, u64)> {
     let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    crate::loading::total(data.len() as u64);
-    crate::loading::file_at(0);
-    let loaded = load_bytes(&data, store, crate::now_ms())
+    let loaded = load_whole(&data, store, crate::now_ms())
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok((loaded.keys, loaded.expired))
+}
+
+/// [`load_bytes`] of one whole RDB image (a file, a master's payload),
+/// reporting the LOADING progress over it.
+pub(crate) fn load_whole(data: &[u8], store: &mut Store, now: u64) -> rdb::Result<Loaded> {
+    crate::loading::total(data.len() as u64);
+    crate::loading::file_at(0);
+    load_bytes(data, store, now)
 }
 
 /// What [`load_bytes`] read.

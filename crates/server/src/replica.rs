@@ -354,30 +354,25 @@ async fn load_image(
     let read = tokio::task::spawn_blocking(move || {
         let mut store = shoal_store::Store::new(databases);
         store.config = config;
-        let len = image.len() as u64;
         crate::loading::track(&progress, || {
-            crate::loading::total(len);
-            crate::loading::file_at(0);
-            crate::rdbfile::load_bytes(&image, &mut store, now)
+            crate::rdbfile::load_whole(&image, &mut store, now)
         })
         .map(|loaded| (store, loaded))
     })
-    .await;
-    let (mut store, loaded) = match read {
-        Ok(Ok(read)) => read,
-        Ok(Err(e)) => {
-            shared.loading.end();
-            return Err(link_error(format!("failed loading the master's RDB: {e}")));
-        }
+    .await
+    .map_err(|e| format!("loading the master's RDB: {e}"))
+    .and_then(|read| read.map_err(|e| format!("failed loading the master's RDB: {e}")));
+    let (store, loaded) = match read {
+        Ok(read) => read,
         Err(e) => {
             shared.loading.end();
-            return Err(link_error(format!("loading the master's RDB: {e}")));
+            return Err(link_error(e));
         }
     };
     let mut engine = shared.lock_engine().await;
     let engine = &mut *engine;
-    for (db, image) in engine.store.dbs.iter_mut().zip(store.dbs.iter_mut()) {
-        *db = std::mem::take(image);
+    for (db, image) in engine.store.dbs.iter_mut().zip(store.dbs) {
+        *db = image;
     }
     engine.store.dirty += loaded.keys;
     engine.repl.adopt(replid, offset);

@@ -51,11 +51,13 @@ pub(crate) fn command_index(full_name: &str) -> Option<usize> {
         .ok()
 }
 
+/// A subcommand as [`categories::SUBCOMMANDS`] holds it: (full name,
+/// arity, flags, first key, last key, step).
+pub(crate) type SubcommandInfo = (&'static str, i32, &'static str, i32, i32, i32);
+
 /// How COMMAND INFO describes a subcommand (`parent|sub`, lowercase):
 /// (full name, arity, flags, first key, last key, step).
-pub(crate) fn subcommand_info(
-    full_name: &str,
-) -> Option<&'static (&'static str, i32, &'static str, i32, i32, i32)> {
+pub(crate) fn subcommand_info(full_name: &str) -> Option<&'static SubcommandInfo> {
     categories::SUBCOMMANDS
         .binary_search_by(|s| s.0.cmp(full_name))
         .ok()
